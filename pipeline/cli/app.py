@@ -1,0 +1,105 @@
+"""The Typer applications and the few helpers every command group shares.
+
+This package is the only place that prints. A ``NewsletterError`` raised below it becomes
+``Error: <message>`` on stderr and exit code 1; any other exception is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from typer.core import TyperGroup
+
+from pipeline.config import Settings, find_config, load_settings
+from pipeline.errors import NewsletterError
+from pipeline.store.db import open_database
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class NewsletterGroup(TyperGroup):
+    """The root command group: a NewsletterError anywhere below becomes
+    ``Error: <message>`` on stderr and exit code 1, with no traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewsletterError as exc:
+            err_console.print(f"Error: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+
+def _typer(help_text: str) -> typer.Typer:
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
+app = typer.Typer(
+    cls=NewsletterGroup,
+    help="Newsletter-as-code: write issues as Markdown, render once, send to your lists.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+issue_app = _typer("Write, build, check, preview, schedule and send issues.")
+subscribers_app = _typer("Add, import, export, unsubscribe and erase subscribers.")
+lists_app = _typer("Create and inspect subscriber lists.")
+db_app = _typer("Create or upgrade the database.")
+feeds_app = _typer("RSS and Atom sources that fill the article inbox.")
+inbox_app = _typer("Articles fetched from feeds, waiting to be used in an issue.")
+digest_app = _typer("The recurring digest drafted from new inbox entries.")
+
+app.add_typer(issue_app, name="issue")
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(lists_app, name="lists")
+app.add_typer(db_app, name="db")
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(inbox_app, name="inbox")
+app.add_typer(digest_app, name="digest")
+
+_state: dict[str, Any] = {"config": None}
+
+
+@app.callback()
+def _root(
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Path to newsletter.toml (default: ./newsletter.toml or $NEWSLETTER_CONFIG).",
+        envvar="NEWSLETTER_CONFIG",
+    ),
+) -> None:
+    """Newsletter-as-code: write issues as Markdown, render once, send to your lists."""
+    _state["config"] = config
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@cache
+def get_settings() -> Settings:
+    """Settings for this invocation, loaded once."""
+    path = _state["config"] or find_config()
+    return load_settings(path)
+
+
+@cache
+def get_engine() -> Engine:
+    """The database engine for this invocation; creates or upgrades the schema first."""
+    return open_database(get_settings().database_url)
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output for --json: plain JSON on stdout, nothing else."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")

@@ -1,0 +1,1 @@
+"""Commands of the feeds stage (filled in by that stage)."""

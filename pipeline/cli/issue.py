@@ -1,0 +1,1 @@
+"""Commands of the issue stage (filled in by that stage)."""

@@ -1,0 +1,1 @@
+"""Commands of the lists stage (filled in by that stage)."""

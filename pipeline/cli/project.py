@@ -1,0 +1,1 @@
+"""`newsletter init DIR` (written by the foundation stage)."""

@@ -1,0 +1,1 @@
+"""Commands of the schedule stage (filled in by that stage)."""

@@ -1,0 +1,1 @@
+"""Commands of the sending stage (filled in by that stage)."""

@@ -1,0 +1,1 @@
+"""Commands of the subscribers stage (filled in by that stage)."""

@@ -1,0 +1,1 @@
+"""Commands of the web stage (filled in by that stage)."""

@@ -1,0 +1,436 @@
+"""Settings: embedded defaults < newsletter.toml < environment < CLI flags.
+
+Loaded once at the edge (the CLI or the web app) and passed down; no other module reads
+``os.environ``. Secrets (API keys, passwords, the signing key) come only from the
+environment, never from newsletter.toml.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.errors import ConfigError
+
+CONFIG_NAME = "newsletter.toml"
+
+# Environment variables read by the pipeline (all documented in the README).
+ENV_CONFIG = "NEWSLETTER_CONFIG"
+ENV_DATABASE_URL = "NEWSLETTER_DATABASE_URL"
+ENV_TRANSPORT = "NEWSLETTER_TRANSPORT"
+ENV_BASE_URL = "NEWSLETTER_BASE_URL"
+ENV_SECRET_KEY = "NEWSLETTER_SECRET_KEY"
+ENV_SMTP_PASSWORD = "NEWSLETTER_SMTP_PASSWORD"
+ENV_SENDGRID_KEY = "SENDGRID_API_KEY"
+ENV_SENDGRID_WEBHOOK_KEY = "SENDGRID_WEBHOOK_PUBLIC_KEY"
+ENV_DKIM_KEY = "NEWSLETTER_DKIM_PRIVATE_KEY"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NewsletterSection(_Model):
+    name: str = "Glow Notes"
+    tagline: str = "Beauty tips and news"
+    language: str = "en"
+    base_url: str = "http://127.0.0.1:8000"
+    timezone: str = "Europe/London"
+    postal_address: str = "Glow Notes, 1 Example Street, London EC1A 1AA, United Kingdom"
+    logo: str = ""
+    why: str = "You receive this email because you subscribed to {name}."
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for local testing)")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Europe/London'"
+            ) from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SenderSection(_Model):
+    name: str = "Glow Notes"
+    email: str = "hello@glownotes.example.com"
+    reply_to: str = ""
+
+    @field_validator("email", "reply_to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value and ("@" not in value or any(c in value for c in "\r\n <>,")):
+            raise ValueError(f"{value!r} is not an email address like news@example.com")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _no_newlines(cls, value: str) -> str:
+        if "\r" in value or "\n" in value:
+            raise ValueError("must be one line (it goes into the From header)")
+        return value
+
+
+class ListSection(_Model):
+    slug: str
+    name: str
+    description: str = ""
+    double_opt_in: bool = True
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c in "-_" for c in value):
+            raise ValueError("use letters, digits, '-' and '_' only, e.g. 'beauty-tips'")
+        return value
+
+
+class DatabaseSection(_Model):
+    url: str = "sqlite:///var/newsletter.db"
+
+
+class SendingSection(_Model):
+    transport: Literal["maildir", "smtp", "sendgrid"] = "maildir"
+    rate_limit: float = Field(0.0, ge=0, description="messages per second; 0 means no cap")
+    batch_size: int = Field(500, ge=1, le=10_000)
+    max_attempts: int = Field(5, ge=1, le=20)
+    backoff_base: float = Field(1.0, ge=0)
+    backoff_max: float = Field(300.0, ge=0)
+    pause_error_rate: float = Field(0.2, gt=0, le=1)
+    pause_min_sample: int = Field(50, ge=1)
+    max_lateness_hours: float = Field(24.0, gt=0)
+    resend_in_flight: bool = True
+    list_unsubscribe_mailto: str = ""
+
+
+class MaildirSection(_Model):
+    path: str = "var/outbox"
+
+
+class SmtpSection(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username: str = ""
+    connections: int = Field(8, ge=1, le=64)
+    timeout: float = Field(30.0, gt=0)
+    local_hostname: str = ""
+
+
+class SendgridSection(_Model):
+    host: str = "https://api.sendgrid.com"
+    batch_size: int = Field(1000, ge=1, le=1000)
+    timeout: float = Field(30.0, gt=0)
+    categories: list[str] = Field(default_factory=lambda: ["newsletter"])
+    asm_group_id: int | None = None
+    concurrency: int = Field(4, ge=1, le=32)
+
+
+class DkimSection(_Model):
+    enabled: bool = False
+    domain: str = ""
+    selector: str = ""
+    private_key_path: str = ""
+
+
+class WebSection(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    signup_rate_limit: int = Field(5, ge=1, description="signups per IP per window")
+    signup_rate_window: int = Field(3600, ge=1, description="seconds")
+    trusted_proxies: list[str] = Field(default_factory=list)
+    webhook_max_age: int = Field(600, ge=1, description="seconds a webhook timestamp may age")
+    consent_text: str = (
+        "Yes, send me {name} by email. I can unsubscribe at any time with the link in every email."
+    )
+
+
+class FeedSource(_Model):
+    url: str
+    name: str = ""
+    tags: list[str] = Field(default_factory=list)
+
+
+class FeedsSection(_Model):
+    sources: list[FeedSource] = Field(default_factory=list)
+    timeout: float = Field(10.0, gt=0)
+    max_bytes: int = Field(5_000_000, ge=1024)
+    max_redirects: int = Field(5, ge=0)
+    concurrency: int = Field(8, ge=1, le=64)
+    allow_data_images: bool = False
+    user_agent: str = "newsletter-pipeline/0.1 (+https://github.com/)"
+
+
+class DigestSection(_Model):
+    enabled: bool = False
+    days: list[str] = Field(default_factory=lambda: ["mon"])
+    time: str = "09:00"
+    tags: list[str] = Field(default_factory=list)
+    lists: list[str] = Field(default_factory=list)
+    min_entries: int = Field(3, ge=1)
+    max_entries: int = Field(8, ge=1)
+    auto_schedule: bool = False
+    subject: str = "{name} digest: {date}"
+
+
+class Secrets(_Model):
+    """Values that only ever come from the environment."""
+
+    secret_key: str = ""
+    smtp_password: str = ""
+    sendgrid_api_key: str = ""
+    sendgrid_webhook_public_key: str = ""
+    dkim_private_key: str = ""
+
+
+class Settings(_Model):
+    newsletter: NewsletterSection = NewsletterSection()
+    sender: SenderSection = SenderSection()
+    lists: list[ListSection] = Field(
+        default_factory=lambda: [
+            ListSection(
+                slug="beauty-tips",
+                name="Beauty tips",
+                description="Skin care and beauty tips, every other week.",
+            ),
+            ListSection(
+                slug="news",
+                name="Beauty news",
+                description="News from the beauty world, now and then.",
+            ),
+        ]
+    )
+    database: DatabaseSection = DatabaseSection()
+    sending: SendingSection = SendingSection()
+    maildir: MaildirSection = MaildirSection()
+    smtp: SmtpSection = SmtpSection()
+    sendgrid: SendgridSection = SendgridSection()
+    dkim: DkimSection = DkimSection()
+    web: WebSection = WebSection()
+    feeds: FeedsSection = FeedsSection()
+    digest: DigestSection = DigestSection()
+    # Not read from the file:
+    root: Path = Path(".")
+    config_path: Path | None = None
+    secrets: Secrets = Secrets()
+
+    # ---- derived paths -------------------------------------------------------------
+    def path(self, value: str | Path) -> Path:
+        """Resolve a path from the settings against the newsletter's root folder."""
+        p = Path(value)
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def var_dir(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def issues_dir(self) -> Path:
+        return self.root / "issues"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.var_dir / "build"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.path(self.maildir.path)
+
+    @property
+    def database_url(self) -> str:
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(url[len(prefix) :]))
+        return url
+
+    @property
+    def list_slugs(self) -> list[str]:
+        return [item.slug for item in self.lists]
+
+    def list_named(self, slug: str) -> ListSection | None:
+        return next((item for item in self.lists if item.slug == slug), None)
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "newsletter": NewsletterSection,
+    "sender": SenderSection,
+    "lists": ListSection,
+    "database": DatabaseSection,
+    "sending": SendingSection,
+    "maildir": MaildirSection,
+    "smtp": SmtpSection,
+    "sendgrid": SendgridSection,
+    "dkim": DkimSection,
+    "web": WebSection,
+    "feeds": FeedsSection,
+    "digest": DigestSection,
+}
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] | None = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        model = _SECTIONS.get(str(part))
+        if str(part) == "sources":
+            model = FeedSource
+    return list(model.model_fields) if model is not None else []
+
+
+def _describe(error: Mapping[str, Any]) -> tuple[str, str, str]:
+    loc = tuple(error["loc"])
+    dotted = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc)
+    dotted = dotted.replace(".[", "[")
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = [k for k in _known_keys(loc) if k not in {"root", "config_path", "secrets"}]
+        near = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        fix = f"did you mean '{near[0]}'?" if near else f"known keys: {', '.join(known)}"
+        return dotted, "unknown setting", fix
+    if kind == "missing":
+        return dotted, "missing", "add it to newsletter.toml"
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    return dotted, msg, "see 'Configuration reference' in README.md"
+
+
+def _secret_key(root: Path, env: Mapping[str, str]) -> str:
+    """The signing key: from NEWSLETTER_SECRET_KEY, else a random one kept in var/.
+
+    The file fallback keeps `make demo` working on a fresh machine; production sets the
+    environment variable (links signed with a lost key stop working).
+    """
+    if env.get(ENV_SECRET_KEY):
+        return env[ENV_SECRET_KEY]
+    key_file = root / "var" / "secret.key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+        return key
+
+
+def find_config(start: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The config file named by NEWSLETTER_CONFIG, else newsletter.toml in the folder."""
+    env = os.environ if env is None else env
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG])
+    candidate = (start or Path.cwd()) / CONFIG_NAME
+    return candidate if candidate.exists() else None
+
+
+def load_settings(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    root: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read newsletter.toml (if any), apply the environment, validate.
+
+    ``env`` defaults to ``os.environ``; tests pass their own mapping.
+    """
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    label = CONFIG_NAME
+    if path is not None:
+        label = path.name
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(
+                "configuration file not found",
+                path=path,
+                fix="run 'newsletter init DIR' to create one, or cd into your newsletter folder",
+            ) from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"not UTF-8 (byte {exc.start})", path=path, fix="save the file as UTF-8"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            found = re.search(r"\(at line (\d+)", str(exc))
+            line = int(found.group(1)) if found else None
+            what = str(exc).split(" (at line")[0]
+            raise ConfigError(
+                f"invalid TOML: {what}", path=path, line=line, fix="check the TOML syntax"
+            ) from None
+        root = root or path.resolve().parent
+    root = (root or Path.cwd()).resolve()
+
+    # Environment overrides for non-secret settings.
+    if env.get(ENV_DATABASE_URL):
+        data.setdefault("database", {})["url"] = env[ENV_DATABASE_URL]
+    if env.get(ENV_TRANSPORT):
+        data.setdefault("sending", {})["transport"] = env[ENV_TRANSPORT]
+    if env.get(ENV_BASE_URL):
+        data.setdefault("newsletter", {})["base_url"] = env[ENV_BASE_URL]
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        data.setdefault(section, {})[key] = value
+
+    for forbidden in ("root", "config_path", "secrets"):
+        if forbidden in data:
+            raise ConfigError(
+                f"{label}: {forbidden}: unknown setting",
+                fix="secrets come only from the environment; see README",
+            )
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        dotted, what, fix = _describe(first)
+        more = len(exc.errors()) - 1
+        suffix = f"; {more} more problem(s) after this one" if more > 0 else ""
+        raise ConfigError(f"{label}: {dotted}: {what}{suffix}", fix=fix) from None
+
+    slugs = settings.list_slugs
+    dupes = sorted({s for s in slugs if slugs.count(s) > 1})
+    if dupes:
+        raise ConfigError(
+            f"{label}: lists: the slug {dupes[0]!r} is used twice",
+            fix="give every [[lists]] entry its own slug",
+        )
+
+    secrets_ = Secrets(
+        secret_key=_secret_key(root, env),
+        smtp_password=env.get(ENV_SMTP_PASSWORD, ""),
+        sendgrid_api_key=env.get(ENV_SENDGRID_KEY, ""),
+        sendgrid_webhook_public_key=env.get(ENV_SENDGRID_WEBHOOK_KEY, ""),
+        dkim_private_key=env.get(ENV_DKIM_KEY, ""),
+    )
+    return settings.model_copy(update={"root": root, "config_path": path, "secrets": secrets_})

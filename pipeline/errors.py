@@ -1,0 +1,111 @@
+"""One exception tree for everything a user can get wrong.
+
+    NewsletterError                  base: ``str(err)`` is the whole user-facing message
+    ├── ConfigError                  newsletter.toml or the environment
+    ├── ContentError                 issue folders, front matter, articles, images
+    │   └── CheckFailed              ``issue check`` found errors
+    ├── RenderError                  Jinja or MJML templates
+    ├── PersonalisationError         a per-recipient value that cannot be used (CR/LF in a header)
+    ├── StoreError                   the database
+    ├── SubscriberError              imports, addresses, lists, consent
+    ├── SendError                    editions, the ledger, transports
+    │   └── TransportError           a transport could not be used at all
+    ├── ScheduleError                schedules and due editions
+    ├── FeedError                    feeds and the inbox
+    └── WebError                     tokens and web requests
+
+Every error carries *what* happened, *where* (file and line, or row) when known, and *how to
+fix it*. The CLI prints ``Error: <message>`` and exits 1; nothing else catches these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NewsletterError(Exception):
+    """Base of every error a user can fix. ``str()`` gives the full message."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        fix: str | None = None,
+        path: str | Path | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.what = what
+        self.fix = fix
+        self.path = str(path) if path is not None else None
+        self.line = line
+        super().__init__(self.message)
+
+    @property
+    def location(self) -> str | None:
+        if self.path is None:
+            return None
+        return f"{self.path}:{self.line}" if self.line is not None else self.path
+
+    @property
+    def message(self) -> str:
+        text = self.what
+        if self.location:
+            text = f"{self.location}: {text}"
+        if self.fix:
+            text = f"{text} ({self.fix})"
+        return text
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(NewsletterError):
+    """newsletter.toml or an environment variable is missing or wrong."""
+
+
+class ContentError(NewsletterError):
+    """An issue folder, article, front matter block or image is wrong."""
+
+
+class CheckFailed(ContentError):
+    """`issue check` found at least one error; the findings are attached."""
+
+    def __init__(self, what: str, findings: list[object], *, fix: str | None = None) -> None:
+        self.findings = findings
+        super().__init__(what, fix=fix)
+
+
+class RenderError(NewsletterError):
+    """A Jinja or MJML template failed."""
+
+
+class PersonalisationError(NewsletterError):
+    """A per-recipient value cannot be placed where it would go."""
+
+
+class StoreError(NewsletterError):
+    """The database cannot be reached or is in an unexpected state."""
+
+
+class SubscriberError(NewsletterError):
+    """Subscriber data (imports, addresses, lists) is wrong."""
+
+
+class SendError(NewsletterError):
+    """An edition cannot be sent, resumed, cancelled or reported."""
+
+
+class TransportError(SendError):
+    """A transport cannot be used (bad settings, missing key, unreachable server)."""
+
+
+class ScheduleError(NewsletterError):
+    """A schedule is impossible (past time, non-existent local time, wrong state)."""
+
+
+class FeedError(NewsletterError):
+    """A feed cannot be added, fetched or parsed."""
+
+
+class WebError(NewsletterError):
+    """A web request or token is invalid."""

@@ -1,0 +1,232 @@
+"""Render once, personalise cheaply: the personalisation compiler.
+
+Templates call the Jinja global ``recipient(field, default="")``. It emits a *placeholder*
+(private-use code points around the field name) instead of a value, so Jinja and MJML run
+once per edition. ``compile_part`` then splits each rendered part (subject, HTML, text) into
+static chunks and slots; ``CompiledPart.fill`` joins them for one recipient, escaping each
+value for its part (HTML-escaped in HTML, raw in text, refused with CR/LF in the subject).
+
+The same slots map to SendGrid substitutions (``CompiledPart.with_tokens``), so a provider
+can personalise too.
+
+    >>> part = compile_part("html", "<p>Hi " + placeholder("first_name", "there") + "</p>")
+    >>> part.fill({"first_name": "<Ann>"})
+    '<p>Hi &lt;Ann&gt;</p>'
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from markupsafe import Markup
+
+from pipeline.errors import PersonalisationError
+
+Kind = Literal["subject", "html", "text"]
+
+#: Per-recipient fields a template may use through ``recipient(...)``.
+FIELDS: tuple[str, ...] = (
+    "first_name",
+    "name",
+    "email",
+    "unsubscribe_url",
+    "preferences_url",
+    "web_url",
+)
+
+_OPEN, _SEP, _CLOSE = "\ue000", "\ue002", "\ue001"
+_SLOT = re.compile(f"{_OPEN}([a-z_]+)(?:{_SEP}([^{_CLOSE}]*))?{_CLOSE}")
+
+
+def placeholder(field_name: str, default: str = "") -> str:
+    """The marker that stands for ``field_name`` until a recipient is known."""
+    if field_name not in FIELDS:
+        raise PersonalisationError(
+            f"unknown recipient field {field_name!r}",
+            fix=f"use one of: {', '.join(FIELDS)}",
+        )
+    if any(c in default for c in (_OPEN, _SEP, _CLOSE)):
+        raise PersonalisationError("a default value may not contain private-use markers")
+    return (
+        f"{_OPEN}{field_name}{_SEP}{default}{_CLOSE}"
+        if default
+        else (f"{_OPEN}{field_name}{_CLOSE}")
+    )
+
+
+def jinja_recipient(autoescape: bool) -> Callable[..., str]:
+    """The ``recipient`` global for a Jinja environment (HTML-escaping defaults if needed)."""
+
+    def recipient(field_name: str, default: str = "") -> str:
+        if autoescape:
+            return Markup(placeholder(field_name, html.escape(default, quote=True)))
+        return placeholder(field_name, default)
+
+    return recipient
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A place in a part that takes one recipient's value."""
+
+    field: str
+    default: str = ""  # already escaped for the part's kind
+
+
+@dataclass(frozen=True)
+class CompiledPart:
+    """One rendered part split into static text and slots, in order."""
+
+    kind: Kind
+    pieces: tuple[str | Slot, ...]
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(p.field for p in self.pieces if isinstance(p, Slot))
+
+    @property
+    def static(self) -> bool:
+        return not any(isinstance(p, Slot) for p in self.pieces)
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        """This part for one recipient."""
+        out: list[str] = []
+        for piece in self.pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+                continue
+            out.append(self.value(piece, values))
+        return "".join(out)
+
+    def value(self, slot: Slot, values: Mapping[str, str]) -> str:
+        """The text that goes into ``slot`` for these values, escaped for this part."""
+        raw = values.get(slot.field) or ""
+        if not raw:
+            return slot.default
+        if self.kind == "html":
+            return html.escape(raw, quote=True)
+        if self.kind == "subject" and ("\r" in raw or "\n" in raw):
+            raise PersonalisationError(
+                f"the value of {slot.field!r} holds a line break and would reach the "
+                "Subject header",
+                fix="remove CR/LF characters from the subscriber's data",
+            )
+        return raw
+
+    def with_tokens(self, token: Callable[[Slot], str]) -> str:
+        """The part with every slot replaced by ``token(slot)`` (e.g. SendGrid keys)."""
+        return "".join(p if isinstance(p, str) else token(p) for p in self.pieces)
+
+
+def compile_part(kind: Kind, rendered: str) -> CompiledPart:
+    """Split a rendered part into static chunks and slots."""
+    pieces: list[str | Slot] = []
+    pos = 0
+    for match in _SLOT.finditer(rendered):
+        if match.start() > pos:
+            pieces.append(rendered[pos : match.start()])
+        pieces.append(Slot(match.group(1), match.group(2) or ""))
+        pos = match.end()
+    if pos < len(rendered):
+        pieces.append(rendered[pos:])
+    leftover = next(
+        (c for c in (_OPEN, _SEP, _CLOSE) if any(c in p for p in pieces if isinstance(p, str))),
+        None,
+    )
+    if leftover is not None:
+        raise PersonalisationError(
+            f"a broken recipient placeholder is left in the {kind} part",
+            fix="call recipient('field') on its own; do not filter or slice its output",
+        )
+    unknown = sorted({p.field for p in pieces if isinstance(p, Slot)} - set(FIELDS))
+    if unknown:
+        raise PersonalisationError(
+            f"unknown recipient field {unknown[0]!r} in the {kind} part",
+            fix=f"use one of: {', '.join(FIELDS)}",
+        )
+    return CompiledPart(kind, tuple(pieces))
+
+
+@dataclass(frozen=True)
+class Personalised:
+    subject: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CompiledEdition:
+    """The three parts of an edition, compiled once; stored frozen in the database."""
+
+    subject: CompiledPart
+    html: CompiledPart
+    text: CompiledPart
+    preheader: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return self.subject.fields | self.html.fields | self.text.fields
+
+    def personalise(self, values: Mapping[str, str]) -> Personalised:
+        """One recipient's subject, HTML and text, by joining chunks (no templating)."""
+        return Personalised(
+            self.subject.fill(values), self.html.fill(values), self.text.fill(values)
+        )
+
+    # ---- storage -------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        def dump(part: CompiledPart) -> list[object]:
+            return [p if isinstance(p, str) else [p.field, p.default] for p in part.pieces]
+
+        doc = {
+            "version": 1,
+            "subject": dump(self.subject),
+            "html": dump(self.html),
+            "text": dump(self.text),
+            "preheader": self.preheader,
+            "meta": self.meta,
+        }
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CompiledEdition:
+        doc = json.loads(data.decode("utf-8"))
+
+        def load(kind: Kind) -> CompiledPart:
+            return CompiledPart(
+                kind,
+                tuple(p if isinstance(p, str) else Slot(p[0], p[1]) for p in doc[kind]),
+            )
+
+        return cls(
+            load("subject"), load("html"), load("text"), doc.get("preheader", ""), doc["meta"]
+        )
+
+
+def compile_edition(
+    subject: str,
+    html_body: str,
+    text_body: str,
+    *,
+    preheader: str = "",
+    meta: Mapping[str, str] | None = None,
+) -> CompiledEdition:
+    """Compile the three rendered parts of an edition."""
+    compiled_subject = compile_part("subject", subject)
+    if "\r" in subject or "\n" in subject:
+        raise PersonalisationError(
+            "the subject holds a line break", fix="write the subject on one line"
+        )
+    return CompiledEdition(
+        compiled_subject,
+        compile_part("html", html_body),
+        compile_part("text", text_body),
+        preheader,
+        dict(meta or {}),
+    )

@@ -1,0 +1,268 @@
+"""Every table, as SQLAlchemy Core ``Table`` objects on one ``MetaData``.
+
+The migrations in ``migrations/versions`` create exactly these tables; a test compares the
+two, so a column added here without a migration fails the suite.
+
+Times are stored in UTC (``UTCDateTime`` gives back aware datetimes on both databases).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- key/value facts about this database (e.g. the suppression-hash salt) ---------------
+app_meta = Table(
+    "app_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# ---- subscribers, lists, consent, suppression ------------------------------------------
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # normalised
+    Column("name", String(200), nullable=False, default=""),
+    Column("attributes", JSON, nullable=False, default=dict),
+    # active | unsubscribed | bounced | complained
+    Column("status", String(20), nullable=False, default="active"),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("double_opt_in", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("list_id", Integer, ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True),
+    # unconfirmed | confirmed | unsubscribed
+    Column("status", String(20), nullable=False),
+    Column("consent_at", UTCDateTime, nullable=True),
+    # import | web | cli | api
+    Column("consent_method", String(20), nullable=False),
+    Column("consent_text", Text, nullable=False, default=""),  # form text or import file name
+    Column("consent_ip", String(64), nullable=True),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("confirm_ip", String(64), nullable=True),
+    Column("unsubscribed_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    Index("ix_subscriptions_list_status", "list_id", "status", "subscriber_id"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("address_hash", String(64), primary_key=True),  # salted SHA-256 of the address
+    # unsubscribed | bounced | complained | erased | manual
+    Column("reason", String(20), nullable=False),
+    Column("source", String(200), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+subscription_log = Table(
+    "subscription_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    Column("list_id", Integer, ForeignKey("lists.id", ondelete="SET NULL"), nullable=True),
+    Column("action", String(40), nullable=False),  # subscribe, confirm, unsubscribe, ...
+    Column("old_status", String(20), nullable=True),
+    Column("new_status", String(20), nullable=True),
+    Column("method", String(20), nullable=False, default=""),
+    Column("detail", JSON, nullable=False, default=dict),
+    Column("ip", String(64), nullable=True),
+    Column("at", UTCDateTime, nullable=False, default=utcnow),
+    Index("ix_subscription_log_subscriber", "subscriber_id", "id"),
+)
+
+# ---- editions and the delivery ledger ---------------------------------------------------
+editions = Table(
+    "editions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slug", String(200), nullable=False, unique=True),
+    # frozen | scheduled | sending | paused | cancelled | sent | missed
+    Column("status", String(20), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("lists", JSON, nullable=False),  # audience definition: list slugs
+    Column("compiled", LargeBinary, nullable=False),  # serialised compiled edition
+    Column("web_html", Text, nullable=False, default=""),
+    Column("transport", String(20), nullable=True),
+    Column("send_at", UTCDateTime, nullable=True),
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("pause_reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("frozen_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ix_editions_status_send_at", "status", "send_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("email", String(320), nullable=False),
+    # pending | in_flight | sent | failed | cancelled | skipped
+    Column("status", String(20), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claim_id", String(64), nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("message_id", String(300), nullable=True),  # our Message-ID header
+    Column("provider_id", String(300), nullable=True),  # provider's id (e.g. X-Message-Id)
+    Column("error", Text, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
+    Index("ix_deliveries_edition_status", "edition_id", "status", "id"),
+)
+
+delivery_events = Table(
+    "delivery_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider_event_id", String(200), nullable=True, unique=True),  # sg_event_id
+    Column(
+        "delivery_id",
+        Integer,
+        ForeignKey("deliveries.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="SET NULL"), nullable=True),
+    # delivered | open | click | bounce | dropped | deferred | spamreport | unsubscribe | ...
+    Column("event", String(40), nullable=False),
+    Column("detail", JSON, nullable=False, default=dict),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False, default=utcnow),
+    Index("ix_delivery_events_edition_event", "edition_id", "event"),
+)
+
+# ---- feeds and the article inbox --------------------------------------------------------
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("origin", String(20), nullable=False, default="cli"),  # cli | config
+    Column("etag", String(300), nullable=True),
+    Column("last_modified", String(100), nullable=True),
+    Column("last_fetched_at", UTCDateTime, nullable=True),
+    Column("last_status", String(40), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+inbox_entries = Table(
+    "inbox_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="SET NULL"), nullable=True),
+    Column("guid", Text, nullable=False, unique=True),
+    Column("link", Text, nullable=False, default=""),
+    Column("normalized_link", Text, nullable=False, default=""),
+    Column("title", Text, nullable=False, default=""),
+    Column("summary_html", Text, nullable=False, default=""),
+    Column("content_html", Text, nullable=False, default=""),
+    Column("author", String(300), nullable=False, default=""),
+    Column("published_at", UTCDateTime, nullable=True),
+    Column("image_url", Text, nullable=True),
+    Column("image_alt", Text, nullable=True),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("source_name", String(300), nullable=False, default=""),
+    Column("used_in", String(200), nullable=True),  # issue slug that used this entry
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("fetched_at", UTCDateTime, nullable=False, default=utcnow),
+    Index("ix_inbox_entries_normalized_link", "normalized_link"),
+    Index("ix_inbox_entries_published", "published_at"),
+)

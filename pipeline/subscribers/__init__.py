@@ -1,0 +1,1 @@
+"""Subscribers, lists, consent, suppression, imports and exports."""

@@ -1,0 +1,61 @@
+"""Who receives an edition: confirmed on any of its lists, active (not suppressed), once.
+
+Suppression is kept in two places that never disagree: a subscriber row whose ``status`` is
+not ``active`` (unsubscribed, bounced, complained), and the ``suppressions`` table of salted
+address hashes, which also covers people who are not (or no longer) subscribers. Whatever
+brings an address in checks the hash first, so the audience query needs only the status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, Select, and_, exists, select
+
+from pipeline.store.tables import lists, subscribers, subscriptions
+
+
+@dataclass(frozen=True)
+class Recipient:
+    subscriber_id: int
+    email: str
+    name: str
+
+
+def audience_select(list_slugs: Sequence[str]) -> Select[int, str, str]:
+    """SELECT subscriber id, email, name of the eligible audience, ordered by id.
+
+    Usable on its own or inside ``INSERT ... SELECT`` (the delivery ledger snapshot).
+    """
+    on_list = exists().where(
+        and_(
+            subscriptions.c.subscriber_id == subscribers.c.id,
+            subscriptions.c.status == "confirmed",
+            subscriptions.c.list_id == lists.c.id,
+            lists.c.slug.in_(list(list_slugs)),
+        )
+    )
+    return (
+        select(subscribers.c.id, subscribers.c.email, subscribers.c.name)
+        .where(subscribers.c.status == "active", on_list)
+        .order_by(subscribers.c.id)
+    )
+
+
+def stream_audience(
+    engine: Engine, list_slugs: Sequence[str], batch_size: int = 5000
+) -> Iterator[list[Recipient]]:
+    """Yield the audience in batches, keyset-paginated by subscriber id (flat memory)."""
+    last_id = 0
+    base = audience_select(list_slugs)
+    while True:
+        query = base.where(subscribers.c.id > last_id).limit(batch_size)
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return
+        yield [Recipient(r[0], r[1], r[2]) for r in rows]
+        last_id = rows[-1][0]
+        if len(rows) < batch_size:
+            return

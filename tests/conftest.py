@@ -1,0 +1,171 @@
+"""Fixtures shared by the whole suite: databases, settings, free ports, the browser.
+
+Databases: every test that asks for ``db_url`` or ``engine`` runs on SQLite, and again on
+PostgreSQL when NEWSLETTER_TEST_DATABASE_URL is set (CI sets it when PostgreSQL answers).
+Without that variable the PostgreSQL half is not generated at all (nothing is skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from pipeline.config import Settings, load_settings
+from pipeline.store.db import connect, ensure_schema
+from pipeline.store.tables import metadata
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+PG_ENV = "NEWSLETTER_TEST_DATABASE_URL"
+TEST_SECRET = "test-secret-key-not-for-production-0123456789"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_kind" in metafunc.fixturenames:
+        kinds = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
+        metafunc.parametrize("db_kind", kinds, scope="session")
+
+
+# ---- databases -------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated once per session; each test gets a copy."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = connect(f"sqlite:///{path}")
+    ensure_schema(engine)
+    engine.dispose()  # the last connection to close checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_engine() -> Iterator[Engine | None]:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        yield None
+        return
+    engine = connect(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    ensure_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def _truncate_pg(engine: Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name != "app_meta")
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def db_url(db_kind: str, tmp_path: Path, _sqlite_template: Path, _pg_engine: Engine | None) -> str:
+    """A URL of an empty, fully migrated database (SQLite file, or PostgreSQL truncated)."""
+    if db_kind == "sqlite":
+        target = tmp_path / "newsletter.db"
+        shutil.copyfile(_sqlite_template, target)
+        return f"sqlite:///{target}"
+    assert _pg_engine is not None
+    _truncate_pg(_pg_engine)
+    return os.environ[PG_ENV]
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = connect(db_url)
+    yield eng
+    eng.dispose()
+
+
+# ---- settings and a newsletter folder --------------------------------------------------
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    """A newsletter folder: the repo's templates, issues and sample subscribers, copied."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("templates", "issues", "subscribers"):
+        src = REPO / name
+        if src.exists():
+            shutil.copytree(src, root / name)
+    shutil.copyfile(REPO / "newsletter.toml", root / "newsletter.toml")
+    return root
+
+
+@pytest.fixture
+def make_settings(project_dir: Path) -> Callable[..., Settings]:
+    """Build Settings for ``project_dir``; keyword arguments are 'section.key' overrides,
+    e.g. ``make_settings(**{"sending.transport": "smtp"})``; ``env=`` adds environment."""
+
+    def make(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        environ = {"NEWSLETTER_SECRET_KEY": TEST_SECRET, **(env or {})}
+        return load_settings(project_dir / "newsletter.toml", environ, overrides=overrides)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], db_url: str) -> Settings:
+    """Settings for a copied project whose database is the test database."""
+    return make_settings(**{"database.url": db_url})
+
+
+@pytest.fixture
+def file_settings(make_settings: Callable[..., Settings]) -> Settings:
+    """Settings for a copied project, for tests that need no database."""
+    return make_settings()
+
+
+# ---- network ---------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+# ---- the browser -----------------------------------------------------------------------
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright. In CI a missing browser fails the run."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run must apt-get install chromium")
+        pytest.skip("chromium not installed here (apt-get install -y chromium); CI runs these")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    pg = context.new_page()
+    yield pg
+    context.close()
