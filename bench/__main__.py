@@ -44,7 +44,8 @@ def main(argv: list[str]) -> int:
             results[row["name"]] = row
             mark = {True: "ok", False: "MISSED", None: "-"}[row.get("ok")]
             print(
-                f"   {row['name']}: {row['value']} {row['unit']} (target {row.get('target') or '-'}) {mark}"
+                f"   {row['name']}: {row['value']} {row['unit']}"
+                f" (target {row.get('target') or '-'}) {mark}"
             )
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
     results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
@@ -74,7 +75,8 @@ def write_markdown(results: dict[str, Any]) -> None:
         )
         note = f" ({row['note']})" if row.get("note") else ""
         lines.append(
-            f"| {row['suite']} | {row['name']}{note} | {shown} | {row['unit']} | {row.get('target') or '-'} | {met} |"
+            f"| {row['suite']} | {row['name']}{note} | {shown} | {row['unit']}"
+            f" | {row.get('target') or '-'} | {met} |"
         )
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
 
