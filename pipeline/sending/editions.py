@@ -1,0 +1,209 @@
+"""Editions: a built issue frozen into the database, and its states.
+
+An edition holds everything a send needs (the compiled personalisation, the content hash,
+the audience lists), so sending never renders again. Its states, and who moves it:
+
+    frozen ──> scheduled ──> sending ──> sent
+      │            │            │ ^
+      │            │            v │
+      │            │          paused
+      └────────────┴────> cancelled        scheduled ──> missed (too late to send)
+
+``transition`` is the only way a state changes: one ``UPDATE ... WHERE status IN (...)``,
+so of two processes racing for the same change exactly one wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from pipeline.clock import Clock, SystemClock
+from pipeline.config import Settings
+from pipeline.errors import CheckFailed, SendError
+from pipeline.render.personalise import CompiledEdition
+from pipeline.store.tables import deliveries, editions
+
+STATES: tuple[str, ...] = (
+    "frozen",
+    "scheduled",
+    "sending",
+    "paused",
+    "cancelled",
+    "sent",
+    "missed",
+)
+#: States in which an edition may be frozen again (nothing has been sent yet).
+REFREEZABLE: tuple[str, ...] = ("frozen", "scheduled", "missed")
+
+
+@dataclass(frozen=True)
+class Edition:
+    id: int
+    slug: str
+    status: str
+    subject: str
+    content_hash: str
+    lists: list[str]
+    send_at: datetime | None
+    compiled: CompiledEdition
+    web_html: str
+    transport: str | None
+    pause_reason: str | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+    created_at: datetime
+    frozen_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def _edition(row: Any) -> Edition:
+    return Edition(
+        id=row.id,
+        slug=row.slug,
+        status=row.status,
+        subject=row.subject,
+        content_hash=row.content_hash,
+        lists=list(row.lists),
+        send_at=row.send_at,
+        compiled=CompiledEdition.from_bytes(row.compiled),
+        web_html=row.web_html,
+        transport=row.transport,
+        pause_reason=row.pause_reason,
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        created_at=row.created_at,
+        frozen_at=row.frozen_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def find_edition(engine: Engine, slug: str) -> Edition | None:
+    """The edition called ``slug``, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(editions).where(editions.c.slug == slug)).first()
+    return _edition(row) if row is not None else None
+
+
+def get_edition(engine: Engine, slug: str) -> Edition:
+    """The edition called ``slug``; SendError when it was never frozen."""
+    found = find_edition(engine, slug)
+    if found is None:
+        raise SendError(
+            f"no edition {slug!r} in the database",
+            fix=f"run 'newsletter issue send {slug}' or 'newsletter issue schedule {slug}'",
+        )
+    return found
+
+
+def edition_by_id(engine: Engine, edition_id: int) -> Edition:
+    with engine.connect() as conn:
+        row = conn.execute(select(editions).where(editions.c.id == edition_id)).first()
+    if row is None:
+        raise SendError(f"no edition with id {edition_id}")
+    return _edition(row)
+
+
+def transition(
+    engine: Engine, edition_id: int, from_states: Iterable[str], to_state: str, **fields: Any
+) -> bool:
+    """Move an edition from one of ``from_states`` to ``to_state`` (setting ``fields`` too),
+    atomically. True if this caller made the change, False if the edition was elsewhere."""
+    allowed = list(from_states)
+    if to_state not in STATES or any(s not in STATES for s in allowed):
+        raise ValueError(f"unknown edition state in {allowed} -> {to_state}")
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(editions)
+            .where(editions.c.id == edition_id, editions.c.status.in_(allowed))
+            .values(status=to_state, **fields)
+        )
+    return bool(result.rowcount == 1)
+
+
+def store_edition(
+    engine: Engine,
+    slug: str,
+    compiled: CompiledEdition,
+    *,
+    lists: list[str],
+    content_hash: str,
+    web_html: str = "",
+    status: str = "frozen",
+    send_at: datetime | None = None,
+    clock: Clock | None = None,
+) -> int:
+    """Insert an edition, or replace one that has not started; return its id."""
+    if status not in ("frozen", "scheduled"):
+        raise ValueError(f"an edition is stored as frozen or scheduled, not {status!r}")
+    now = (clock or SystemClock()).now()
+    values: dict[str, Any] = {
+        "status": status,
+        "subject": compiled.subject.fill({}),
+        "content_hash": content_hash,
+        "lists": list(lists),
+        "compiled": compiled.to_bytes(),
+        "web_html": web_html,
+        "send_at": send_at,
+        "pause_reason": None,
+        "frozen_at": now,
+    }
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(editions.c.id, editions.c.status).where(editions.c.slug == slug)
+        ).first()
+        if row is None:
+            new_id = conn.execute(
+                insert(editions).values(slug=slug, created_at=now, **values)
+            ).inserted_primary_key
+            assert new_id is not None
+            return int(new_id[0])
+        started = conn.execute(
+            select(func.count()).select_from(deliveries).where(deliveries.c.edition_id == row.id)
+        ).scalar_one()
+        if row.status not in REFREEZABLE or started:
+            raise SendError(
+                f"edition {slug!r} is {row.status} and can no longer be changed",
+                fix="copy the issue to a new folder (a new slug) to send it again",
+            )
+        conn.execute(update(editions).where(editions.c.id == row.id).values(**values))
+        return int(row.id)
+
+
+def freeze_edition(
+    settings: Settings,
+    engine: Engine,
+    slug: str,
+    *,
+    status: str = "frozen",
+    send_at: datetime | None = None,
+    clock: Clock | None = None,
+) -> int:
+    """Build the issue, refuse on check errors, and store (or refreeze) its edition."""
+    from pipeline.render.build import build_issue
+
+    build = build_issue(settings, slug)
+    errors = [f for f in build.findings if getattr(f, "level", "") == "error"]
+    if errors:
+        raise CheckFailed(
+            f"{slug}: {len(errors)} check error(s) block sending",
+            list(errors),
+            fix=f"run 'newsletter issue check {slug}' and fix them",
+        )
+    return store_edition(
+        engine,
+        slug,
+        build.compiled,
+        lists=list(build.issue.lists),
+        content_hash=build.content_hash,
+        web_html=build.web_html,
+        status=status,
+        send_at=send_at,
+        clock=clock,
+    )

@@ -1,0 +1,223 @@
+"""Fast, correct MIME: a message skeleton built once per edition, joined per recipient.
+
+The skeleton quoted-printable-encodes every static chunk of the compiled text and HTML parts
+once, each ending with a soft line break (``=\\r\\n``) so that whatever follows starts a new
+encoded line: chunk boundaries are always valid QP and no line exceeds 76 characters. Per
+recipient only the small field values are encoded (``binascii.b2a_qp``) and the bytes
+joined; headers are formatted by hand (RFC 2047 encoded words for non-ASCII names and
+subjects). No Jinja, MJML or ``email``-package encoder touches the body per recipient.
+
+Values that reach a header (name, address, a slotted subject) are refused with CR or LF in
+them (``PersonalisationError``): no header injection.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from email.utils import formatdate
+
+from pipeline.config import Settings
+from pipeline.errors import PersonalisationError
+from pipeline.render.personalise import CompiledEdition, CompiledPart, Slot
+
+CRLF = b"\r\n"
+_SOFT = b"=\r\n"
+_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/?^_`{|}~-]+)*\Z")
+_PLAIN_SUBJECT = re.compile(r"[!-~]+(?: [!-~]+)*\Z")
+_BAD_ADDRESS = re.compile(r"[\r\n<>,;\" \t\\()\[\]:]")
+
+
+def _qp_static(text: str) -> bytes:
+    """QP-encode a static chunk (line breaks kept as CRLF), ending with a soft break."""
+    if not text:
+        return b""
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    return binascii.b2a_qp(data, istext=True).replace(b"\n", CRLF) + _SOFT
+
+
+def _qp_value(text: str) -> bytes:
+    """QP-encode one recipient's value exactly (line breaks encoded), ending with a soft
+    break."""
+    if not text:
+        return b""
+    return binascii.b2a_qp(text.encode("utf-8"), istext=False).replace(b"\n", CRLF) + _SOFT
+
+
+def _no_newlines(what: str, value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise PersonalisationError(
+            f"the {what} holds a line break and would reach a header",
+            fix="remove CR/LF characters from the subscriber's data",
+        )
+
+
+def encoded_words(text: str) -> str:
+    """``text`` as RFC 2047 base64 encoded words, each at most 75 characters, folded."""
+    words: list[str] = []
+    chunk: list[bytes] = []
+    size = 0
+    for char in text:
+        raw = char.encode("utf-8")
+        if size + len(raw) > 45 and chunk:
+            words.append("=?utf-8?b?" + base64.b64encode(b"".join(chunk)).decode() + "?=")
+            chunk, size = [], 0
+        chunk.append(raw)
+        size += len(raw)
+    if chunk:
+        words.append("=?utf-8?b?" + base64.b64encode(b"".join(chunk)).decode() + "?=")
+    return "\r\n ".join(words)
+
+
+def format_subject(subject: str) -> str:
+    """A Subject header value: plain when it is short printable ASCII, else encoded."""
+    _no_newlines("subject", subject)
+    if len(subject) <= 70 and _PLAIN_SUBJECT.match(subject) and "=?" not in subject:
+        return subject
+    return encoded_words(subject)
+
+
+def format_address(name: str, email: str) -> str:
+    """``Name <email>`` with the name as atoms, a quoted string, or encoded words."""
+    _no_newlines("address", email)
+    _no_newlines("name", name)
+    if not email or _BAD_ADDRESS.search(email) or email.count("@") != 1:
+        raise PersonalisationError(
+            f"{email!r} cannot be used as an email address in a header",
+            fix="correct the subscriber's address",
+        )
+    if not name:
+        return email
+    if len(name) <= 60 and "=?" not in name:
+        if _ATOMS.match(name):
+            return f"{name} <{email}>"
+        if name.isascii() and name.isprintable():
+            quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+            return f'"{quoted}" <{email}>'
+    return f"{encoded_words(name)} <{email}>"
+
+
+class _Date:
+    """The Date header, formatted at most once per second."""
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.value = ""
+
+    def __call__(self) -> str:
+        now = int(time.time())
+        if now != self.second:
+            self.second = now
+            self.value = formatdate(now, localtime=False, usegmt=True)
+        return self.value
+
+
+class MessageSkeleton:
+    """Everything about an edition's messages that does not depend on the recipient."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        compiled: CompiledEdition,
+        *,
+        slug: str = "",
+        lists: Sequence[str] = (),
+        signer: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        self.compiled = compiled
+        self.slug = slug
+        self.sender_email = settings.sender.email
+        self.domain = settings.sender.email.rpartition("@")[2]
+        self.mailto = settings.sending.list_unsubscribe_mailto or f"unsubscribe@{self.domain}"
+        self.signer = signer
+        self._date = _Date()
+        list_id = f"{lists[0]}.{self.domain}" if lists else f"newsletter.{self.domain}"
+        self.boundary = "=_nl_" + os.urandom(12).hex()
+        head = [
+            f"From: {format_address(settings.sender.name, settings.sender.email)}",
+        ]
+        if settings.sender.reply_to:
+            head.append(f"Reply-To: {settings.sender.reply_to}")
+        head += [
+            "MIME-Version: 1.0",
+            f"List-Id: <{list_id}>",
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        ]
+        if slug:
+            head.append(f"X-Edition: {slug}")
+        head.append(f'Content-Type: multipart/alternative; boundary="{self.boundary}"')
+        self._static_head = ("\r\n".join(head) + "\r\n").encode("ascii")
+        self._static_subject = (
+            f"Subject: {format_subject(compiled.subject.fill({}))}\r\n".encode()
+            if compiled.subject.static
+            else None
+        )
+        self._mailto_tail = f">,\r\n <mailto:{self.mailto}?subject=unsubscribe>\r\n".encode()
+        # The body: bytes, or (part, slot) pairs filled per recipient.
+        body: list[bytes | tuple[CompiledPart, Slot]] = []
+        b = self.boundary
+        for part, ctype in ((compiled.text, "text/plain"), (compiled.html, "text/html")):
+            body.append(
+                f'\r\n--{b}\r\nContent-Type: {ctype}; charset="utf-8"\r\n'
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode()
+            )
+            for piece in part.pieces:
+                if isinstance(piece, str):
+                    body.append(_qp_static(piece))
+                else:
+                    body.append((part, piece))
+        body.append(f"\r\n--{b}--\r\n".encode())
+        # Merge adjacent static chunks so the per-recipient join is short.
+        merged: list[bytes | tuple[CompiledPart, Slot]] = []
+        for item in body:
+            if isinstance(item, bytes) and merged and isinstance(merged[-1], bytes):
+                merged[-1] = merged[-1] + item
+            else:
+                merged.append(item)
+        self._body = merged
+
+    def new_message_id(self) -> str:
+        return f"<{os.urandom(16).hex()}@{self.domain}>"
+
+    def build(
+        self,
+        email: str,
+        name: str,
+        values: Mapping[str, str],
+        *,
+        message_id: str | None = None,
+    ) -> bytes:
+        """One recipient's complete message (CRLF line endings)."""
+        unsubscribe = values.get("unsubscribe_url", "")
+        _no_newlines("unsubscribe URL", unsubscribe)
+        if self._static_subject is not None:
+            subject = self._static_subject
+        else:
+            filled = self.compiled.subject.fill(values)
+            subject = f"Subject: {format_subject(filled)}\r\n".encode()
+        head = (
+            f"To: {format_address(name, email)}\r\n"
+            f"Date: {self._date()}\r\n"
+            f"Message-ID: {message_id or self.new_message_id()}\r\n"
+            f"List-Unsubscribe: <{unsubscribe}"
+        ).encode()
+        out: list[bytes] = [head, self._mailto_tail, subject, self._static_head]
+        cache: dict[int, bytes] = {}
+        for item in self._body:
+            if isinstance(item, bytes):
+                out.append(item)
+                continue
+            part, slot = item
+            key = id(slot)
+            encoded = cache.get(key)
+            if encoded is None:
+                encoded = cache[key] = _qp_value(part.value(slot, values))
+            out.append(encoded)
+        message = b"".join(out)
+        if self.signer is not None:
+            message = self.signer(message) + message
+        return message

@@ -1,0 +1,45 @@
+"""Per-recipient values for the personalisation slots (``pipeline.render.personalise.FIELDS``).
+
+Two signed tokens per recipient (one HMAC each), so this stays cheap at a million rows.
+"""
+
+from __future__ import annotations
+
+from pipeline.config import Settings
+from pipeline.tokens import link, make_token
+
+
+def web_url(settings: Settings, slug: str) -> str:
+    """The public web version of an edition (served by the archive)."""
+    return f"{settings.newsletter.base_url}/archive/{slug}/"
+
+
+def first_name(name: str) -> str:
+    parts = name.split()
+    return parts[0] if parts else ""
+
+
+def recipient_values(
+    settings: Settings,
+    subscriber_id: int,
+    email: str,
+    name: str,
+    edition_id: int | None = None,
+    *,
+    web: str = "",
+) -> dict[str, str]:
+    """first_name, name, email, unsubscribe_url, preferences_url, web_url for one person."""
+    secret = settings.secrets.secret_key
+    base = settings.newsletter.base_url
+    return {
+        "first_name": first_name(name),
+        "name": name,
+        "email": email,
+        "unsubscribe_url": link(
+            base, "unsubscribe", make_token(secret, "unsubscribe", subscriber_id, edition_id)
+        ),
+        "preferences_url": link(
+            base, "preferences", make_token(secret, "preferences", subscriber_id)
+        ),
+        "web_url": web,
+    }
