@@ -266,3 +266,12 @@ inbox_entries = Table(
     Index("ix_inbox_entries_normalized_link", "normalized_link"),
     Index("ix_inbox_entries_published", "published_at"),
 )
+
+# ---- the web app ------------------------------------------------------------------------
+web_rate_limits = Table(
+    "web_rate_limits",
+    metadata,
+    Column("key", String(200), primary_key=True),  # e.g. "signup:203.0.113.7"
+    Column("window_start", Integer, primary_key=True),  # unix seconds, start of the window
+    Column("hits", Integer, nullable=False, default=0),
+)
