@@ -1,0 +1,165 @@
+"""The recurring digest: ``newsletter digest run``, meant for cron.
+
+On a digest day (``[digest] days``, in the newsletter's time zone) it drafts
+``issues/digest-<date>/`` from the unused inbox entries (``tags``, at most ``max_entries``),
+builds and checks it, and then either leaves it for the editor or, with ``auto_schedule``,
+schedules it for ``time`` that day. With fewer than ``min_entries`` new entries it skips
+and says so. Running it twice on one day does nothing the second time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from pipeline.clock import Clock, SystemClock
+from pipeline.config import Settings
+from pipeline.content.issues import display_path
+from pipeline.errors import ConfigError, NewsletterError
+from pipeline.feeds.draft import draft_issue
+from pipeline.feeds.inbox import list_entries
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass
+class DigestReport:
+    status: str  # skipped | drafted | scheduled | needs_editor
+    message: str
+    slug: str = ""
+    folder: Path | None = None
+    entries: int = 0
+    send_at: datetime | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def digest_days(settings: Settings) -> list[int]:
+    """``[digest] days`` as weekday numbers (Monday is 0); 'daily' means every day."""
+    found: list[int] = []
+    for value in settings.digest.days:
+        key = value.strip().lower()
+        if key in ("daily", "every day", "*"):
+            return list(range(7))
+        if key[:3] not in DAYS:
+            raise ConfigError(
+                f"newsletter.toml: digest.days: unknown day {value!r}",
+                fix="use mon, tue, wed, thu, fri, sat, sun or daily",
+            )
+        found.append(DAYS.index(key[:3]))
+    return sorted(set(found))
+
+
+def digest_time(settings: Settings) -> time:
+    try:
+        return time.fromisoformat(settings.digest.time.strip())
+    except ValueError:
+        raise ConfigError(
+            f"newsletter.toml: digest.time: {settings.digest.time!r} is not a time of day",
+            fix="write it as HH:MM, e.g. 09:00",
+        ) from None
+
+
+def _optional(module: str, name: str) -> Any:
+    """A function another stage provides, or None while it does not exist."""
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+def check_problems(settings: Settings, slug: str) -> list[str]:
+    """The error findings of building the issue (empty when it is fine)."""
+    build_issue = _optional("pipeline.render.build", "build_issue")
+    if build_issue is None:
+        return []
+    try:
+        build = build_issue(settings, slug, web=False)
+    except NewsletterError as exc:
+        return [str(exc)]
+    return [str(getattr(f, "message", f)) for f in getattr(build, "errors", [])]
+
+
+def scheduler() -> Any:
+    """The scheduling stage's ``schedule_issue``, if present."""
+    for module in ("pipeline.schedule", "pipeline.scheduling.schedule", "pipeline.scheduling"):
+        found = _optional(module, "schedule_issue")
+        if found is not None:
+            return found
+    return None
+
+
+def run_digest(
+    settings: Settings, engine: Engine, *, clock: Clock | None = None, force: bool = False
+) -> DigestReport:
+    """One cron run of the digest. ``force`` ignores ``enabled`` and ``days``."""
+    digest = settings.digest
+    now = (clock or SystemClock()).now()
+    local = now.astimezone(settings.newsletter.tz)
+    days = digest_days(settings)
+    at = digest_time(settings)
+    if not digest.enabled and not force:
+        return DigestReport(
+            "skipped", "the digest is off (set enabled = true under [digest] in newsletter.toml)"
+        )
+    if local.weekday() not in days and not force:
+        on = ", ".join(DAY_NAMES[d] for d in days)
+        return DigestReport(
+            "skipped", f"today is {DAY_NAMES[local.weekday()]}; the digest runs on {on}"
+        )
+    slug = f"digest-{local.date().isoformat()}"
+    folder = settings.issues_dir / slug
+    if folder.exists():
+        shown = display_path(settings, folder)
+        return DigestReport("skipped", f"{shown} exists already; nothing to do", slug=slug)
+    entries = list_entries(engine, tags=digest.tags, unused_only=True, limit=digest.max_entries)
+    if len(entries) < digest.min_entries:
+        return DigestReport(
+            "skipped",
+            f"only {len(entries)} new inbox entr{'y' if len(entries) == 1 else 'ies'}"
+            f" (min_entries is {digest.min_entries}); no digest drafted",
+        )
+    subject = digest.subject.format(
+        name=settings.newsletter.name, date=f"{local.day} {local:%B %Y}"
+    )
+    folder = draft_issue(
+        settings, engine, slug, entries, now=now, subject=subject, lists=digest.lists or None
+    )
+    shown = display_path(settings, folder)
+    report = DigestReport("drafted", "", slug=slug, folder=folder, entries=len(entries))
+    report.problems = check_problems(settings, slug)
+    if report.problems:
+        report.status = "needs_editor"
+        report.message = (
+            f"drafted {shown} from {len(entries)} entries, but the check found"
+            f" {len(report.problems)} error(s); fix them, then schedule it by hand"
+        )
+        return report
+    if not digest.auto_schedule:
+        report.message = (
+            f"drafted {shown} from {len(entries)} entries; review it, then"
+            f" 'newsletter issue schedule {slug} --at ...'"
+        )
+        return report
+    send_at = datetime.combine(local.date(), at, tzinfo=settings.newsletter.tz)
+    send_at = max(send_at, local)
+    schedule_issue = scheduler()
+    if schedule_issue is None:
+        report.message = (
+            f"drafted {shown} from {len(entries)} entries; auto_schedule is on but this"
+            " installation cannot schedule yet, so schedule it by hand"
+        )
+        return report
+    schedule_issue(settings, engine, slug, send_at=send_at, clock=clock or SystemClock())
+    report.status = "scheduled"
+    report.send_at = send_at
+    report.message = (
+        f"drafted {shown} from {len(entries)} entries and scheduled it for"
+        f" {send_at:%Y-%m-%d %H:%M %Z}"
+    )
+    return report
