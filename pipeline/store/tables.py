@@ -226,6 +226,24 @@ delivery_events = Table(
     Index("ix_delivery_events_edition_event", "edition_id", "event"),
 )
 
+# ---- scheduled sending: one row per `newsletter send-due` run (is cron alive?) ----------
+send_runs = Table(
+    "send_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("worker", String(100), nullable=False),  # host:pid
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    # running | ok | failed (something was missed, paused, failed or raised)
+    Column("status", String(20), nullable=False, default="running"),
+    Column("editions", Integer, nullable=False, default=0),  # editions this run worked on
+    Column("sent", Integer, nullable=False, default=0),  # messages this run sent
+    Column("failed", Integer, nullable=False, default=0),
+    Column("missed", Integer, nullable=False, default=0),
+    Column("detail", JSON, nullable=False, default=list),  # one entry per edition
+    Index("ix_send_runs_started_at", "started_at"),
+)
+
 # ---- feeds and the article inbox --------------------------------------------------------
 feeds = Table(
     "feeds",
