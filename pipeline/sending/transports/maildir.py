@@ -19,7 +19,9 @@ class MaildirTransport(Transport):
 
     def _mailbox(self) -> mailbox.Maildir:
         if self._box is None:
-            self.path.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            for sub in ("tmp", "new", "cur"):
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
             self._box = mailbox.Maildir(self.path, create=True)
         return self._box
 

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import mailbox
+from datetime import timedelta
+
+from sqlalchemy import Engine, select, update
+
+from pipeline.clock import FixedClock
+from pipeline.config import Settings
+from pipeline.sending.editions import get_edition, transition
+from pipeline.sending.engine import reclaim_in_flight, send_edition
+from pipeline.sending.ledger import claim_batch, count_by_status
+from pipeline.store.tables import deliveries, subscribers
+from tests.sending.conftest import add_audience, make_edition
+
+
+def test_sends_every_recipient_once_to_the_maildir(settings: Settings, engine: Engine) -> None:
+    add_audience(engine, 120)
+    eid = make_edition(engine)
+    report = send_edition(settings, engine, eid, clock=FixedClock())
+    assert (report.sent, report.failed, report.status) == (120, 0, "sent"), report.pause_reason
+    assert len(list(mailbox.Maildir(settings.outbox_dir).keys())) == 120
+    assert count_by_status(engine, eid)["sent"] == 120
+    again = send_edition(settings, engine, eid, clock=FixedClock())
+    assert again.already_sent and again.sent == 0
+    assert len(list(mailbox.Maildir(settings.outbox_dir).keys())) == 120
+    assert get_edition(engine, "2026-12-01-test").status == "sent"
+
+
+def test_snapshot_is_taken_once_and_late_unsubscribes_are_skipped(
+    settings: Settings, engine: Engine
+) -> None:
+    ids = add_audience(engine, 10)
+    eid = make_edition(engine)
+    assert transition(engine, eid, ["frozen"], "sending")
+    # Snapshot happens on the first call; simulate a claim by another worker first.
+    from pipeline.sending.ledger import start_edition
+
+    start_edition(engine, eid, ["beauty-tips"], FixedClock().now(), "w")
+    add_audience(engine, 5, start=100)  # joined after the snapshot: not in this edition
+    with engine.begin() as conn:
+        conn.execute(
+            update(subscribers).where(subscribers.c.id == ids[0]).values(status="unsubscribed")
+        )
+    report = send_edition(settings, engine, eid, clock=FixedClock())
+    assert (report.sent, report.skipped) == (9, 1)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(deliveries.c.status, deliveries.c.error).where(
+                deliveries.c.subscriber_id == ids[0]
+            )
+        ).one()
+    assert tuple(row) == ("skipped", "unsubscribed or suppressed")
+
+
+def test_resume_reclaims_in_flight_rows(settings: Settings, engine: Engine) -> None:
+    add_audience(engine, 30)
+    eid = make_edition(engine)
+    clock = FixedClock()
+    transition(engine, eid, ["frozen"], "sending")
+    from pipeline.sending.ledger import start_edition
+
+    start_edition(engine, eid, ["beauty-tips"], clock.now(), "w")
+    claimed = claim_batch(engine, eid, ["beauty-tips"], limit=7, claim_id="dead", now=clock.now())
+    assert len(claimed) == 7
+    # A second run leaves the crashed run's rows alone while their lease lasts.
+    report = send_edition(settings, engine, eid, clock=clock)
+    assert (report.sent, report.in_flight_elsewhere, report.status) == (23, 7, "sending")
+    assert reclaim_in_flight(engine, eid, clock=clock) == 7
+    report = send_edition(settings, engine, eid, clock=clock)
+    assert (report.sent, report.status) == (7, "sent")
+
+
+def test_expired_leases_are_reclaimed(settings: Settings, engine: Engine) -> None:
+    add_audience(engine, 5)
+    eid = make_edition(engine)
+    clock = FixedClock()
+    from pipeline.sending.ledger import start_edition
+
+    start_edition(engine, eid, ["beauty-tips"], clock.now(), "w")
+    claim_batch(engine, eid, ["beauty-tips"], limit=2, claim_id="dead", now=clock.now())
+    clock.advance(timedelta(seconds=settings.sending.claim_lease_seconds + 1))
+    report = send_edition(settings, engine, eid, clock=clock)
+    assert (report.sent, report.status) == (5, "sent")
