@@ -1,0 +1,105 @@
+"""Email address validation and normalisation: one address, one spelling.
+
+Decision: the whole address is lower-cased, the local part included. RFC 5321 allows a
+mail server to treat ``Ann@example.com`` and ``ann@example.com`` as two mailboxes, but no
+mainstream provider does, and a newsletter that keeps both would mail the same person twice
+and could not honour an unsubscribe sent from the other spelling. So "the same address in
+another case is the same subscriber": we store and compare the lower-cased form.
+
+Syntax is checked with ``email-validator`` (no DNS unless asked). A fast path handles the
+common plain ASCII address (``name.part+tag@example.com``) with a regular expression that
+accepts only what email-validator accepts, with the same result (a property test checks
+this); anything unusual goes through email-validator itself. Spaces and tabs around the
+address are removed (spreadsheets add them); CR, LF and other control characters are always
+rejected.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from typing import Any
+
+from email_validator import SPECIAL_USE_DOMAIN_NAMES as _SPECIAL_USE
+from email_validator import EmailNotValidError, caching_resolver, validate_email
+
+from pipeline.errors import SubscriberError
+
+MAX_LENGTH = 254
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_FAST = re.compile(
+    rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>(?:{_LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?)"
+)
+_SPECIAL = tuple(_SPECIAL_USE)
+
+
+def shown(address: str, limit: int = 80) -> str:
+    """``address`` quoted for a message, cut short when it is very long."""
+    return repr(address if len(address) <= limit else address[:limit] + "…")
+
+
+def _fast(address: str) -> str | None:
+    """The normalised form of a plain ASCII address, or None to ask email-validator."""
+    match = _FAST.fullmatch(address)
+    if match is None:
+        return None
+    local, domain = match.group("local"), match.group("domain").lower()
+    if len(local) > 64 or len(address) > MAX_LENGTH or "--" in domain:
+        return None
+    if any(domain == s or domain.endswith("." + s) for s in _SPECIAL):
+        return None
+    return f"{local.lower()}@{domain}"
+
+
+@cache
+def _resolver() -> Any:
+    return caching_resolver(timeout=10)
+
+
+def _validate(address: str, check_dns: bool) -> str:
+    try:
+        if check_dns:
+            result = validate_email(address, check_deliverability=True, dns_resolver=_resolver())
+        else:
+            result = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise SubscriberError(f"{shown(address)} is not a valid email address: {exc}") from None
+    return str(result.normalized)
+
+
+def normalise_email(address: str, *, check_dns: bool = False) -> str:
+    """The normalised form of ``address`` (lower-cased), or SubscriberError saying why not.
+
+    ``check_dns`` also asks DNS whether the domain accepts mail (slow; cached per domain).
+    """
+    if not isinstance(address, str):
+        raise SubscriberError(f"{address!r} is not a valid email address: not text")
+    stripped = address.strip(" \t")
+    if not stripped:
+        raise SubscriberError("the email address is empty")
+    if not check_dns:
+        quick = _fast(stripped)
+        if quick is not None:
+            return quick
+    normalised = _validate(stripped, check_dns).lower()
+    if not normalised.isascii():
+        # Lower-casing non-ASCII text can change its Unicode normal form ('İ' -> 'i̇');
+        # validate once more so that the stored form is itself a valid, stable address.
+        normalised = unicodedata.normalize("NFC", normalised)
+        again = _validate(normalised, False).lower()
+        if again != normalised:
+            raise SubscriberError(
+                f"{shown(address)} is not a valid email address: it has no stable lower-case form"
+            )
+    return normalised
+
+
+def is_valid_email(address: str) -> bool:
+    try:
+        normalise_email(address)
+    except SubscriberError:
+        return False
+    return True

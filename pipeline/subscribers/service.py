@@ -1,0 +1,519 @@
+"""The subscriber API other stages call (web signup, preferences, webhooks, the CLI).
+
+Rules kept here:
+
+- Addresses are normalised (``normalise_email``: lower-cased) before anything else.
+- A suppressed address is never subscribed again by an import or an ``add``; only the
+  person asking again (``allow_resubscribe=True``: a confirmed web signup, the preferences
+  page) lifts an 'unsubscribed' or 'bounced' suppression. 'complained', 'manual' and
+  'erased' are never lifted.
+- A subscription that was ended (status 'unsubscribed') comes back only with
+  ``allow_resubscribe=True`` too.
+- Every change writes a row to ``subscription_log``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pipeline.store.tables import lists as lists_table
+from pipeline.store.tables import subscribers, subscriptions, suppressions, utcnow
+from pipeline.subscribers.history import list_ids, log_row, write_log
+from pipeline.subscribers.lists import create_list, list_summaries, list_summary, sync_lists
+from pipeline.subscribers.normalise import normalise_email
+from pipeline.subscribers.suppression import (
+    LIFTABLE,
+    address_hash,
+    hash_with_salt,
+    is_suppressed,
+    suppress,
+    suppress_in,
+    suppression_reasons,
+    suppression_salt,
+)
+
+__all__ = [
+    "SubscribeResult",
+    "SubscriberInfo",
+    "add_subscriber",
+    "address_hash",
+    "confirm_subscription",
+    "create_list",
+    "get_subscriber",
+    "is_suppressed",
+    "list_summaries",
+    "list_summary",
+    "normalise_email",
+    "set_lists",
+    "set_name",
+    "suppress",
+    "sync_lists",
+    "unsubscribe",
+]
+
+METHODS = ("import", "web", "cli", "api")
+
+
+@dataclass(frozen=True)
+class SubscribeResult:
+    subscriber_id: int | None  # None when the address is suppressed and has no subscriber row
+    created: bool
+    suppressed: bool
+
+
+@dataclass(frozen=True)
+class SubscriberInfo:
+    id: int
+    email: str
+    name: str
+    status: str  # active | unsubscribed | bounced | complained
+    subscriptions: dict[str, str] = field(default_factory=dict)  # list slug -> status
+    attributes: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+def _retrying(fn: Any) -> Any:
+    """Run ``fn`` again once when a concurrent writer made the same row first."""
+    try:
+        return fn()
+    except IntegrityError:
+        return fn()
+
+
+def _lift(
+    conn: Connection,
+    digest: str,
+    subscriber_id: int | None,
+    old: str | None,
+    *,
+    method: str,
+    ip: str | None,
+    now: datetime,
+) -> None:
+    conn.execute(delete(suppressions).where(suppressions.c.address_hash == digest))
+    if subscriber_id is not None and old != "active":
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == subscriber_id)
+            .values(status="active", updated_at=now)
+        )
+        write_log(
+            conn,
+            [
+                log_row(
+                    subscriber_id, None, "resubscribe", old, "active", method=method, at=now, ip=ip
+                )
+            ],
+        )
+
+
+def add_subscriber(
+    engine: Engine,
+    email: str,
+    *,
+    name: str = "",
+    lists: Sequence[str],
+    method: str,
+    consent_text: str = "",
+    ip: str | None = None,
+    confirmed: bool,
+    consent_at: datetime | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    allow_resubscribe: bool = False,
+) -> SubscribeResult:
+    """Subscribe ``email`` to ``lists`` (confirmed, or unconfirmed awaiting double opt-in).
+
+    An existing subscriber keeps their confirmed subscriptions and gets the new ones; a
+    given name replaces the stored one; attributes are merged. Suppressed addresses are left
+    alone (``suppressed=True``) unless ``allow_resubscribe`` and the reason can be lifted.
+    """
+    normalised = normalise_email(email)
+    digest = hash_with_salt(suppression_salt(engine), normalised)
+    name = name.strip()[:200]
+
+    def run() -> SubscribeResult:
+        now = utcnow()
+        with engine.begin() as conn:
+            ids = list_ids(conn, list(dict.fromkeys(lists)))
+            reason = suppression_reasons(conn, [digest]).get(digest)
+            row = conn.execute(select(subscribers).where(subscribers.c.email == normalised)).first()
+            blocked = reason is not None or (row is not None and row.status != "active")
+            if blocked:
+                if not allow_resubscribe or (reason is not None and reason not in LIFTABLE):
+                    return SubscribeResult(row.id if row else None, False, True)
+                _lift(
+                    conn,
+                    digest,
+                    row.id if row else None,
+                    row.status if row else None,
+                    method=method,
+                    ip=ip,
+                    now=now,
+                )
+            created = row is None
+            if row is None:
+                inserted = conn.execute(
+                    subscribers.insert().values(
+                        email=normalised,
+                        name=name,
+                        attributes=dict(attributes or {}),
+                        status="active",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                ).inserted_primary_key
+                assert inserted is not None
+                sub_id = inserted[0]
+            else:
+                sub_id = row.id
+                changes: dict[str, Any] = {}
+                if name and name != row.name:
+                    changes["name"] = name
+                if attributes:
+                    merged = {**(row.attributes or {}), **attributes}
+                    if merged != row.attributes:
+                        changes["attributes"] = merged
+                if changes:
+                    conn.execute(
+                        update(subscribers)
+                        .where(subscribers.c.id == sub_id)
+                        .values(updated_at=now, **changes)
+                    )
+            _subscribe(
+                conn,
+                int(sub_id),
+                ids,
+                confirmed=confirmed,
+                method=method,
+                consent_text=consent_text,
+                ip=ip,
+                consent_at=consent_at or now,
+                reopen=allow_resubscribe,
+                now=now,
+            )
+            return SubscribeResult(int(sub_id), created, False)
+
+    result: SubscribeResult = _retrying(run)
+    return result
+
+
+def _subscribe(
+    conn: Connection,
+    sub_id: int,
+    ids: Mapping[str, int],
+    *,
+    confirmed: bool,
+    method: str,
+    consent_text: str,
+    ip: str | None,
+    consent_at: datetime,
+    reopen: bool,
+    now: datetime,
+) -> list[str]:
+    """Create or move subscriptions of one subscriber; returns the slugs that changed."""
+    current = {
+        r.list_id: r.status
+        for r in conn.execute(
+            select(subscriptions.c.list_id, subscriptions.c.status).where(
+                subscriptions.c.subscriber_id == sub_id
+            )
+        )
+    }
+    status = "confirmed" if confirmed else "unconfirmed"
+    consent = {
+        "consent_at": consent_at,
+        "consent_method": method,
+        "consent_text": consent_text,
+        "consent_ip": ip,
+        "confirmed_at": now if confirmed else None,
+        "confirm_ip": ip if confirmed else None,
+        "unsubscribed_at": None,
+        "updated_at": now,
+    }
+    logs, changed = [], []
+    for slug, list_id in ids.items():
+        old = current.get(list_id)
+        if old is None:
+            conn.execute(
+                subscriptions.insert().values(
+                    subscriber_id=sub_id, list_id=list_id, status=status, **consent
+                )
+            )
+            action = "subscribe"
+        elif old == "unconfirmed" and confirmed:
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.subscriber_id == sub_id, subscriptions.c.list_id == list_id)
+                .values(status="confirmed", confirmed_at=now, confirm_ip=ip, updated_at=now)
+            )
+            action = "confirm"
+        elif old == "unsubscribed" and reopen:
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.subscriber_id == sub_id, subscriptions.c.list_id == list_id)
+                .values(status=status, **consent)
+            )
+            action = "resubscribe"
+        else:
+            continue
+        changed.append(slug)
+        logs.append(
+            log_row(
+                sub_id,
+                list_id,
+                action,
+                old,
+                status,
+                method=method,
+                at=now,
+                ip=ip,
+                detail={"consent_text": consent_text} if consent_text else None,
+            )
+        )
+    write_log(conn, logs)
+    return changed
+
+
+def confirm_subscription(
+    engine: Engine,
+    subscriber_id: int,
+    lists: Sequence[str] | None = None,
+    ip: str | None = None,
+) -> list[str]:
+    """Confirm the unconfirmed subscriptions (of ``lists``, or all); returns the slugs
+    confirmed now. Nothing happens for a suppressed or unknown subscriber."""
+    now = utcnow()
+    with engine.begin() as conn:
+        status = conn.execute(
+            select(subscribers.c.status).where(subscribers.c.id == subscriber_id)
+        ).scalar_one_or_none()
+        if status != "active":
+            return []
+        wanted = list_ids(conn, lists) if lists is not None else None
+        query = (
+            select(lists_table.c.slug, subscriptions.c.list_id)
+            .join(lists_table, lists_table.c.id == subscriptions.c.list_id)
+            .where(
+                subscriptions.c.subscriber_id == subscriber_id,
+                subscriptions.c.status == "unconfirmed",
+            )
+        )
+        if wanted is not None:
+            query = query.where(subscriptions.c.list_id.in_(list(wanted.values())))
+        rows = conn.execute(query.order_by(lists_table.c.slug)).all()
+        if not rows:
+            return []
+        conn.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.subscriber_id == subscriber_id,
+                subscriptions.c.list_id.in_([r.list_id for r in rows]),
+                subscriptions.c.status == "unconfirmed",
+            )
+            .values(status="confirmed", confirmed_at=now, confirm_ip=ip, updated_at=now)
+        )
+        write_log(
+            conn,
+            [
+                log_row(
+                    subscriber_id,
+                    r.list_id,
+                    "confirm",
+                    "unconfirmed",
+                    "confirmed",
+                    method="web",
+                    at=now,
+                    ip=ip,
+                )
+                for r in rows
+            ],
+        )
+    return [r.slug for r in rows]
+
+
+def unsubscribe(
+    engine: Engine,
+    subscriber_id: int,
+    lists: Sequence[str] | None = None,
+    *,
+    method: str,
+    reason: str = "unsubscribed",
+    ip: str | None = None,
+) -> None:
+    """End subscriptions. ``lists=None`` means every list, and the address is suppressed
+    (with ``reason``) so that nothing brings it back. Unknown subscribers are ignored."""
+    now = utcnow()
+    salt = suppression_salt(engine)
+    with engine.begin() as conn:
+        email = conn.execute(
+            select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
+        ).scalar_one_or_none()
+        if email is None:
+            return
+        if lists is None:
+            suppress_in(
+                conn,
+                hash_with_salt(salt, email),
+                subscriber_id,
+                reason,
+                source=method,
+                method=method,
+                ip=ip,
+            )
+            return
+        ids = list_ids(conn, lists)
+        rows = conn.execute(
+            select(subscriptions.c.list_id, subscriptions.c.status).where(
+                subscriptions.c.subscriber_id == subscriber_id,
+                subscriptions.c.list_id.in_(list(ids.values())),
+                subscriptions.c.status != "unsubscribed",
+            )
+        ).all()
+        if not rows:
+            return
+        conn.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.subscriber_id == subscriber_id,
+                subscriptions.c.list_id.in_([r.list_id for r in rows]),
+            )
+            .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
+        )
+        write_log(
+            conn,
+            [
+                log_row(
+                    subscriber_id,
+                    r.list_id,
+                    "unsubscribe",
+                    r.status,
+                    "unsubscribed",
+                    method=method,
+                    at=now,
+                    ip=ip,
+                )
+                for r in rows
+            ],
+        )
+
+
+def get_subscriber(
+    engine: Engine, subscriber_id: int | None = None, email: str | None = None
+) -> SubscriberInfo | None:
+    """One subscriber by id or by address (any case), or None."""
+    if subscriber_id is None and email is None:
+        raise ValueError("give subscriber_id or email")
+    with engine.connect() as conn:
+        query = select(subscribers)
+        if subscriber_id is not None:
+            query = query.where(subscribers.c.id == subscriber_id)
+        else:
+            assert email is not None
+            query = query.where(subscribers.c.email == normalise_email(email))
+        row = conn.execute(query).first()
+        if row is None:
+            return None
+        subs = conn.execute(
+            select(lists_table.c.slug, subscriptions.c.status)
+            .join(lists_table, lists_table.c.id == subscriptions.c.list_id)
+            .where(subscriptions.c.subscriber_id == row.id)
+            .order_by(lists_table.c.slug)
+        ).all()
+    return SubscriberInfo(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        status=row.status,
+        subscriptions={slug: status for slug, status in subs},
+        attributes=dict(row.attributes or {}),
+        created_at=row.created_at,
+    )
+
+
+def set_name(engine: Engine, subscriber_id: int, name: str) -> None:
+    name = name.strip()[:200]
+    with engine.begin() as conn:
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == subscriber_id, subscribers.c.name != name)
+            .values(name=name, updated_at=utcnow())
+        )
+
+
+def set_lists(
+    engine: Engine,
+    subscriber_id: int,
+    lists: Sequence[str],
+    *,
+    method: str,
+    ip: str | None = None,
+) -> None:
+    """Subscribe to exactly ``lists``, confirmed (the person chose them on the preferences
+    page); the other subscriptions end. Choosing lists lifts an 'unsubscribed' suppression
+    (the person asked again); an empty choice ends every subscription but does not suppress."""
+    now = utcnow()
+    salt = suppression_salt(engine)
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(subscribers.c.email, subscribers.c.status).where(
+                subscribers.c.id == subscriber_id
+            )
+        ).first()
+        if row is None:
+            return
+        ids = list_ids(conn, list(dict.fromkeys(lists)))
+        if ids and row.status != "active":
+            digest = hash_with_salt(salt, row.email)
+            reason = suppression_reasons(conn, [digest]).get(digest)
+            if reason is None or reason in LIFTABLE:
+                _lift(conn, digest, subscriber_id, row.status, method=method, ip=ip, now=now)
+        _subscribe(
+            conn,
+            subscriber_id,
+            ids,
+            confirmed=True,
+            method=method,
+            consent_text="preferences",
+            ip=ip,
+            consent_at=now,
+            reopen=True,
+            now=now,
+        )
+        others = conn.execute(
+            select(subscriptions.c.list_id, subscriptions.c.status).where(
+                subscriptions.c.subscriber_id == subscriber_id,
+                subscriptions.c.list_id.not_in(list(ids.values())),
+                subscriptions.c.status != "unsubscribed",
+            )
+        ).all()
+        if others:
+            conn.execute(
+                update(subscriptions)
+                .where(
+                    subscriptions.c.subscriber_id == subscriber_id,
+                    subscriptions.c.list_id.in_([r.list_id for r in others]),
+                )
+                .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
+            )
+            write_log(
+                conn,
+                [
+                    log_row(
+                        subscriber_id,
+                        r.list_id,
+                        "unsubscribe",
+                        r.status,
+                        "unsubscribed",
+                        method=method,
+                        at=now,
+                        ip=ip,
+                    )
+                    for r in others
+                ],
+            )
