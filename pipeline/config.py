@@ -122,7 +122,7 @@ class SendingSection(_Model):
     max_lateness_hours: float = Field(24.0, gt=0)
     resend_in_flight: bool = True
     list_unsubscribe_mailto: str = ""
-    claim_lease_seconds: float = Field(600.0, gt=0, description="in_flight rows older are reclaimed")
+    claim_lease_seconds: float = Field(600.0, gt=0, description="seconds before reclaiming")
 
 
 class MaildirSection(_Model):
