@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 from typer.core import TyperGroup
 
+from pipeline.clock import Clock, clock_from_env
 from pipeline.config import Settings, find_config, load_settings
 from pipeline.errors import NewsletterError
 from pipeline.store.db import open_database
@@ -95,6 +97,12 @@ def get_settings() -> Settings:
 def get_engine() -> Engine:
     """The database engine for this invocation; creates or upgrades the schema first."""
     return open_database(get_settings().database_url)
+
+
+def get_clock() -> Clock:
+    """The clock for this invocation: the system's, or frozen at $NEWSLETTER_NOW (an
+    ISO-8601 time; tests that start real processes use it, so nothing waits for time)."""
+    return clock_from_env(os.environ.get("NEWSLETTER_NOW"))
 
 
 def print_json(data: Any) -> None:
