@@ -247,6 +247,22 @@ def reclaim_rows(
     return int(result.rowcount or 0)
 
 
+def release_claim(engine: Engine, claim_id: str, now: datetime) -> int:
+    """Give back the rows of a claim untouched (the transport could not be used at all)."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(deliveries)
+            .where(deliveries.c.claim_id == claim_id, deliveries.c.status == "in_flight")
+            .values(
+                status="pending",
+                claim_id=None,
+                attempts=deliveries.c.attempts - 1,
+                updated_at=now,
+            )
+        )
+    return int(result.rowcount or 0)
+
+
 def cancel_pending(engine: Engine, edition_id: int, now: datetime) -> int:
     with engine.begin() as conn:
         result = conn.execute(

@@ -1,0 +1,291 @@
+"""SendGrid v3 Mail Send with the official ``sendgrid`` package.
+
+The compiled parts go into each request once, with a substitution token where each slot
+was (``CompiledPart.with_tokens``); per recipient a personalization carries only ``to``,
+the subject, the substitution values, ``custom_args`` (the delivery id and the edition, as
+strings) and the List-Unsubscribe headers. Up to 1,000 personalizations per request, built
+as plain dicts: the package's helper classes are about four times slower (DESIGN.md).
+
+Limits checked before sending, per personalization: substitutions and custom_args at most
+10,000 bytes each. Retries: 429 waits for ``X-RateLimit-Reset``; 5xx and timeouts back off
+exponentially; after ``retries`` the recipients are reported transient (the engine tries
+again later). 400 (and other 4xx) fails the request's recipients permanently.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from pipeline.config import Settings
+from pipeline.errors import PersonalisationError, TransportError
+from pipeline.render.personalise import CompiledPart, Slot
+from pipeline.sending.mime import MessageSkeleton, format_address
+from pipeline.sending.transports.base import Outgoing, Result, Transport
+
+LIMIT_BYTES = 10_000
+MAX_PERSONALIZATIONS = 1000
+MISSING_KEY_FIX = (
+    "export SENDGRID_API_KEY=SG.xxxx (an API key with Mail Send permission), "
+    'or set [sending] transport = "maildir" in newsletter.toml'
+)
+
+
+class _Template:
+    """The request body shared by all personalizations of one edition."""
+
+    def __init__(self, transport: SendgridTransport, skeleton: MessageSkeleton) -> None:
+        compiled = skeleton.compiled
+        self.skeleton = skeleton
+        self.tokens: list[tuple[str, CompiledPart, Slot]] = []
+        seen: dict[tuple[str, str, str], str] = {}
+
+        def token_for(part: CompiledPart) -> Callable[[Slot], str]:
+            def token(slot: Slot) -> str:
+                key = (part.kind, slot.field, slot.default)
+                if key not in seen:
+                    seen[key] = f"[%nl{len(seen)}%]"
+                    self.tokens.append((seen[key], part, slot))
+                return seen[key]
+
+            return token
+
+        text = compiled.text.with_tokens(token_for(compiled.text))
+        html = compiled.html.with_tokens(token_for(compiled.html))
+        self.static_subject = compiled.subject.fill({}) if compiled.subject.static else None
+        self.mailto = f"<mailto:{skeleton.mailto}?subject=unsubscribe>"
+        base: dict[str, Any] = {
+            "from": transport.sender,
+            "subject": compiled.subject.fill({}) or "(no subject)",
+            "content": [
+                {"type": "text/plain", "value": text},
+                {"type": "text/html", "value": html},
+            ],
+            "headers": {"X-Edition": skeleton.slug} if skeleton.slug else {},
+            "custom_args": {"edition": skeleton.slug},
+        }
+        if transport.reply_to:
+            base["reply_to"] = {"email": transport.reply_to}
+        if transport.categories:
+            base["categories"] = list(transport.categories)
+        if transport.asm_group_id is not None:
+            base["asm"] = {"group_id": transport.asm_group_id}
+        if not base["headers"]:
+            del base["headers"]
+        self.base = base
+
+    def personalization(self, message: Outgoing) -> dict[str, Any]:
+        """One recipient's personalization; PersonalisationError when it cannot be sent."""
+        format_address(message.name, message.email)  # refuses CR/LF and broken addresses
+        values = message.values
+        to: dict[str, str] = {"email": message.email}
+        if message.name:
+            to["name"] = message.name
+        subs = {token: part.value(slot, values) for token, part, slot in self.tokens}
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in subs.items())
+        if size > LIMIT_BYTES:
+            raise PersonalisationError(
+                f"the personalised values take {size:,} bytes, above SendGrid's "
+                f"{LIMIT_BYTES:,}-byte substitutions limit",
+                fix="shorten the subscriber's name or use fewer recipient() fields",
+            )
+        args = {
+            "delivery_id": str(message.delivery_id or 0),
+            "edition": self.skeleton.slug,
+            "message_id": message.message_id,
+        }
+        if sum(len(k.encode()) + len(v.encode()) for k, v in args.items()) > LIMIT_BYTES:
+            raise PersonalisationError("custom_args above SendGrid's 10,000-byte limit")
+        out: dict[str, Any] = {
+            "to": [to],
+            "subject": self.static_subject or self.skeleton.compiled.subject.fill(values),
+            "custom_args": args,
+            "headers": {
+                "List-Unsubscribe": f"<{values.get('unsubscribe_url', '')}>, {self.mailto}",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        }
+        if subs:
+            out["substitutions"] = subs
+        return out
+
+
+class SendgridTransport(Transport):
+    name = "sendgrid"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        host: str,
+        sender: dict[str, str],
+        reply_to: str = "",
+        per_request: int = MAX_PERSONALIZATIONS,
+        concurrency: int = 4,
+        timeout: float = 30.0,
+        categories: Sequence[str] = (),
+        asm_group_id: int | None = None,
+        retries: int = 3,
+        backoff_base: float = 1.0,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        if not api_key:
+            raise TransportError("SENDGRID_API_KEY is not set", fix=MISSING_KEY_FIX)
+        self.api_key = api_key
+        self.host = host.rstrip("/")
+        self.sender = sender
+        self.reply_to = reply_to
+        self.per_request = min(per_request, MAX_PERSONALIZATIONS)
+        self.concurrency = concurrency
+        self.batch_size = self.per_request * concurrency
+        self.timeout = timeout
+        self.categories = list(categories)
+        self.asm_group_id = asm_group_id
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.now = now
+        self.requests = 0  # how many POSTs were made (for reports and benchmarks)
+        self._templates: dict[int, _Template] = {}
+        self._local = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SendgridTransport:
+        cfg = settings.sendgrid
+        sender = {"email": settings.sender.email}
+        if settings.sender.name:
+            sender["name"] = settings.sender.name
+        return cls(
+            api_key=settings.secrets.sendgrid_api_key,
+            host=cfg.host,
+            sender=sender,
+            reply_to=settings.sender.reply_to,
+            per_request=cfg.batch_size,
+            concurrency=cfg.concurrency,
+            timeout=cfg.timeout,
+            categories=cfg.categories,
+            asm_group_id=cfg.asm_group_id,
+            backoff_base=settings.sending.backoff_base,
+        )
+
+    def describe(self) -> str:
+        return f"sendgrid {self.host}"
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            sg = SendGridAPIClient(api_key=self.api_key, host=self.host)
+            sg.client.timeout = self.timeout
+            client = self._local.client = sg.client.mail.send
+        return client
+
+    def template(self, skeleton: MessageSkeleton) -> _Template:
+        found = self._templates.get(id(skeleton))
+        if found is None or found.skeleton is not skeleton:
+            found = self._templates[id(skeleton)] = _Template(self, skeleton)
+        return found
+
+    def build_payloads(
+        self, messages: Sequence[Outgoing]
+    ) -> tuple[list[tuple[list[int], dict[str, Any]]], dict[int, Result]]:
+        """Request bodies (with the indexes of their messages) and up-front failures."""
+        failures: dict[int, Result] = {}
+        requests: list[tuple[list[int], dict[str, Any]]] = []
+        current: list[dict[str, Any]] = []
+        indexes: list[int] = []
+        template: _Template | None = None
+        for i, message in enumerate(messages):
+            tpl = self.template(message.skeleton)
+            if template is not None and (tpl is not template or len(current) >= self.per_request):
+                requests.append((indexes, {**template.base, "personalizations": current}))
+                current, indexes = [], []
+            template = tpl
+            try:
+                current.append(tpl.personalization(message))
+            except PersonalisationError as exc:
+                failures[i] = Result("failed", error=str(exc))
+                continue
+            indexes.append(i)
+        if template is not None and current:
+            requests.append((indexes, {**template.base, "personalizations": current}))
+        return requests, failures
+
+    def _post(self, payload: dict[str, Any]) -> Result:
+        """POST one request with retries; one result for all its recipients."""
+        attempt = 0
+        while True:
+            attempt += 1
+            self.requests += 1
+            try:
+                response = self._client().post(request_body=payload)
+            except HTTPError as exc:
+                code = int(exc.status_code)
+                detail = _error_detail(exc.body)
+                if code in (401, 403):
+                    raise TransportError(
+                        f"SendGrid refused the API key ({code}: {detail})",
+                        fix="check SENDGRID_API_KEY and that the key may send mail",
+                    ) from None
+                if code == 429:
+                    error = f"SendGrid 429 rate limited: {detail}"
+                    wait = self._reset_wait(exc.headers)
+                elif code >= 500:
+                    error = f"SendGrid {code}: {detail}"
+                    wait = self.backoff_base * 2 ** (attempt - 1)
+                else:
+                    return Result("failed", error=f"SendGrid {code}: {detail}")
+            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                error = f"SendGrid request failed: {reason or type(exc).__name__}"
+                wait = self.backoff_base * 2 ** (attempt - 1)
+            else:
+                message_id = response.headers.get("X-Message-Id") if response.headers else None
+                return Result("sent", provider_id=message_id)
+            if attempt > self.retries:
+                return Result("transient", error=error)
+            self.sleep(min(max(wait, 0.0), self.max_wait))
+
+    def _reset_wait(self, headers: Any) -> float:
+        try:
+            reset = float(headers.get("X-RateLimit-Reset"))
+        except (TypeError, ValueError, AttributeError):
+            return self.backoff_base
+        return reset - self.now()
+
+    def send_batch(self, messages: Sequence[Outgoing]) -> list[Result]:
+        requests, failures = self.build_payloads(messages)
+        results: list[Result | None] = [None] * len(messages)
+        for i, result in failures.items():
+            results[i] = result
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sendgrid")
+        answers = list(self._pool.map(lambda req: self._post(req[1]), requests))
+        for (indexes, _), answer in zip(requests, answers, strict=True):
+            for i in indexes:
+                results[i] = answer
+        return [r if r is not None else Result("transient", error="not sent") for r in results]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def _error_detail(body: Any) -> str:
+    try:
+        doc = json.loads(body)
+        return "; ".join(str(e.get("message", e)) for e in doc.get("errors", [])) or str(doc)
+    except (ValueError, TypeError, AttributeError):
+        return (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))[:300]
