@@ -1,0 +1,352 @@
+"""Checks before sending (`newsletter issue check`), each finding with file and line.
+
+Errors (block scheduling and sending):
+    unsubscribe     no unsubscribe link (HTML or text part)
+    postal-address  no postal address (HTML or text part)
+    size            HTML over Gmail's clipping threshold (102 KB)
+    template        a template problem: unknown variable, Jinja or MJML error
+    content         the issue folder does not load (front matter, missing file, not UTF-8)
+    image-missing   a local image file that does not exist (or lies outside the issue)
+    image-alt       an image without alt text
+    dangling-list   a paragraph that introduces a list which never comes ("including:")
+    duplicate       two articles that are near-duplicates, or an article that repeats one
+                    sent in the last RECENT_DAYS days
+Warnings:
+    subject-length  subject over 78 characters
+    preheader       no preheader
+    http-link       a link with http:// instead of https://
+    contrast        text colour under 4.5:1 against its background (WCAG AA)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, func, select
+
+from pipeline.clock import Clock, SystemClock
+from pipeline.config import Settings
+from pipeline.content import markdown
+from pipeline.content.issues import display_path
+from pipeline.content.similarity import THRESHOLD as DUPLICATE_THRESHOLD
+from pipeline.content.similarity import similarity
+from pipeline.render.assets import resolve_image
+from pipeline.render.contrast import low_contrast
+from pipeline.render.personalise import CompiledEdition
+
+if TYPE_CHECKING:
+    from pipeline.content.models import Article, Issue
+
+MAX_HTML_BYTES = 102 * 1024
+MAX_SUBJECT = 78
+RECENT_DAYS = 60
+_LOCAL_HOSTS = ("http://127.0.0.1", "http://localhost", "http://[::1]")
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "error" | "warning"
+    code: str
+    message: str
+    path: str
+    line: int | None = None
+    fix: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        text = f"{where}: {self.message}"
+        return f"{text} ({self.fix})" if self.fix else text
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def error(code: str, message: str, path: str, line: int | None, fix: str = "") -> Finding:
+    return Finding("error", code, message, path, line, fix)
+
+
+def warning(code: str, message: str, path: str, line: int | None, fix: str = "") -> Finding:
+    return Finding("warning", code, message, path, line, fix)
+
+
+def _md_sources(settings: Settings, issue: Issue) -> Iterator[tuple[str, str, int, Path]]:
+    """(label, markdown, first line in file, folder) for the intro and every article."""
+    yield display_path(settings, issue.path), issue.intro_md, issue.intro_line, issue.folder
+    for a in issue.articles:
+        yield display_path(settings, a.path), a.body_md, a.body_line, a.path.parent
+
+
+def _check_images(settings: Settings, issue: Issue) -> Iterator[Finding]:
+    def check(label: str, line: int, near: Path, src: str, alt: str | None) -> Iterator[Finding]:
+        ref = resolve_image(settings, issue.slug, issue.folder, near, src)
+        if ref.problem == "missing":
+            yield error(
+                "image-missing",
+                f"image '{src}' not found",
+                label,
+                line,
+                "put the file in the issue folder or fix the path",
+            )
+        elif ref.problem == "outside":
+            yield error(
+                "image-missing",
+                f"image '{src}' is outside the issue folder",
+                label,
+                line,
+                "copy the image into the issue folder",
+            )
+        if not (alt or "").strip():
+            yield error(
+                "image-alt",
+                f"image '{src}' has no alt text",
+                label,
+                line,
+                "describe the picture for people who cannot see it: image_alt: ... or ![text](...)",
+            )
+
+    for a in issue.articles:
+        if a.image:
+            label = display_path(settings, a.path)
+            yield from check(label, a.line_of("image"), a.path.parent, a.image, a.image_alt)
+    for label, md, first, near in _md_sources(settings, issue):
+        for img in markdown.images(md):
+            yield from check(label, first + img.line - 1, near, img.src, img.alt)
+
+
+def _check_markdown(settings: Settings, issue: Issue) -> Iterator[Finding]:
+    for label, md, first, _near in _md_sources(settings, issue):
+        for block in markdown.dangling_list_intros(md):
+            yield error(
+                "dangling-list",
+                f"this paragraph introduces a list that never comes: "
+                f"'{_clip(block.text.strip(), 60)}'",
+                label,
+                first + block.line - 1,
+                "add the list after it, or rewrite the sentence",
+            )
+        for link in markdown.links(md):
+            if link.href.startswith("http://"):
+                yield _http(link.href, label, first + link.line - 1)
+    for a in issue.articles:
+        for key in ("link", "source_link", "image"):
+            value = getattr(a, key)
+            if value.startswith("http://"):
+                yield _http(value, display_path(settings, a.path), a.line_of(key))
+
+
+def _http(href: str, label: str, line: int | None) -> Finding:
+    return warning(
+        "http-link",
+        f"link uses http:// ({_clip(href, 60)})",
+        label,
+        line,
+        "use https:// so mail clients do not flag it",
+    )
+
+
+def _clip(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _article_text(article: Article) -> str:
+    return f"{article.title}\n{article.summary}\n{article.body_md}"
+
+
+def recent_texts(
+    engine: Engine, slug: str, clock: Clock, days: int = RECENT_DAYS
+) -> list[tuple[str, str]]:
+    """(slug, text part) of editions sent in the last ``days`` days, except ``slug``."""
+    from pipeline.store.tables import editions
+
+    since = clock.now() - timedelta(days=days)
+    query = (
+        select(editions.c.slug, editions.c.compiled)
+        .where(editions.c.status == "sent")
+        .where(editions.c.slug != slug)
+        .where(func.coalesce(editions.c.finished_at, editions.c.frozen_at) >= since)
+    )
+    found: list[tuple[str, str]] = []
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            data = bytes(row.compiled)
+            with contextlib.suppress(zlib.error):
+                data = zlib.decompress(data)
+            compiled = CompiledEdition.from_bytes(data)
+            found.append((row.slug, compiled.text.fill({})))
+    return found
+
+
+def _check_duplicates(
+    settings: Settings, issue: Issue, engine: Engine | None, clock: Clock
+) -> Iterator[Finding]:
+    stories = [a for a in issue.articles if a.kind == "article"]
+    texts = [_article_text(a) for a in stories]
+    for i, a in enumerate(stories):
+        for j in range(i):
+            score = similarity(texts[i], texts[j])
+            if score >= DUPLICATE_THRESHOLD:
+                yield error(
+                    "duplicate",
+                    f"near-duplicate of {stories[j].path.name} (similarity {score:.2f})",
+                    display_path(settings, a.path),
+                    1,
+                    "keep one of the two articles, or merge them",
+                )
+    if engine is None:
+        return
+    for slug, text in recent_texts(engine, issue.slug, clock):
+        for a, own in zip(stories, texts, strict=True):
+            score = similarity(own, text)
+            if score >= DUPLICATE_THRESHOLD:
+                yield error(
+                    "duplicate",
+                    f"near-duplicate of an article sent in '{slug}' (similarity {score:.2f})",
+                    display_path(settings, a.path),
+                    1,
+                    "readers got this recently; drop it or write something new",
+                )
+
+
+def _template_line(settings: Settings, needle: str) -> tuple[str, int | None]:
+    """The first template file and line that holds ``needle`` (case-insensitive)."""
+    lowered = needle.lower()
+    for path in sorted((settings.templates_dir / "email").rglob("*.j2")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+            if lowered in line.lower():
+                return display_path(settings, path), number
+    return display_path(settings, settings.templates_dir / "email"), None
+
+
+def _check_compiled(
+    settings: Settings, issue: Issue, compiled: CompiledEdition, sample: Mapping[str, str]
+) -> Iterator[Finding]:
+    template = display_path(
+        settings, settings.templates_dir / "email" / f"{issue.template}.mjml.j2"
+    )
+    text_template = display_path(
+        settings, settings.templates_dir / "text" / f"{issue.template}.txt.j2"
+    )
+    for part, label in ((compiled.html, template), (compiled.text, text_template)):
+        if "unsubscribe_url" not in part.fields:
+            yield error(
+                "unsubscribe",
+                f"no unsubscribe link in the {part.kind} part",
+                label,
+                1,
+                "add {{ recipient('unsubscribe_url') }} to the footer",
+            )
+    html = compiled.personalise(sample).html
+    address = settings.newsletter.postal_address.strip()
+    escaped = address.replace("&", "&amp;")
+    if not address:
+        yield error(
+            "postal-address",
+            "no postal address",
+            "newsletter.toml",
+            None,
+            "set newsletter.postal_address (the law requires it in every email)",
+        )
+    else:
+        if escaped not in html and address not in html:
+            yield error(
+                "postal-address",
+                "the postal address is not in the HTML part",
+                template,
+                1,
+                "add {{ newsletter.postal_address }} to the footer",
+            )
+        if address not in compiled.text.fill(sample):
+            yield error(
+                "postal-address",
+                "the postal address is not in the text part",
+                text_template,
+                1,
+                "add {{ newsletter.postal_address }} to the footer",
+            )
+    size = len(html.encode("utf-8"))
+    if size > MAX_HTML_BYTES:
+        yield error(
+            "size",
+            f"the HTML is {size / 1024:.0f} KB; Gmail clips emails over 102 KB",
+            display_path(settings, issue.path),
+            1,
+            "shorten the issue or move articles to the next one",
+        )
+    for tag in re.findall(r"<img\b[^>]*>", html):
+        if not re.search(r"\balt=\"[^\"]+\"", tag):
+            src = re.search(r"\bsrc=\"([^\"]*)\"", tag)
+            where, line = _template_line(settings, "<mj-image")
+            yield error(
+                "image-alt",
+                f"an image has no alt text in the HTML ({_clip(src.group(1) if src else '?', 60)})",
+                where,
+                line,
+                "give every mj-image an alt attribute",
+            )
+    for low in low_contrast(html):
+        where, line = _template_line(settings, low.color)
+        yield warning(
+            "contrast",
+            f"text colour {low.color} on {low.background} has a contrast of {low.ratio}:1 "
+            f'("{_clip(low.text, 30)}")',
+            where,
+            line,
+            "use a darker text colour; WCAG asks for at least 4.5:1",
+        )
+
+
+def _check_front(settings: Settings, issue: Issue) -> Iterator[Finding]:
+    label = display_path(settings, issue.path)
+    if len(issue.subject) > MAX_SUBJECT:
+        yield warning(
+            "subject-length",
+            f"the subject has {len(issue.subject)} characters; inboxes cut it after about 78",
+            label,
+            issue.line_of("subject"),
+            "shorten it",
+        )
+    if not issue.preheader:
+        yield warning(
+            "preheader",
+            "no preheader",
+            label,
+            issue.line_of("preheader"),
+            "add 'preheader: ...', the line inboxes show next to the subject",
+        )
+    base = settings.newsletter.base_url
+    if base.startswith("http://") and not base.startswith(_LOCAL_HOSTS):
+        yield _http(base, "newsletter.toml", None)
+
+
+def check_issue(
+    settings: Settings,
+    issue: Issue,
+    compiled: CompiledEdition,
+    *,
+    web_html: str = "",
+    sample: Mapping[str, str] | None = None,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+) -> list[Finding]:
+    """Every check on a loaded and rendered issue; errors first, then warnings."""
+    values = dict(sample or {})
+    findings: list[Finding] = [
+        *_check_front(settings, issue),
+        *_check_images(settings, issue),
+        *_check_markdown(settings, issue),
+        *_check_duplicates(settings, issue, engine, clock or SystemClock()),
+        *_check_compiled(settings, issue, compiled, values),
+    ]
+    if web_html and "\ue000" in web_html:
+        findings.append(
+            error("template", "the web version holds a personal field", "templates/email", None)
+        )
+    findings.sort(key=lambda f: (f.level != "error", f.path, f.line or 0))
+    return findings

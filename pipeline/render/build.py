@@ -1,0 +1,211 @@
+"""Build an issue: load the folder, render HTML + text + web version once, run the checks.
+
+    build = build_issue(settings, "2026-12-01-microneedling")
+    build.compiled        # CompiledEdition: subject, HTML and text with recipient slots
+    build.web_html        # the web version for the archive (no personal links)
+    build.findings        # check findings; build.errors are the blocking ones
+    write_build(settings, build)   # var/build/<slug>/email.html, email.txt, web.html
+
+``write_build`` writes into a temporary folder and renames it into place, so a failed or
+interrupted build never leaves half its files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import Engine
+
+from pipeline.checks import Finding, check_issue
+from pipeline.config import Settings
+from pipeline.content import markdown
+from pipeline.content.issues import load_issue
+from pipeline.content.models import Article, Issue
+from pipeline.render.assets import ImageRef, archive_prefix, resolve_image
+from pipeline.render.email import render_email, render_web
+from pipeline.render.personalise import CompiledEdition
+
+_DATED = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+
+@dataclass
+class Build:
+    """One issue, rendered once."""
+
+    issue: Issue
+    compiled: CompiledEdition
+    web_html: str
+    content_hash: str
+    findings: list[Finding] = field(default_factory=list)
+    images: dict[str, Path] = field(default_factory=dict)  # path in the issue -> file
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "warning"]
+
+
+def sample_values(settings: Settings, slug: str) -> dict[str, str]:
+    """The made-up recipient used for previews and for the size check."""
+    base = settings.newsletter.base_url
+    return {
+        "first_name": "Reader",
+        "name": "Reader Example",
+        "email": "reader@example.com",
+        "unsubscribe_url": f"{base}/unsubscribe/EXAMPLE-TOKEN",
+        "preferences_url": f"{base}/preferences/EXAMPLE-TOKEN",
+        "web_url": f"{base}/archive/{slug}",
+    }
+
+
+def issue_date(settings: Settings, issue: Issue) -> str:
+    """The date shown in the header: from the slug (YYYY-MM-DD-...) or send_at."""
+    found = _DATED.match(issue.slug)
+    day: date | None = None
+    if found:
+        try:
+            day = date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+        except ValueError:
+            day = None
+    if day is None and issue.send_at is not None:
+        day = issue.send_at.astimezone(settings.newsletter.tz).date()
+    return f"{day.day} {day:%B %Y}" if day else ""
+
+
+def content_hash(settings: Settings, issue: Issue) -> str:
+    """sha256 over the issue folder's files, the templates and the newsletter settings."""
+    digest = hashlib.sha256()
+    for base in (issue.folder, settings.templates_dir):
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    digest.update(settings.newsletter.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+class _Images:
+    def __init__(self, settings: Settings, issue: Issue) -> None:
+        self.settings = settings
+        self.issue = issue
+        self.found: dict[str, Path] = {}
+
+    def __call__(self, near: Path, src: str) -> str:
+        ref: ImageRef = resolve_image(self.settings, self.issue.slug, self.issue.folder, near, src)
+        if ref.rel is not None and ref.local is not None and not ref.problem:
+            self.found[ref.rel] = ref.local
+        return ref.url
+
+
+def _article_context(article: Article, images: _Images) -> dict[str, Any]:
+    near = article.path.parent
+    return {
+        "name": article.name,
+        "kind": article.kind,
+        "title": article.title,
+        "summary": article.summary,
+        "author": article.author,
+        "tags": list(article.tags),
+        "link": article.link,
+        "source": article.source,
+        "source_link": article.source_link,
+        "image_url": images(near, article.image) if article.image else "",
+        "image_alt": article.image_alt or "",
+        "html": Markup(markdown.to_html(article.body_md, lambda s: images(near, s))),
+        "text": markdown.to_text(article.body_md),
+    }
+
+
+def issue_context(settings: Settings, issue: Issue) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The template context of an issue, and the local images it uses."""
+    images = _Images(settings, issue)
+    context = {
+        "issue": {"slug": issue.slug, "subject": issue.subject, "lists": list(issue.lists)},
+        "issue_date": issue_date(settings, issue),
+        "intro_html": Markup(markdown.to_html(issue.intro_md, lambda s: images(issue.folder, s))),
+        "intro_text": markdown.to_text(issue.intro_md),
+        "articles": [_article_context(a, images) for a in issue.articles],
+    }
+    return context, images.found
+
+
+def build_issue(
+    settings: Settings, slug: str, *, web: bool = True, engine: Engine | None = None
+) -> Build:
+    """Load, render and check ``issues/<slug>``. Raises ContentError or RenderError
+    (naming file and line) when the issue cannot be rendered at all; check problems are
+    returned as findings. ``engine`` adds the check against recently sent editions."""
+    issue = load_issue(settings, slug)
+    context, images = issue_context(settings, issue)
+    compiled = render_email(
+        settings,
+        issue.template,
+        context,
+        subject=issue.subject,
+        preheader=issue.preheader,
+    )
+    compiled.meta["slug"] = issue.slug
+    web_html = ""
+    if web:
+        web_html = render_web(
+            settings, issue.template, context, subject=issue.subject, preheader=issue.preheader
+        )
+    findings = check_issue(
+        settings,
+        issue,
+        compiled,
+        web_html=web_html,
+        sample=sample_values(settings, slug),
+        engine=engine,
+    )
+    return Build(issue, compiled, web_html, content_hash(settings, issue), findings, images)
+
+
+def preview_html(settings: Settings, slug: str, html: str) -> str:
+    """``html`` with archive image URLs made relative, for the files in var/build."""
+    return html.replace(archive_prefix(settings, slug), "")
+
+
+def write_build(settings: Settings, build: Build) -> dict[str, Path]:
+    """Write var/build/<slug>/ (email.html for a sample reader, email.txt, web.html, images)
+    atomically: into a temporary folder first, then renamed into place."""
+    slug = build.issue.slug
+    target = settings.build_dir / slug
+    settings.build_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{slug}.", dir=settings.build_dir))
+    try:
+        personal = build.compiled.personalise(sample_values(settings, slug))
+        files = {
+            "email.html": preview_html(settings, slug, personal.html),
+            "email.txt": personal.text,
+        }
+        if build.web_html:
+            files["web.html"] = preview_html(settings, slug, build.web_html)
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        for rel, source in build.images.items():
+            dest = tmp / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{slug}.old.", dir=settings.build_dir))
+            os.replace(target, old / slug)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {name: target / name for name in files}

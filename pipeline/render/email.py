@@ -1,0 +1,62 @@
+"""Render an email: Jinja (MJML) -> mjml-python -> css-inline, plus its own text part.
+
+``render_email`` is used for issues and for transactional emails (confirmation, welcome):
+it renders ``templates/email/<template>.mjml.j2`` and ``templates/text/<template>.txt.j2``
+with the same context and compiles the result for cheap per-recipient personalisation.
+``render_web`` renders the same email template as the web version (no personal links).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.config import Settings
+from pipeline.render.environment import environments, render_template, show
+from pipeline.render.mjml import check_mjml_template, mjml_to_html
+from pipeline.render.personalise import CompiledEdition, compile_edition
+
+
+def check_templates(settings: Settings) -> None:
+    """Check the MJML structure of every email template (cached by file content)."""
+    for path in sorted((settings.templates_dir / "email").rglob("*.mjml.j2")):
+        check_mjml_template(path, show(settings, str(path)))
+
+
+def _context(context: dict[str, Any], subject: str, preheader: str) -> dict[str, Any]:
+    return {**context, "subject": subject, "preheader": preheader}
+
+
+def render_email(
+    settings: Settings,
+    template: str,
+    context: dict[str, Any],
+    *,
+    subject: str,
+    preheader: str = "",
+) -> CompiledEdition:
+    """The compiled email (subject, HTML, text) for ``template`` and ``context``."""
+    check_templates(settings)
+    envs = environments(settings)
+    ctx = _context(context, subject, preheader)
+    name = f"email/{template}.mjml.j2"
+    source = render_template(settings, envs.email, name, ctx)
+    html = mjml_to_html(
+        source, label=show(settings, str(settings.templates_dir / name)), preheader=preheader
+    )
+    text = render_template(settings, envs.text, f"text/{template}.txt.j2", ctx)
+    return compile_edition(subject, html, text, preheader=preheader, meta={"template": template})
+
+
+def render_web(
+    settings: Settings,
+    template: str,
+    context: dict[str, Any],
+    *,
+    subject: str,
+    preheader: str = "",
+) -> str:
+    """The web version of ``template``: the same email, without any personal link."""
+    envs = environments(settings)
+    name = f"email/{template}.mjml.j2"
+    source = render_template(settings, envs.web, name, _context(context, subject, preheader))
+    return mjml_to_html(source, label=show(settings, str(settings.templates_dir / name)))

@@ -1,0 +1,160 @@
+"""The Jinja environments for emails (MJML, autoescaped) and plain text (not escaped).
+
+Both use StrictUndefined, so a misspelt variable is an error that names the template file
+and line instead of an empty hole in a sent email. ``recipient(field, default)`` is a
+global: in emails it emits a personalisation placeholder; in the web version (``web=True``)
+it emits the default, so the archive holds no personal links.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from pipeline.config import Settings
+from pipeline.errors import PersonalisationError, RenderError
+from pipeline.render.personalise import FIELDS, jinja_recipient
+
+
+def web_recipient(autoescape: bool) -> Callable[..., str]:
+    """``recipient()`` for the web version: the default, never a personal value."""
+
+    def recipient(field_name: str, default: str = "") -> str:
+        if field_name not in FIELDS:
+            raise RenderError(
+                f"unknown recipient field {field_name!r}", fix=f"use one of: {', '.join(FIELDS)}"
+            )
+        return Markup(html.escape(default, quote=True)) if autoescape else default
+
+    return recipient
+
+
+@dataclass(frozen=True)
+class Environments:
+    email: jinja2.Environment
+    text: jinja2.Environment
+    web: jinja2.Environment
+
+
+def _make(root: Path, *, autoescape: bool, web: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=True,
+    )
+    env.globals["recipient"] = web_recipient(autoescape) if web else jinja_recipient(autoescape)
+    env.globals["web"] = web
+    return env
+
+
+@lru_cache(maxsize=8)
+def _environments(root: str) -> Environments:
+    path = Path(root)
+    return Environments(
+        email=_make(path, autoescape=True, web=False),
+        text=_make(path, autoescape=False, web=False),
+        web=_make(path, autoescape=True, web=True),
+    )
+
+
+def environments(settings: Settings) -> Environments:
+    """The environments for this newsletter's ``templates/`` folder (cached per folder)."""
+    return _environments(str(settings.templates_dir.resolve()))
+
+
+def shared_globals(settings: Settings) -> dict[str, Any]:
+    """Values every template may use, from newsletter.toml."""
+    nl = settings.newsletter
+    logo = nl.logo
+    if logo and not logo.startswith(("http://", "https://")):
+        logo = f"{nl.base_url}/{logo.lstrip('/')}"
+    return {
+        "newsletter": {
+            "name": nl.name,
+            "tagline": nl.tagline,
+            "language": nl.language,
+            "base_url": nl.base_url,
+            "postal_address": nl.postal_address,
+            "logo_url": logo,
+            "why": nl.why.replace("{name}", nl.name),
+            "subscribe_url": f"{nl.base_url}/subscribe",
+            "archive_url": f"{nl.base_url}/archive",
+        },
+        "sender": {"name": settings.sender.name, "email": settings.sender.email},
+    }
+
+
+def _template_location(
+    settings: Settings, tb: TracebackType | None, fallback: str
+) -> tuple[str, int | None]:
+    """The innermost template frame of a Jinja traceback: (file, line)."""
+    found: tuple[str, int | None] = (fallback, None)
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def show(settings: Settings, filename: str) -> str:
+    path = Path(filename)
+    try:
+        return str(path.resolve().relative_to(settings.root.resolve()))
+    except ValueError:
+        return filename
+
+
+def render_template(
+    settings: Settings, env: jinja2.Environment, name: str, context: dict[str, Any]
+) -> str:
+    """Render ``name``; Jinja problems become RenderError naming the template file and line."""
+    default_file = str(settings.templates_dir / name)
+    try:
+        template = env.get_template(name)
+        return template.render({**shared_globals(settings), **context})
+    except jinja2.TemplateSyntaxError as exc:
+        where = show(settings, exc.filename or default_file)
+        raise RenderError(
+            f"template syntax error: {exc.message}",
+            path=where,
+            line=exc.lineno,
+            fix="fix the Jinja tag at that line",
+        ) from None
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(
+            f"template '{exc.name}' not found",
+            path=show(settings, default_file),
+            fix=f"create {show(settings, str(settings.templates_dir / str(exc.name)))}",
+        ) from None
+    except jinja2.UndefinedError as exc:
+        where, line = _template_location(settings, exc.__traceback__, default_file)
+        raise RenderError(
+            f"unknown template variable: {exc.message}",
+            path=show(settings, where),
+            line=line,
+            fix="check the spelling; see the template variables in docs/editors-guide.md",
+        ) from None
+    except (RenderError, PersonalisationError) as exc:
+        where, line = _template_location(settings, exc.__traceback__, default_file)
+        raise RenderError(exc.what, path=show(settings, where), line=line, fix=exc.fix) from None
+    except jinja2.TemplateError as exc:
+        where, line = _template_location(settings, exc.__traceback__, default_file)
+        raise RenderError(
+            f"template error: {exc.message or exc}",
+            path=show(settings, where),
+            line=line,
+            fix="fix the template at that line",
+        ) from None
