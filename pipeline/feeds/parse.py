@@ -8,6 +8,7 @@ yields entries is kept, with a warning; one that yields none is reported as brok
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import html
 import re
@@ -20,7 +21,9 @@ import feedparser
 
 from pipeline.feeds.sanitize import html_to_text, safe_url, sanitize_html
 
-_IMG = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"(?:[^>]*?\balt=\"([^\"]*)\")?", re.I)
+_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_SRC = re.compile(r"\ssrc=\"([^\"]+)\"")
+_ALT = re.compile(r"\salt=\"([^\"]*)\"")
 
 
 @dataclass
@@ -99,10 +102,12 @@ def _image(
     for enclosure in entry.get("enclosures") or []:
         if str(enclosure.get("type", "")).startswith("image") and enclosure.get("href"):
             candidates.append((str(enclosure["href"]), None))
-    for html_text in (content_html, summary_html):
-        found = _IMG.search(html_text)
-        if found:
-            candidates.append((found.group(1), found.group(2)))
+    for html_text in (content_html, summary_html):  # sanitised: attributes double-quoted
+        for tag in _IMG.findall(html_text):
+            src, alt = _SRC.search(tag), _ALT.search(tag)
+            if src:
+                candidates.append((src.group(1), alt.group(1) if alt else None))
+                break
     for url, alt in candidates:
         absolute = url
         if base and not urlsplit(url).scheme:
@@ -150,6 +155,43 @@ def _entry(raw: Any, source: str, feed_link: str, allow_data: bool) -> FeedEntry
     )
 
 
+_XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?\bencoding\s*=\s*)([\"'])([A-Za-z0-9._:-]+)\2")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)[\"']?", re.I)
+SINGLE_BYTE = ("latin_1", "iso8859", "cp125", "ascii", "mac_roman", "cp437", "cp850", "koi8")
+
+
+def _single_byte(name: str) -> bool:
+    try:
+        codec = codecs.lookup(name).name.replace("-", "_")
+    except LookupError:
+        return False
+    return codec.startswith(SINGLE_BYTE)
+
+
+def repair_declared_encoding(content: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """Undo the commonest misdeclaration: UTF-8 bytes labelled as a single-byte charset
+    (ISO-8859-1, windows-1252, ...). Such bytes would decode to mojibake ("CafÃ©") without
+    any error. Valid multi-byte UTF-8 is very unlikely to be meant as Latin-1, so the label
+    is corrected to UTF-8. Anything else is left to feedparser's own detection."""
+    if content.isascii():
+        return content, content_type
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content, content_type
+    declared = _XML_DECL.match(content)
+    http = _CHARSET.search(content_type or "")
+    names = [m.group(3 if m is declared else 1) for m in (declared, http) if m is not None]
+    labels = [n.decode("ascii") if isinstance(n, bytes) else n for n in names]
+    if not any(_single_byte(label) for label in labels):
+        return content, content_type
+    if declared is not None:
+        content = _XML_DECL.sub(rb"\1\2utf-8\2", content, count=1)
+    if http is not None and content_type is not None:
+        content_type = _CHARSET.sub("charset=utf-8", content_type, count=1)
+    return content, content_type
+
+
 def parse_feed(
     content: bytes,
     *,
@@ -161,18 +203,20 @@ def parse_feed(
     """Parse feed bytes. ``source`` is the feed's stored URL (for GUIDs of entries that have
     neither id nor link); ``final_url`` the URL after redirects (the base for relative
     links); ``content_type`` the HTTP header, which may carry the charset."""
+    content, content_type = repair_declared_encoding(content, content_type)
     headers: dict[str, str] = {}
     if content_type:
         headers["content-type"] = content_type
     base = _http_link(final_url)
     if base:
         headers["content-location"] = base
+        headers.setdefault("content-type", "application/xml")
     try:
         parsed = feedparser.parse(
             content,
             response_headers=headers,
             sanitize_html=True,
-            resolve_relative_uris=True,
+            resolve_relative_uris=False,  # sanitize_html resolves against the entry link
         )
     except Exception as exc:  # feedparser on hostile bytes: report the feed, go on
         return ParsedFeed("", "", [], bozo=True, problem=f"cannot be parsed: {exc}")
