@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
-from pipeline.errors import PersonalisationError, SendError
+from pipeline.errors import PersonalisationError, SendError, TransportError
 from pipeline.sending import ledger
 from pipeline.sending.dkim import make_signer
 from pipeline.sending.editions import edition_by_id, transition
@@ -161,19 +161,23 @@ def send_edition(
                 if _finish_or_wait(engine, edition_id, report, clock, sleep):
                     continue
                 break
-            outcomes = _send_claimed(
-                settings,
-                edition_id,
-                skeleton,
-                web,
-                chosen,
-                bucket,
-                chunk,
-                claimed,
-                report,
-                rng,
-                clock,
-            )
+            try:
+                outcomes = _send_claimed(
+                    settings,
+                    edition_id,
+                    skeleton,
+                    web,
+                    chosen,
+                    bucket,
+                    chunk,
+                    claimed,
+                    report,
+                    rng,
+                    clock,
+                )
+            except TransportError:
+                ledger.release_claim(engine, claim_id, clock.now())
+                raise
             ledger.record_outcomes(engine, claim_id, outcomes, clock.now())
             if progress is not None:
                 progress(report)
