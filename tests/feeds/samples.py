@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Feed documents for the tests: one of each format, plus hostile and broken ones."""
 
 from __future__ import annotations
