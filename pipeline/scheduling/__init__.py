@@ -1,0 +1,10 @@
+"""Scheduled sending: the parts behind ``pipeline.schedule`` (its public face).
+
+timeparse   local times in the newsletter's zone; daylight-saving gaps and overlaps
+plan        schedule / reschedule / unschedule an issue; files_changed
+due         send_due: claim due editions, mark missed ones, resume interrupted sends
+runs        one row per send-due run (is cron alive?)
+listing     the schedule as `newsletter schedule` shows it
+cronline    a ready crontab line and systemd units
+logs        text and JSON-lines log formats
+"""
