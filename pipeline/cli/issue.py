@@ -1,1 +1,244 @@
-"""Commands of the issue stage (filled in by that stage)."""
+"""Commands of the issue stage: new, build, check, preview, list."""
+
+from __future__ import annotations
+
+import threading
+import webbrowser
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from sqlalchemy import Engine
+
+from pipeline.checks import Finding, error
+from pipeline.cli.app import (
+    JSON_OPTION,
+    console,
+    err_console,
+    get_engine,
+    get_settings,
+    issue_app,
+    print_json,
+)
+from pipeline.config import Settings
+from pipeline.content.issues import display_path, list_issues, new_issue
+from pipeline.errors import ContentError, NewsletterError, RenderError
+from pipeline.render.build import Build, build_issue, write_build
+
+SLUG_ARG = typer.Argument(..., help="The issue's folder name under issues/.")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} B"
+
+
+def _database_engine(settings: Settings) -> Engine | None:
+    """The database, when there is one (for the check against recently sent issues)."""
+    url = settings.database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    return get_engine()
+
+
+def _print_findings(findings: list[Finding]) -> None:
+    for finding in findings:
+        label = "Error" if finding.level == "error" else "Warning"
+        err_console.print(f"{label}: {finding}", markup=False, soft_wrap=True)
+
+
+@issue_app.command("new")
+def new(
+    slug: str = SLUG_ARG,
+    subject: str = typer.Option("", "--subject", help="The subject line."),
+    lists: list[str] = typer.Option(
+        [], "--list", "-l", help="A list to send to (repeatable); default: the first list."
+    ),
+    from_feeds: bool = typer.Option(
+        False, "--from-feeds", help="Draft the articles from unused feed inbox entries."
+    ),
+    since: str = typer.Option("7d", "--since", help="With --from-feeds: entries this recent."),
+    tags: list[str] = typer.Option(
+        [], "--tag", help="With --from-feeds: only entries with this tag (repeatable)."
+    ),
+    limit: int = typer.Option(5, "--limit", help="With --from-feeds: at most this many."),
+) -> None:
+    """Create issues/SLUG/ with an issue.md and a first article to edit."""
+    settings = get_settings()
+    if from_feeds:
+        from pipeline.cli.app import get_clock
+        from pipeline.feeds.draft import draft_issue_from_inbox, parse_since
+
+        folder = draft_issue_from_inbox(
+            settings,
+            get_engine(),
+            slug,
+            since=parse_since(since),
+            tags=list(tags),
+            limit=limit,
+            clock=get_clock(),
+        )
+    else:
+        folder = new_issue(
+            settings, slug, subject=subject, lists=list(lists) or None, sample_article=True
+        )
+    count = len(list((folder / "articles").glob("*.md")))
+    console.print(f"Created {display_path(settings, folder)}/ ({count} article(s)).")
+    console.print(f"Edit it, then run: newsletter issue preview {slug}")
+
+
+@issue_app.command("build")
+def build(
+    slug: str = SLUG_ARG,
+    force: bool = typer.Option(
+        False, "--force", help="Write the files even when the checks find errors."
+    ),
+) -> None:
+    """Render the issue to var/build/SLUG/ (email.html, email.txt, web.html)."""
+    settings = get_settings()
+    result = build_issue(settings, slug)
+    _print_findings(result.findings)
+    if result.errors and not force:
+        err_console.print(
+            f"Nothing written: {len(result.errors)} error(s) "
+            f"(fix them, or use --force to look at a draft).",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    files = write_build(settings, result)
+    table = Table(title=f"Built {slug}", title_justify="left")
+    table.add_column("file")
+    table.add_column("size", justify="right")
+    for path in files.values():
+        table.add_row(display_path(settings, path), _size(path.stat().st_size))
+    console.print(table)
+    console.print(f"Content hash: {result.content_hash[:12]}")
+
+
+def run_checks(settings: Settings, slug: str) -> tuple[list[Finding], Build | None]:
+    """Every check; an issue that does not load or render is one error finding."""
+    try:
+        result = build_issue(settings, slug, engine=_database_engine(settings))
+    except (ContentError, RenderError, NewsletterError) as exc:
+        code = "template" if isinstance(exc, RenderError) else "content"
+        return [error(code, exc.what, exc.path or "issues", exc.line, exc.fix or "")], None
+    return result.findings, result
+
+
+@issue_app.command("check")
+def check(slug: str = SLUG_ARG, as_json: bool = JSON_OPTION) -> None:
+    """Run every check before sending; errors exit 1."""
+    settings = get_settings()
+    findings, _ = run_checks(settings, slug)
+    errors = [f for f in findings if f.level == "error"]
+    if as_json:
+        print_json(
+            {
+                "slug": slug,
+                "ok": not errors,
+                "errors": len(errors),
+                "warnings": len(findings) - len(errors),
+                "findings": [f.to_dict() for f in findings],
+            }
+        )
+    else:
+        _print_findings(findings)
+        if not findings:
+            console.print(f"{slug}: no problems found.")
+        else:
+            console.print(
+                f"{slug}: {len(errors)} error(s), {len(findings) - len(errors)} warning(s)."
+            )
+    if errors:
+        raise typer.Exit(1)
+
+
+@issue_app.command("preview")
+def preview(
+    slug: str = SLUG_ARG,
+    port: int = typer.Option(8800, "--port", help="Port on 127.0.0.1."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the preview in a browser."),
+) -> None:
+    """Serve the build on 127.0.0.1 and rebuild it whenever a file changes."""
+    from pipeline.render.preview import (
+        PreviewState,
+        make_server,
+        rebuild,
+        watch_and_rebuild,
+    )
+
+    settings = get_settings()
+
+    def report(result: Build | None, problem: str) -> None:
+        if result is None:
+            err_console.print(f"Error: {problem}", markup=False, soft_wrap=True)
+            return
+        _print_findings(result.findings)
+        console.print(f"Built {slug} ({len(result.errors)} error(s)).")
+
+    state = PreviewState()
+    rebuild(settings, slug, state, report)
+    try:
+        server = make_server(settings, slug, port, state)
+    except OSError as exc:
+        raise NewsletterError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", fix="choose another --port"
+        ) from None
+    url = f"http://127.0.0.1:{port}/email.html"
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=watch_and_rebuild, args=(settings, slug, state, report, stop), daemon=True
+    )
+    watcher.start()
+    console.print(f"Previewing {slug} at {url} (web version: /web.html, text: /email.txt).")
+    console.print("Rebuilding on every change; press Ctrl+C to stop.")
+    if open_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.server_close()
+
+
+@issue_app.command("list")
+def list_(as_json: bool = JSON_OPTION) -> None:
+    """List the issue folders, newest first."""
+    settings = get_settings()
+    rows = list_issues(settings)
+    if as_json:
+        print_json(
+            [
+                {
+                    "slug": r.slug,
+                    "subject": r.subject,
+                    "articles": r.articles,
+                    "lists": list(r.lists),
+                    "send_at": r.send_at.isoformat() if r.send_at else None,
+                    "error": r.error or None,
+                }
+                for r in rows
+            ]
+        )
+        return
+    if not rows:
+        console.print("No issues yet. Create one with: newsletter issue new SLUG")
+        return
+    table = Table()
+    table.add_column("issue", no_wrap=True)
+    table.add_column("subject")
+    table.add_column("articles", justify="right")
+    for column in ("lists", "send at", "problem"):
+        table.add_column(column)
+    tz = settings.newsletter.tz
+    for r in rows:
+        table.add_row(
+            r.slug,
+            r.subject,
+            str(r.articles) if not r.error else "",
+            ", ".join(r.lists),
+            r.send_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if r.send_at else "",
+            r.error,
+        )
+    console.print(table)

@@ -328,9 +328,8 @@ def new_issue(
         preheader=quoted(preheader or "A line that shows next to the subject in the inbox."),
         lists=", ".join(chosen),
         template=template,
-        intro=intro_md.strip() or "Hello {name}, this is the editor's intro, in Markdown.",
+        intro=intro_md.strip() or "Hello! This is the editor's intro, written in Markdown.",
     )
-    text = text.replace("{name}", "friends")
     (folder / "articles").mkdir(parents=True)
     _write_atomic(folder / "issue.md", text)
     if sample_article:
