@@ -1,1 +1,405 @@
-"""Commands of the sending stage (filled in by that stage)."""
+"""Commands of the sending stage.
+
+newsletter issue send SLUG [--dry-run] [--test-to ADDRESS] [--yes]
+newsletter issue status SLUG [--json]
+newsletter issue resume SLUG
+newsletter issue cancel SLUG
+newsletter issue retry-failed SLUG
+newsletter issue report SLUG [--csv [PATH]]
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from sqlalchemy import Engine
+
+from pipeline.cli.app import (
+    JSON_OPTION,
+    console,
+    err_console,
+    get_clock,
+    get_engine,
+    get_settings,
+    issue_app,
+    print_json,
+)
+from pipeline.clock import Clock
+from pipeline.config import Settings
+from pipeline.errors import CheckFailed, SendError
+from pipeline.sending import ledger
+from pipeline.sending.editions import (
+    REFREEZABLE,
+    Edition,
+    find_edition,
+    freeze_edition,
+    get_edition,
+    transition,
+)
+from pipeline.sending.engine import SendReport, reclaim_in_flight, send_edition
+from pipeline.sending.mime import MessageSkeleton
+from pipeline.sending.report import (
+    audience_count,
+    edition_status,
+    failures,
+    write_report_csv,
+)
+from pipeline.sending.single import send_single
+from pipeline.sending.transports import get_transport
+from pipeline.sending.values import recipient_values, web_url
+from pipeline.subscribers.audience import stream_audience
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[SendReport], None]]:
+    """A progress bar with rate and ETA on a terminal; silent otherwise."""
+    if not console.is_terminal or total == 0:
+        yield lambda report: None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]} msg/s"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(label, total=total, rate="-")
+
+        def update(report: SendReport) -> None:
+            done = report.sent + report.failed + report.skipped
+            rate = f"{report.sent / report.elapsed:,.0f}" if report.elapsed > 0 else "-"
+            bar.update(task, completed=done, rate=rate)
+
+        yield update
+
+
+def _check_failed(exc: CheckFailed) -> None:
+    for finding in exc.findings:
+        err_console.print(f"  {finding}", markup=False, soft_wrap=True)
+
+
+def _summary(settings: Settings, engine: Engine, edition: Edition, report: SendReport) -> None:
+    counts = ledger.count_by_status(engine, edition.id)
+    mine = f"{report.sent} sent"
+    if report.failed:
+        mine += f", {report.failed} failed"
+    if report.skipped:
+        mine += f", {report.skipped} skipped (unsubscribed after the send started)"
+    if report.retried:
+        mine += f", {report.retried} retried"
+    console.print(f"{edition.slug}: {mine} via {report.transport}.", markup=False)
+    console.print(
+        f"Ledger: {counts['sent']} sent, {counts['failed']} failed, {counts['skipped']} skipped,"
+        f" {counts['pending']} pending, {counts['in_flight']} in flight"
+        f" of {sum(counts.values())}; edition is {report.status}.",
+        markup=False,
+    )
+    if report.in_flight_elsewhere:
+        console.print(
+            f"{report.in_flight_elsewhere} message(s) are held by another run. If that run "
+            f"crashed, run 'newsletter issue resume {edition.slug}'.",
+            markup=False,
+        )
+    if counts["failed"]:
+        console.print(
+            f"See who did not get it and why: newsletter issue report {edition.slug} --csv",
+            markup=False,
+        )
+    if report.status == "paused":
+        raise SendError(
+            f"sending {edition.slug} paused: {report.pause_reason}",
+            fix=f"fix the cause, then run 'newsletter issue resume {edition.slug}'",
+        )
+
+
+def _run(settings: Settings, engine: Engine, edition: Edition, clock: Clock) -> None:
+    counts = ledger.count_by_status(engine, edition.id)
+    total = sum(counts.values()) or audience_count(engine, edition.lists)
+    done = counts["sent"] + counts["failed"] + counts["skipped"] + counts["cancelled"]
+    with _progress(total - done, f"Sending {edition.slug}") as update:
+        report = send_edition(settings, engine, edition.id, clock=clock, progress=update)
+    _summary(settings, engine, get_edition(engine, edition.slug), report)
+
+
+def _samples(settings: Settings, engine: Engine, slug: str) -> None:
+    from pipeline.render.build import build_issue
+
+    build = build_issue(settings, slug)
+    if build.errors:
+        raise CheckFailed(
+            f"{slug}: {len(build.errors)} check error(s) block sending",
+            list(build.errors),
+            fix=f"run 'newsletter issue check {slug}' and fix them",
+        )
+    lists = list(build.issue.lists)
+    count = audience_count(engine, lists)
+    transport = get_transport(settings)
+    console.print(
+        f"Dry run: {slug} would go to {count} recipient(s) on {', '.join(lists)} "
+        f"via {transport.describe()}. Nothing is sent.",
+        markup=False,
+    )
+    skeleton = MessageSkeleton(settings, build.compiled, slug=slug, lists=lists)
+    web = web_url(settings, slug)
+    shown = 0
+    for batch in stream_audience(engine, lists, batch_size=3):
+        for person in batch[:3]:
+            values = recipient_values(
+                settings, person.subscriber_id, person.email, person.name, web=web
+            )
+            data = skeleton.build(person.email, person.name, values)
+            msg = email.message_from_bytes(data, policy=email.policy.default)
+            body = msg.get_body(("plain",))
+            text = body.get_content() if body is not None else ""
+            lines = [line for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+            console.print(f"\n--- sample {shown + 1} ---", markup=False)
+            console.print(f"To: {msg['To']}\nSubject: {msg['Subject']}", markup=False)
+            console.print("\n".join(lines[:6]), markup=False)
+            shown += 1
+        break
+
+
+@issue_app.command("send")
+def send_command(
+    slug: str = typer.Argument(..., help="The issue folder name, e.g. 2026-12-01-microneedling."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the audience count and three samples; send nothing."
+    ),
+    test_to: str | None = typer.Option(
+        None, "--test-to", help="Send one copy to this address; the ledger is not touched."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Send without asking for confirmation."),
+) -> None:
+    """Send an issue now: freeze it, snapshot the audience, and send to everyone once."""
+    settings, engine, clock = get_settings(), get_engine(), get_clock()
+    existing = find_edition(engine, slug)
+    if existing is not None and existing.status == "sent":
+        sent = ledger.count_by_status(engine, existing.id)["sent"]
+        when = f" on {existing.finished_at:%Y-%m-%d %H:%M} UTC" if existing.finished_at else ""
+        console.print(
+            f"{slug} was already sent to {sent} recipient(s){when}; nothing to send.",
+            markup=False,
+        )
+        return
+    try:
+        if dry_run:
+            _samples(settings, engine, slug)
+            return
+        if test_to:
+            _test_copy(settings, slug, test_to)
+            return
+        if existing is None or existing.status in REFREEZABLE:
+            freeze_edition(settings, engine, slug, clock=clock)
+    except CheckFailed as exc:
+        _check_failed(exc)
+        raise
+    edition = get_edition(engine, slug)
+    if edition.status in ("paused", "cancelled"):
+        send_edition(settings, engine, edition.id, clock=clock)  # raises with the reason
+    counts = ledger.count_by_status(engine, edition.id)
+    todo = (
+        counts["pending"] + counts["in_flight"]
+        if sum(counts.values())
+        else audience_count(engine, edition.lists)
+    )
+    if not yes:
+        what = f"{slug} ({edition.subject!r}) to {todo} recipient(s)"
+        if not sys.stdin.isatty():
+            raise SendError(
+                f"not sending {what} without confirmation",
+                fix="pass --yes to send",
+            )
+        typer.confirm(f"Send {what} via {settings.sending.transport}?", abort=True)
+    _run(settings, engine, edition, clock)
+
+
+def _test_copy(settings: Settings, slug: str, address: str) -> None:
+    from pipeline.render.build import build_issue
+
+    build = build_issue(settings, slug)
+    values = recipient_values(settings, 0, address, "", web=web_url(settings, slug))
+    transport = get_transport(settings)
+    try:
+        result = send_single(
+            settings,
+            build.compiled,
+            to_email=address,
+            values=values,
+            slug=slug,
+            transport=transport,
+        )
+    finally:
+        transport.close()
+    if not result.ok:
+        raise SendError(
+            f"the test copy to {address} was not sent: {result.error or result.outcome}",
+            fix="check the transport settings in newsletter.toml",
+        )
+    console.print(
+        f"Sent a test copy of {slug} to {address} via {transport.describe()}"
+        " (the delivery ledger is untouched).",
+        markup=False,
+    )
+
+
+@issue_app.command("status")
+def status_command(
+    slug: str = typer.Argument(..., help="The issue (edition) slug."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Counts by state, the sending rate and the time left."""
+    engine = get_engine()
+    edition = get_edition(engine, slug)
+    status = edition_status(engine, edition, clock=get_clock())
+    if as_json:
+        print_json(status.to_dict())
+        return
+    table = Table(title=f"{slug}: {status.status}")
+    table.add_column("state")
+    table.add_column("recipients", justify="right")
+    for state, count in status.counts.items():
+        table.add_row(state, f"{count:,}")
+    table.add_row("total", f"{status.total:,}")
+    console.print(table)
+    rate = f"{status.rate:,.1f} msg/s" if status.rate else "-"
+    console.print(f"Rate: {rate}   ETA: {_duration(status.eta_seconds)}", markup=False)
+    if status.pause_reason and status.status == "paused":
+        console.print(f"Paused: {status.pause_reason}", markup=False)
+
+
+@issue_app.command("resume")
+def resume_command(slug: str = typer.Argument(..., help="The issue (edition) slug.")) -> None:
+    """Continue a paused or crashed send: in-flight messages are sent again."""
+    settings, engine, clock = get_settings(), get_engine(), get_clock()
+    edition = get_edition(engine, slug)
+    if edition.status == "sent":
+        console.print(f"{slug} was already sent; nothing to resume.", markup=False)
+        return
+    if edition.status not in ("sending", "paused"):
+        raise SendError(
+            f"{slug} is {edition.status}; only a paused or interrupted send can be resumed",
+            fix=f"use 'newsletter issue send {slug}'"
+            if edition.status in REFREEZABLE
+            else "copy the issue to a new slug to send it again",
+        )
+    reclaimed = reclaim_in_flight(engine, edition.id, clock=clock)
+    if reclaimed:
+        console.print(
+            f"Reclaimed {reclaimed} message(s) that were in flight when the last run stopped;"
+            f" they are sent again, so up to {reclaimed} recipient(s) may get {slug} twice.",
+            markup=False,
+        )
+    transition(engine, edition.id, ["paused"], "sending", pause_reason=None)
+    _run(settings, engine, get_edition(engine, slug), clock)
+
+
+@issue_app.command("cancel")
+def cancel_command(slug: str = typer.Argument(..., help="The issue (edition) slug.")) -> None:
+    """Stop an edition: nothing more is sent (what was sent stays sent)."""
+    engine, clock = get_engine(), get_clock()
+    edition = get_edition(engine, slug)
+    if not transition(
+        engine,
+        edition.id,
+        ["frozen", "scheduled", "sending", "paused"],
+        "cancelled",
+        finished_at=clock.now(),
+    ):
+        raise SendError(f"{slug} is {edition.status} and cannot be cancelled")
+    cancelled = ledger.cancel_pending(engine, edition.id, clock.now())
+    sent = ledger.count_by_status(engine, edition.id)["sent"]
+    console.print(
+        f"Cancelled {slug}: {cancelled} pending message(s) will not be sent;"
+        f" {sent} were sent before.",
+        markup=False,
+    )
+
+
+@issue_app.command("retry-failed")
+def retry_failed_command(
+    slug: str = typer.Argument(..., help="The issue (edition) slug."),
+) -> None:
+    """Send again to the recipients whose delivery failed."""
+    settings, engine, clock = get_settings(), get_engine(), get_clock()
+    edition = get_edition(engine, slug)
+    if edition.status not in ("sent", "paused", "sending"):
+        raise SendError(f"{slug} is {edition.status}; there is nothing to retry")
+    count = ledger.requeue_failed(engine, edition.id, clock.now())
+    if not count:
+        console.print(f"{slug} has no failed deliveries.", markup=False)
+        return
+    console.print(f"Retrying {count} failed deliver{'y' if count == 1 else 'ies'}.")
+    transition(
+        engine,
+        edition.id,
+        ["sent", "paused"],
+        "sending",
+        finished_at=None,
+        pause_reason=None,
+    )
+    _run(settings, engine, get_edition(engine, slug), clock)
+
+
+@issue_app.command("report")
+def report_command(
+    slug: str = typer.Argument(..., help="The issue (edition) slug."),
+    path: Path | None = typer.Argument(None, help="Where to write the CSV (default: stdout)."),
+    as_csv: bool = typer.Option(
+        False, "--csv", help="Write one CSV row per recipient: who got it, who did not, why."
+    ),
+) -> None:
+    """The delivery report: who got the edition, who did not, and why."""
+    engine = get_engine()
+    edition = get_edition(engine, slug)
+    if as_csv:
+        if path is None:
+            write_report_csv(engine, edition.id, sys.stdout)
+            return
+        with path.open("w", encoding="utf-8", newline="") as out:
+            rows = write_report_csv(engine, edition.id, out)
+        console.print(f"Wrote {rows} row(s) to {path}", markup=False)
+        return
+    counts = ledger.count_by_status(engine, edition.id)
+    console.print(
+        f"{slug} ({edition.status}): {counts['sent']} got it; {counts['failed']} failed,"
+        f" {counts['skipped']} skipped, {counts['pending'] + counts['in_flight']} not sent yet,"
+        f" {counts['cancelled']} cancelled.",
+        markup=False,
+    )
+    missed = failures(engine, edition.id)
+    if missed:
+        table = Table(title="Not delivered (first 20)")
+        table.add_column("email")
+        table.add_column("status")
+        table.add_column("why")
+        for address, state, why in missed:
+            table.add_row(address, state, why)
+        console.print(table)
+    console.print(f"Everyone, as CSV: newsletter issue report {slug} --csv report.csv")

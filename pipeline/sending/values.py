@@ -11,7 +11,7 @@ from pipeline.tokens import link, make_token
 
 def web_url(settings: Settings, slug: str) -> str:
     """The public web version of an edition (served by the archive)."""
-    return f"{settings.newsletter.base_url}/archive/{slug}/"
+    return f"{settings.newsletter.base_url}/archive/{slug}"
 
 
 def first_name(name: str) -> str:

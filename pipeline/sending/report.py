@@ -1,0 +1,130 @@
+"""Where an edition stands (counts, rate, ETA) and the delivery report (CSV): who got it,
+who did not, and why."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, TextIO
+
+from sqlalchemy import Engine, func, select
+
+from pipeline.clock import Clock, SystemClock
+from pipeline.sending import ledger
+from pipeline.sending.editions import Edition
+from pipeline.store.tables import deliveries
+from pipeline.subscribers.audience import audience_select
+
+CSV_FIELDS = [
+    "email",
+    "subscriber_id",
+    "status",
+    "delivered",
+    "reason",
+    "attempts",
+    "sent_at",
+    "message_id",
+    "provider_id",
+]
+_WHY = {
+    "pending": "not sent yet",
+    "in_flight": "being sent (or the run stopped while sending: see 'issue resume')",
+    "cancelled": "the edition was cancelled",
+}
+
+
+@dataclass(frozen=True)
+class EditionStatus:
+    slug: str
+    status: str
+    counts: dict[str, int]
+    total: int
+    rate: float | None  # messages per second while sending
+    eta_seconds: float | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    pause_reason: str | None
+
+    @property
+    def remaining(self) -> int:
+        return self.counts.get("pending", 0) + self.counts.get("in_flight", 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["remaining"] = self.remaining
+        return data
+
+
+def audience_count(engine: Engine, list_slugs: list[str]) -> int:
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(audience_select(list_slugs).subquery())
+        return int(conn.execute(query).scalar_one())
+
+
+def edition_status(
+    engine: Engine, edition: Edition, *, clock: Clock | None = None
+) -> EditionStatus:
+    counts = ledger.count_by_status(engine, edition.id)
+    total = sum(counts.values())
+    rate: float | None = None
+    eta: float | None = None
+    first, last = ledger.last_sent_times(engine, edition.id)
+    if counts["sent"] and first is not None and last is not None:
+        end = last if edition.status != "sending" else (clock or SystemClock()).now()
+        span = max((end - first).total_seconds(), 1.0)
+        rate = counts["sent"] / span
+    remaining = counts["pending"] + counts["in_flight"]
+    if rate and remaining:
+        eta = remaining / rate
+    return EditionStatus(
+        edition.slug,
+        edition.status,
+        counts,
+        total,
+        rate,
+        eta,
+        edition.started_at,
+        edition.finished_at,
+        edition.pause_reason,
+    )
+
+
+def write_report_csv(engine: Engine, edition_id: int, out: TextIO) -> int:
+    """One row per recipient of the edition; returns how many rows were written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    written = 0
+    for row in ledger.report_rows(engine, edition_id):
+        delivered = row.status == "sent"
+        reason = "" if delivered else (row.error or _WHY.get(row.status, row.status))
+        writer.writerow(
+            [
+                row.email,
+                row.subscriber_id if row.subscriber_id is not None else "",
+                row.status,
+                "yes" if delivered else "no",
+                reason,
+                row.attempts,
+                row.sent_at.isoformat() if row.sent_at else "",
+                row.message_id or "",
+                row.provider_id or "",
+            ]
+        )
+        written += 1
+    return written
+
+
+def failures(engine: Engine, edition_id: int, limit: int = 20) -> list[tuple[str, str, str]]:
+    """The first failed or skipped rows: (email, status, reason)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(deliveries.c.email, deliveries.c.status, deliveries.c.error)
+            .where(
+                deliveries.c.edition_id == edition_id,
+                deliveries.c.status.in_(["failed", "skipped"]),
+            )
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        ).all()
+    return [(r[0], r[1], r[2] or "") for r in rows]
