@@ -1,0 +1,90 @@
+"""The web app: ``create_app(settings)`` builds the FastAPI application.
+
+Pages (templates/web/): the archive (``/``, ``/issues/{slug}``, ``/feed.xml``), signup
+(``/subscribe``, ``/confirm/{token}``), ``/unsubscribe/{token}``, ``/preferences/{token}``;
+and ``POST /webhooks/sendgrid``. The OpenAPI schema is at ``/openapi.json`` (no docs UI).
+
+Every response carries the security headers; an unhandled error shows a generic 500 page
+(the traceback goes to the log). ``newsletter serve`` runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline.clock import Clock, SystemClock
+from pipeline.config import Settings, find_config, load_settings
+from pipeline.errors import ConfigError
+from pipeline.store.db import open_database
+from pipeline.subscribers.service import sync_lists
+from pipeline.web import archive, preferences, signup, unsubscribe, webhooks
+from pipeline.web.events import load_public_key
+from pipeline.web.pages import WebContext, error_page, template_environment
+from pipeline.web.security import SecurityHeaders
+
+log = logging.getLogger("pipeline.web")
+
+MESSAGES = {
+    404: "There is nothing at this address.",
+    405: "This page cannot be used that way.",
+}
+
+
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """The application for ``settings`` (the database is created or upgraded first)."""
+    if not settings.secrets.secret_key:
+        raise ConfigError("no signing key", fix="set NEWSLETTER_SECRET_KEY")
+    if not (settings.templates_dir / "web").is_dir():
+        raise ConfigError(
+            f"no web templates in {settings.templates_dir / 'web'}",
+            fix="copy templates/web/ from the newsletter-pipeline repository",
+        )
+    db = engine or open_database(settings.database_url)
+    sync_lists(db, settings)
+    key = settings.secrets.sendgrid_webhook_public_key
+    https = settings.newsletter.base_url.startswith("https://")
+    ctx = WebContext(
+        settings=settings,
+        engine=db,
+        clock=clock or SystemClock(),
+        templates=template_environment(settings),
+        webhook_verifier=load_public_key(key) if key else None,
+        secure_cookies=https,
+    )
+    app = FastAPI(
+        title=f"{settings.newsletter.name} web",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.ctx = ctx
+    for module in (archive, signup, unsubscribe, preferences, webhooks):
+        app.include_router(module.router)
+    app.get("/archive", summary="The archive of sent issues (alias of /)")(archive.archive_index)
+    app.add_middleware(SecurityHeaders, hsts=https)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = MESSAGES.get(exc.status_code, "This request could not be handled.")
+        return error_page(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return error_page(request, 400, "This request could not be handled.")
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The uvicorn factory for ``newsletter serve --workers N``: settings from
+    NEWSLETTER_CONFIG (set by the command) or ./newsletter.toml."""
+    return create_app(load_settings(find_config()))

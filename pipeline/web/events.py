@@ -1,0 +1,252 @@
+"""Delivery events: SendGrid's Event Webhook, verified and recorded against deliveries.
+
+The sending stage puts ``custom_args`` ``{"delivery_id": "<id>", "edition_id": "<id>"}``
+(strings) in every personalization; SendGrid copies them into each event as top-level keys,
+so an event finds its delivery without a lookup by message id.
+
+Each event is recorded once (``delivery_events.provider_event_id`` holds SendGrid's unique
+``sg_event_id``). Its consequence runs before it is recorded, so a crash in between means
+SendGrid's retry repeats an idempotent action rather than losing it:
+
+- ``bounce`` with ``type`` "bounce" (a hard bounce; "blocked" is not): suppress (bounced)
+- ``spamreport``: suppress (complained)
+- ``unsubscribe`` / ``group_unsubscribe``: unsubscribe from every list
+
+One bad event never stops the rest; it is counted as ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from pipeline.errors import ConfigError, NewsletterError
+from pipeline.store.tables import deliveries, delivery_events, editions
+
+log = logging.getLogger("pipeline.web")
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+#: Keys of an event worth keeping (the address is not: the delivery row links to it, and
+#: erasing a person must not leave it behind in event details).
+DETAIL_KEYS = (
+    "type",
+    "reason",
+    "status",
+    "url",
+    "sg_message_id",
+    "bounce_classification",
+    "asm_group_id",
+    "attempt",
+    "useragent",
+    "ip",
+)
+
+
+@dataclass(frozen=True)
+class EventReport:
+    received: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+
+
+# ---- the signature --------------------------------------------------------------------------
+def load_public_key(public_key: str) -> Any:
+    """The verification key from SENDGRID_WEBHOOK_PUBLIC_KEY (base64 DER, as SendGrid shows
+    it), as an EventWebhook helper; ConfigError when it cannot be read."""
+    from sendgrid.helpers.eventwebhook import EventWebhook
+
+    cleaned = "".join(public_key.split())
+    try:
+        return EventWebhook(cleaned)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            "SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid public key",
+            fix="copy the verification key from SendGrid: Settings > Mail Settings > "
+            "Event Webhook > Signed Event Webhook",
+        ) from None
+
+
+def signature_ok(verifier: Any, body: bytes, signature: str, timestamp: str) -> bool:
+    """True when ``signature`` signs ``timestamp`` + the exact raw ``body``."""
+    try:
+        payload = body.decode("utf-8")  # the helper encodes it back to the same bytes
+        return bool(verifier.verify_signature(payload, signature, timestamp))
+    except (ValueError, TypeError):  # bad base64, bad DER, not UTF-8
+        return False
+
+
+def timestamp_fresh(timestamp: str, now: datetime, max_age: int) -> bool:
+    """True when the signed timestamp (unix seconds) is within ``max_age`` of ``now``."""
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    return abs(now.timestamp() - int(timestamp)) <= max_age
+
+
+# ---- recording -------------------------------------------------------------------------------
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value < 2**62 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 18:
+        return int(value)
+    return None
+
+
+def _when(value: Any, default: datetime) -> datetime:
+    seconds = _int(value)
+    if seconds is None or seconds > 32503680000:  # year 3000
+        return default
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _detail(event: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in DETAIL_KEYS:
+        value = event.get(key)
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            out[key] = value[:500] if isinstance(value, str) else value
+    return out
+
+
+def _act(engine: Engine, event: str, kind: str, email: str, subscriber_id: int | None) -> None:
+    """The consequence of one new event for the subscriber."""
+    from pipeline.subscribers import service
+
+    if event == "bounce" and kind == "bounce":
+        service.suppress(engine, email, "bounced", source="sendgrid")
+    elif event == "spamreport":
+        service.suppress(engine, email, "complained", source="sendgrid")
+    elif event in ("unsubscribe", "group_unsubscribe"):
+        if subscriber_id is None:
+            found = service.get_subscriber(engine, email=email)
+            subscriber_id = found.id if found is not None else None
+        if subscriber_id is not None:
+            service.unsubscribe(engine, subscriber_id, None, method="sendgrid")
+        else:
+            service.suppress(engine, email, "unsubscribed", source="sendgrid")
+
+
+def record_events(engine: Engine, events: Iterable[Any], *, now: datetime) -> EventReport:
+    """Record a webhook batch: dedupe by sg_event_id, act, store. Returns the counts."""
+    batch = list(events)
+    ids = {e.get("sg_event_id") for e in batch if isinstance(e, dict)}
+    wanted = [i for i in ids if isinstance(i, str) and 0 < len(i) <= 200]
+    with engine.connect() as conn:
+        seen = set(
+            conn.execute(
+                select(delivery_events.c.provider_event_id).where(
+                    delivery_events.c.provider_event_id.in_(wanted)
+                )
+            ).scalars()
+        )
+    recorded = duplicates = ignored = 0
+    for event in batch:
+        outcome = _record_one(engine, event, seen, now)
+        recorded += outcome == "recorded"
+        duplicates += outcome == "duplicate"
+        ignored += outcome == "ignored"
+    return EventReport(len(batch), recorded, duplicates, ignored)
+
+
+def _record_one(engine: Engine, event: Any, seen: set[str | None], now: datetime) -> str:
+    if not isinstance(event, dict):
+        return "ignored"
+    name = event.get("event")
+    if not isinstance(name, str) or not name or len(name) > 40:
+        return "ignored"
+    event_id = event.get("sg_event_id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 200:
+        event_id = None
+    if event_id is not None and event_id in seen:
+        return "duplicate"
+    delivery_id, edition_id, subscriber_id = _find_delivery(engine, event)
+    email = event.get("email") if isinstance(event.get("email"), str) else ""
+    try:
+        if email:
+            kind = event.get("type") if isinstance(event.get("type"), str) else ""
+            _act(engine, name, str(kind), str(email), subscriber_id)
+        values = {
+            "provider_event_id": event_id,
+            "delivery_id": delivery_id,
+            "edition_id": edition_id,
+            "event": name,
+            "detail": _detail(event),
+            "occurred_at": _when(event.get("timestamp"), now),
+            "received_at": now,
+        }
+        with engine.begin() as conn:
+            if event_id is not None:
+                exists = conn.execute(
+                    select(delivery_events.c.id).where(
+                        delivery_events.c.provider_event_id == event_id
+                    )
+                ).first()
+                if exists is not None:
+                    return "duplicate"
+            conn.execute(insert(delivery_events).values(**values))
+    except NewsletterError as exc:
+        log.warning("webhook event %s not used: %s", event_id or name, exc)
+        return "ignored"
+    seen.add(event_id)
+    return "recorded"
+
+
+def _find_delivery(engine: Engine, event: Mapping[str, Any]) -> tuple[int | None, ...]:
+    """(delivery id, edition id, subscriber id) from the event's custom_args, if they exist."""
+    delivery_id = _int(event.get("delivery_id"))
+    edition_id = _int(event.get("edition_id"))
+    with engine.connect() as conn:
+        if delivery_id is not None:
+            row = conn.execute(
+                select(deliveries.c.id, deliveries.c.edition_id, deliveries.c.subscriber_id).where(
+                    deliveries.c.id == delivery_id
+                )
+            ).first()
+            if row is not None:
+                return row.id, row.edition_id, row.subscriber_id
+        if edition_id is not None:
+            known = conn.execute(select(editions.c.id).where(editions.c.id == edition_id)).first()
+            if known is not None:
+                return None, edition_id, None
+    return None, None, None
+
+
+def record_link_unsubscribe(
+    engine: Engine, subscriber_id: int, edition_id: int | None, *, source: str, now: datetime
+) -> None:
+    """Count an unsubscribe made through our own link (page or one-click) for the edition
+    whose email carried it, so ``issue stats`` sees it with any transport."""
+    with engine.begin() as conn:
+        row = None
+        if edition_id is not None:
+            row = conn.execute(
+                select(deliveries.c.id, deliveries.c.edition_id).where(
+                    deliveries.c.edition_id == edition_id,
+                    deliveries.c.subscriber_id == subscriber_id,
+                )
+            ).first()
+            if row is None:
+                known = conn.execute(
+                    select(editions.c.id).where(editions.c.id == edition_id)
+                ).first()
+                edition_id = edition_id if known is not None else None
+        conn.execute(
+            insert(delivery_events).values(
+                provider_event_id=None,
+                delivery_id=row.id if row is not None else None,
+                edition_id=edition_id,
+                event="unsubscribe",
+                detail={"source": source},
+                occurred_at=now,
+                received_at=now,
+            )
+        )

@@ -1,0 +1,105 @@
+"""The two transactional emails of the web app, through the same render and send path as
+issues: ``render_email`` (templates/email + templates/text) and ``send_single``.
+
+- confirm: the double opt-in link (``/confirm/<token>?lists=...``, valid 7 days)
+- welcome: sent once a subscription is confirmed, linking the latest issue in the archive
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from urllib.parse import urlencode
+
+from sqlalchemy import Engine
+
+from pipeline.config import Settings
+from pipeline.errors import SendError
+from pipeline.render.email import render_email
+from pipeline.sending.single import send_single
+from pipeline.sending.values import recipient_values
+from pipeline.tokens import link, make_token
+from pipeline.web.archive import issue_url, latest_issue
+
+log = logging.getLogger("pipeline.web")
+
+
+def list_names(settings: Settings, slugs: Sequence[str]) -> list[str]:
+    names = []
+    for slug in slugs:
+        found = settings.list_named(slug)
+        names.append(found.name if found else slug)
+    return names
+
+
+def confirm_url(settings: Settings, subscriber_id: int, lists: Sequence[str]) -> str:
+    token = make_token(settings.secrets.secret_key, "confirm", subscriber_id)
+    url = link(settings.newsletter.base_url, "confirm", token)
+    return f"{url}?{urlencode({'lists': ','.join(lists)})}" if lists else url
+
+
+def _send(
+    settings: Settings,
+    template: str,
+    context: dict[str, object],
+    *,
+    subject: str,
+    preheader: str,
+    subscriber_id: int,
+    email: str,
+    name: str,
+) -> None:
+    compiled = render_email(settings, template, context, subject=subject, preheader=preheader)
+    values = recipient_values(settings, subscriber_id, email, name)
+    result = send_single(settings, compiled, to_email=email, to_name=name, values=values)
+    if not result.ok:
+        raise SendError(f"the {template} email could not be sent: {result.error or result.outcome}")
+
+
+def send_confirmation(
+    settings: Settings, subscriber_id: int, email: str, name: str, lists: Sequence[str]
+) -> None:
+    """The double opt-in email for ``lists``."""
+    _send(
+        settings,
+        "confirm",
+        {
+            "confirm_url": confirm_url(settings, subscriber_id, lists),
+            "list_names": list_names(settings, lists),
+        },
+        subject=f"Please confirm your subscription to {settings.newsletter.name}",
+        preheader="One click and you're in. The link works for 7 days.",
+        subscriber_id=subscriber_id,
+        email=email,
+        name=name,
+    )
+
+
+def send_welcome(
+    settings: Settings,
+    engine: Engine,
+    subscriber_id: int,
+    email: str,
+    name: str,
+    lists: Sequence[str],
+) -> None:
+    """The welcome email, linking the newest sent issue (if any)."""
+    latest = latest_issue(engine)
+    context: dict[str, object] = {
+        "list_names": list_names(settings, lists),
+        "latest": (
+            {"subject": latest.subject, "url": issue_url(settings.newsletter.base_url, latest.slug)}
+            if latest
+            else None
+        ),
+    }
+    _send(
+        settings,
+        "welcome",
+        context,
+        subject=f"Welcome to {settings.newsletter.name}",
+        preheader="You're subscribed. Here is where to start.",
+        subscriber_id=subscriber_id,
+        email=email,
+        name=name,
+    )

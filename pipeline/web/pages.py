@@ -1,0 +1,123 @@
+"""What every route shares: the app's context (settings, database, clock, templates), page
+rendering with the CSRF cookie and token, and the error pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import Engine
+
+from pipeline.clock import Clock
+from pipeline.config import Settings
+from pipeline.web.security import CSRF_COOKIE, client_ip, csrf_cookie_value, make_csrf_token
+
+
+@dataclass
+class WebContext:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    templates: Environment
+    webhook_verifier: Any = None  # sendgrid EventWebhook, when a public key is configured
+    secure_cookies: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def ip(self, request: Request) -> str:
+        return client_ip(request, self.settings.web.trusted_proxies)
+
+
+def template_environment(settings: Settings) -> Environment:
+    """Jinja for templates/web/ (HTML autoescaped; a missing variable is an error)."""
+    env = Environment(
+        loader=FileSystemLoader(str(settings.templates_dir / "web")),
+        autoescape=select_autoescape(["html", "j2", "xml"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["newsletter"] = settings.newsletter
+    env.globals["all_lists"] = settings.lists
+    return env
+
+
+def get_ctx(request: Request) -> WebContext:
+    ctx: WebContext = request.app.state.ctx
+    return ctx
+
+
+def page(
+    request: Request,
+    template: str,
+    status: int = 200,
+    *,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """Render a page. Pages with forms get a CSRF token (and the cookie it signs)."""
+    ctx = get_ctx(request)
+    cookie, new = csrf_cookie_value(request)
+    body = ctx.templates.get_template(template).render(
+        request_path=request.url.path,
+        csrf_token=make_csrf_token(ctx.settings.secrets.secret_key, cookie),
+        **context,
+    )
+    response = HTMLResponse(body, status_code=status, headers=headers)
+    response.headers["Cache-Control"] = "no-store"
+    if new:
+        response.set_cookie(
+            CSRF_COOKIE,
+            cookie,
+            httponly=True,
+            samesite="lax",
+            secure=ctx.secure_cookies,
+            path="/",
+        )
+    return response
+
+
+def wants_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    accept = request.headers.get("accept", "")
+    return (
+        content_type.startswith("application/json")
+        or request.url.path.startswith("/webhooks/")
+        or ("application/json" in accept and "text/html" not in accept)
+    )
+
+
+TITLES = {
+    400: "This link does not work",
+    403: "Please try again",
+    404: "Page not found",
+    405: "Not allowed",
+    413: "Too large",
+    422: "Please check the form",
+    429: "Too many attempts",
+    500: "Something went wrong",
+    503: "Please try again later",
+}
+
+
+def error_page(
+    request: Request, status: int, message: str, *, headers: dict[str, str] | None = None
+) -> Response:
+    """An error as a page for people or JSON for programs; never a traceback."""
+    if wants_json(request):
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return page(
+        request,
+        "error.html",
+        status,
+        headers=headers,
+        title=TITLES.get(status, "Something went wrong"),
+        message=message,
+        code=status,
+    )

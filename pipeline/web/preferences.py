@@ -1,0 +1,142 @@
+"""``GET/POST /preferences/{token}``: choose lists, change the name, or unsubscribe from
+everything. The form's ``action`` is ``save`` (name and lists), ``unsubscribe`` (every
+list, and the address is suppressed) or ``resubscribe`` (the button on the unsubscribed
+page: the lists given, confirmed, since the person asks on a page only their link opens).
+Saving with no list ticked ends every subscription without suppressing the address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from pipeline.errors import WebError
+from pipeline.subscribers import service
+from pipeline.tokens import TokenData, read_token
+from pipeline.web.mail import list_names
+from pipeline.web.pages import WebContext, error_page, get_ctx, page
+from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok
+from pipeline.web.signup import clean_name
+from pipeline.web.unsubscribe import mask_email, resubscribe_offer, unsubscribe_everywhere
+
+router = APIRouter()
+
+MAX_BODY = 16_000
+ACTIONS = ("save", "unsubscribe", "resubscribe")
+
+PREFERENCES_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "action": {"type": "string", "enum": list(ACTIONS)},
+                        "name": {"type": "string", "maxLength": 200},
+                        "lists": {"type": "array", "items": {"type": "string"}},
+                        CSRF_FIELD: {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _read(ctx: WebContext, token: str) -> TokenData:
+    return read_token(ctx.settings.secrets.secret_key, "preferences", token[:500])
+
+
+def _view(ctx: WebContext, subscriber_id: int) -> dict[str, Any] | None:
+    info = service.get_subscriber(ctx.engine, subscriber_id=subscriber_id)
+    if info is None:
+        return None
+    active = info.status == "active"
+    chosen = [
+        s for s, st in info.subscriptions.items() if active and st in ("confirmed", "unconfirmed")
+    ]
+    return {
+        "name": info.name,
+        "masked": mask_email(info.email),
+        "chosen": chosen,
+        "pending": [s for s in chosen if info.subscriptions.get(s) == "unconfirmed"],
+        "suppressed": not active,
+    }
+
+
+def _page(
+    request: Request, token: str, view: dict[str, Any], status: int = 200, message: str = ""
+) -> Response:
+    return page(request, "preferences.html", status, token=token, message=message, **view)
+
+
+@router.get("/preferences/{token}", summary="The preferences page")
+async def preferences_page(
+    token: str, request: Request, ctx: WebContext = Depends(get_ctx)
+) -> Response:
+    try:
+        data = _read(ctx, token)
+    except WebError as exc:
+        return error_page(request, 400, f"Sorry, {exc}.")
+    view = await run_in_threadpool(_view, ctx, data.subscriber_id)
+    if view is None:
+        return error_page(request, 400, "Sorry, this link is not valid any more.")
+    return _page(request, token, view)
+
+
+@router.post("/preferences/{token}", summary="Save preferences", openapi_extra=PREFERENCES_BODY)
+async def preferences_save(
+    token: str, request: Request, ctx: WebContext = Depends(get_ctx)
+) -> Response:
+    try:
+        data = _read(ctx, token)
+    except WebError as exc:
+        return error_page(request, 400, f"Sorry, {exc}.")
+    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        return error_page(request, 413, "The form is too large.")
+    try:
+        form = await request.form(max_files=0, max_fields=50)
+    except Exception:
+        return error_page(request, 400, "The form could not be read. Please try again.")
+    view = await run_in_threadpool(_view, ctx, data.subscriber_id)
+    if view is None:
+        return error_page(request, 400, "Sorry, this link is not valid any more.")
+    csrf = form.get(CSRF_FIELD)
+    secret = ctx.settings.secrets.secret_key
+    if not csrf_ok(
+        secret, request.cookies.get(CSRF_COOKIE), csrf if isinstance(csrf, str) else None
+    ):
+        return _page(
+            request, token, view, 403, "This page had expired. Please make your choice again."
+        )
+    action = form.get("action")
+    lists = [s for s in form.getlist("lists") if isinstance(s, str)]
+    lists = [s for s in dict.fromkeys(lists) if s in ctx.settings.list_slugs]
+    ip = ctx.ip(request)
+    if action == "unsubscribe" or (action == "save" and not lists and not view["suppressed"]):
+        had = await run_in_threadpool(unsubscribe_everywhere, ctx, data, "web", ip)
+        return page(request, "unsubscribed.html", **resubscribe_offer(ctx, data.subscriber_id, had))
+    if action not in ("save", "resubscribe") or not lists:
+        return _page(request, token, view, 422, "Please choose at least one list.")
+
+    def save() -> None:
+        if action == "save":
+            name = form.get("name")
+            service.set_name(
+                ctx.engine, data.subscriber_id, clean_name(name if isinstance(name, str) else "")
+            )
+        service.set_lists(ctx.engine, data.subscriber_id, lists, method="web", ip=ip)
+
+    await run_in_threadpool(save)
+    fresh = await run_in_threadpool(_view, ctx, data.subscriber_id)
+    assert fresh is not None
+    message = (
+        f"Saved. You are subscribed to {', '.join(list_names(ctx.settings, fresh['chosen']))}."
+        if fresh["chosen"]
+        else "Saved. This address cannot receive our emails any more."
+    )
+    return _page(request, token, fresh, message=message)

@@ -1,0 +1,169 @@
+"""Safety for every page: security headers, CSRF tokens, the client's IP, a generic 500.
+
+CSRF uses the double-submit pattern with a signed token: the first page view sets a random
+value in the ``nl_csrf`` cookie (HttpOnly, SameSite=Lax); every form carries a hidden
+``csrf_token`` that is that value signed with the secret key (itsdangerous, 2 days). A POST
+is accepted only when the token's signature holds and it signs the cookie's value. No state
+is kept on the server, so any number of workers agree.
+
+Exempt on purpose: the RFC 8058 one-click POST (exactly ``List-Unsubscribe=One-Click``, sent
+by mail providers with no cookies), JSON signups (a browser cannot send
+``application/json`` cross-site without a CORS preflight, which this app never grants) and
+the signed SendGrid webhook.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import secrets
+from collections.abc import Sequence
+from functools import lru_cache
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("pipeline.web")
+
+CSRF_COOKIE = "nl_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_MAX_AGE = 2 * 24 * 3600
+
+#: Sent with every response. Issue pages use inline styles (email HTML), images from
+#: anywhere over HTTPS; no scripts at all.
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' https: data:; font-src 'self' https: data:; "
+        "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; "
+        "base-uri 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+GENERIC_500 = (
+    b"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+    b"<meta name='viewport' content='width=device-width,initial-scale=1'>"
+    b"<title>Something went wrong</title></head><body style='font-family:sans-serif;"
+    b"max-width:36rem;margin:3rem auto;padding:0 1rem;color:#2b2330'>"
+    b"<h1>Something went wrong</h1><p>Sorry, this page could not be shown. "
+    b"Please try again in a few minutes.</p><p><a href='/'>Back to the archive</a></p>"
+    b"</body></html>"
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware: adds SECURITY_HEADERS (and HSTS over HTTPS) to every response, and
+    turns any unhandled exception into a generic 500 page (the traceback goes to the log,
+    never to the visitor)."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        if hsts:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"text/html; charset=utf-8"),
+                        (b"content-length", str(len(GENERIC_500)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": GENERIC_500})
+
+
+# ---- CSRF --------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="newsletter.csrf")
+
+
+def csrf_cookie_value(request: Request) -> tuple[str, bool]:
+    """The visitor's CSRF cookie value, and whether it is new (must be set)."""
+    current = request.cookies.get(CSRF_COOKIE, "")
+    if 20 <= len(current) <= 100 and current.replace("-", "").replace("_", "").isalnum():
+        return current, False
+    return secrets.token_urlsafe(32), True
+
+
+def make_csrf_token(secret: str, cookie_value: str) -> str:
+    """The hidden form field's value for this cookie."""
+    return _serializer(secret).dumps(cookie_value)
+
+
+def csrf_ok(secret: str, cookie_value: str | None, token: str | None) -> bool:
+    """True when ``token`` is a fresh signature of ``cookie_value``."""
+    if not cookie_value or not token or len(token) > 500:
+        return False
+    try:
+        signed = _serializer(secret).loads(token, max_age=CSRF_MAX_AGE)
+    except BadSignature:
+        return False
+    return isinstance(signed, str) and hmac.compare_digest(signed, cookie_value)
+
+
+# ---- the client's address -------------------------------------------------------------------
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in trusted)
+
+
+def _is_trusted(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def client_ip(request: Request, trusted_proxies: Sequence[str]) -> str:
+    """The visitor's IP. X-Forwarded-For is honoured only when the connection comes from a
+    trusted proxy; then the right-most address that is not a trusted proxy is the client."""
+    peer = request.client.host if request.client else ""
+    networks = _networks(tuple(trusted_proxies))
+    if not networks or not _is_trusted(peer, networks):
+        return peer or "unknown"
+    forwarded = [
+        part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part
+    ]
+    for hop in reversed(forwarded):
+        if not _is_trusted(hop, networks):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer
+    return forwarded[0] if forwarded else peer

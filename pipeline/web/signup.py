@@ -1,0 +1,333 @@
+"""Signup with double opt-in: ``GET/POST /subscribe`` and ``GET /confirm/{token}``.
+
+POST takes the page's form (CSRF token required) or JSON from a site's own form. Every
+accepted request gets the same answer whether the address is new, known or suppressed (no
+account enumeration). In order: CSRF (forms), the per-IP rate limit (counted in the
+database), the honeypot field ``website`` (filled: answer as usual, do nothing), then the
+fields. Consent is recorded with the subscription: when, the IP, the exact text shown, the
+lists.
+
+Lists with double opt-in start 'unconfirmed' and a confirmation email goes out; the link
+(``/confirm/<token>?lists=...``, 7 days) confirms them and sends the welcome email. A
+suppressed address (unsubscribed or bounced before) is changed only by that link: the
+person proves the mailbox is theirs before anything is lifted. Details of a known
+subscriber (their name) are never changed by the public form.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from pipeline.config import Settings
+from pipeline.errors import NewsletterError, SubscriberError, WebError
+from pipeline.subscribers import service
+from pipeline.tokens import make_token, read_token
+from pipeline.web.mail import list_names, send_confirmation, send_welcome
+from pipeline.web.pages import WebContext, error_page, get_ctx, page, wants_json
+from pipeline.web.ratelimit import count_hit
+from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok
+
+log = logging.getLogger("pipeline.web")
+router = APIRouter()
+
+HONEYPOT = "website"
+MAX_FORM_BYTES = 64_000
+
+SIGNUP_FIELDS = {
+    "email": {"type": "string", "maxLength": 320},
+    "name": {"type": "string", "maxLength": 200},
+    "lists": {"type": "array", "items": {"type": "string"}},
+    "consent": {"type": "boolean"},
+    HONEYPOT: {"type": "string"},
+}
+SIGNUP_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": SIGNUP_FIELDS,
+                    "required": ["email", "consent"],
+                }
+            },
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        **SIGNUP_FIELDS,
+                        "consent": {"type": "string"},
+                        CSRF_FIELD: {"type": "string"},
+                    },
+                    "required": ["email"],
+                }
+            },
+        },
+    }
+}
+
+
+def consent_text(settings: Settings) -> str:
+    """The exact consent sentence the form shows (and the database records)."""
+    return settings.web.consent_text.replace("{name}", settings.newsletter.name)
+
+
+def clean_name(value: str) -> str:
+    """One line of printable text, at most 200 characters."""
+    kept = "".join(c for c in value if unicodedata.category(c)[0] != "C")
+    return " ".join(kept.split())[:200]
+
+
+@dataclass
+class SignupForm:
+    email: str = ""
+    name: str = ""
+    lists: list[str] = field(default_factory=list)
+    consent: bool = False
+    honeypot: str = ""
+    csrf_token: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _parse_json(data: Any) -> SignupForm:
+    if not isinstance(data, dict):
+        return SignupForm(errors={"form": "Send a JSON object with email, lists and consent."})
+    lists = data.get("lists", [])
+    if isinstance(lists, str):
+        lists = [lists]
+    return SignupForm(
+        email=_as_text(data.get("email")),
+        name=_as_text(data.get("name")),
+        lists=[x for x in lists if isinstance(x, str)] if isinstance(lists, list) else [],
+        consent=data.get("consent") is True,
+        honeypot=_as_text(data.get(HONEYPOT)),
+    )
+
+
+def validate(settings: Settings, form: SignupForm) -> SignupForm:
+    """Fill ``form.errors`` (field -> message for people) and normalise the values."""
+    try:
+        form.email = service.normalise_email(form.email)
+    except SubscriberError:
+        form.errors["email"] = "Please enter your email address, like you@example.com."
+    form.name = clean_name(form.name)
+    known = settings.list_slugs
+    chosen = list(dict.fromkeys(s for s in form.lists if s in known))
+    if len(known) == 1:
+        chosen = known
+    if not chosen:
+        form.errors["lists"] = "Please choose at least one list."
+    form.lists = chosen
+    if not form.consent:
+        form.errors["consent"] = "Please tick the box to agree to receive our emails."
+    return form
+
+
+def sign_up(ctx: WebContext, form: SignupForm, ip: str) -> None:
+    """Subscribe (unconfirmed where the list wants double opt-in) and send the emails."""
+    settings, engine = ctx.settings, ctx.engine
+    now = ctx.now()
+    text = consent_text(settings)
+    before = service.get_subscriber(engine, email=form.email)
+    name = form.name if before is None else ""  # the public form never renames anyone
+    double = [s for s in form.lists if (found := settings.list_named(s)) and found.double_opt_in]
+    single = [s for s in form.lists if s not in double]
+    pending: list[str] = list(double)
+    subscriber_id: int | None = before.id if before else None
+    for lists, confirmed in ((single, True), (double, False)):
+        if not lists:
+            continue
+        result = service.add_subscriber(
+            engine,
+            form.email,
+            name=name,
+            lists=lists,
+            method="web",
+            consent_text=text,
+            ip=ip,
+            confirmed=confirmed,
+            consent_at=now,
+        )
+        subscriber_id = result.subscriber_id or subscriber_id
+        if result.suppressed and confirmed:
+            pending += lists  # only the emailed link may bring a suppressed address back
+    if subscriber_id is None:
+        return  # suppressed and unknown (e.g. erased): nothing may be sent
+    after = service.get_subscriber(engine, subscriber_id=subscriber_id)
+    if after is None:
+        return
+    was = before.subscriptions if before else {}
+    pending = [s for s in pending if after.subscriptions.get(s) != "confirmed"]
+    if pending:
+        send_confirmation(settings, subscriber_id, after.email, after.name, pending)
+    welcomed = [
+        s for s in single if after.subscriptions.get(s) == "confirmed" and was.get(s) != "confirmed"
+    ]
+    if welcomed:
+        _welcome(ctx, subscriber_id, after.email, after.name, welcomed)
+
+
+def _welcome(ctx: WebContext, subscriber_id: int, email: str, name: str, lists: list[str]) -> None:
+    try:
+        send_welcome(ctx.settings, ctx.engine, subscriber_id, email, name, lists)
+    except NewsletterError as exc:  # the subscription stands; the welcome is a courtesy
+        log.warning("welcome email to subscriber %s not sent: %s", subscriber_id, exc)
+
+
+def _thanks_message(settings: Settings, lists: list[str]) -> str:
+    if any((found := settings.list_named(s)) and found.double_opt_in for s in lists):
+        return (
+            "Almost done: we have sent you an email. Please open the link in it to confirm "
+            "your subscription (it works for 7 days)."
+        )
+    return "Thank you! Look out for our welcome email in your inbox."
+
+
+def _form_page(
+    request: Request, ctx: WebContext, form: SignupForm, status: int = 200, **extra: Any
+) -> Response:
+    return page(
+        request,
+        "subscribe.html",
+        status,
+        form=form,
+        consent=consent_text(ctx.settings),
+        honeypot=HONEYPOT,
+        **extra,
+    )
+
+
+@router.get("/subscribe", summary="The signup form")
+async def subscribe_form(
+    request: Request, lists: str = "", ctx: WebContext = Depends(get_ctx)
+) -> Response:
+    chosen = [s for s in lists.split(",") if s in ctx.settings.list_slugs] if lists else []
+    return _form_page(request, ctx, SignupForm(lists=chosen or ctx.settings.list_slugs))
+
+
+async def _read_form(request: Request) -> SignupForm:
+    raw = await request.form(max_files=0, max_fields=50)
+    return SignupForm(
+        email=_as_text(raw.get("email")),
+        name=_as_text(raw.get("name")),
+        lists=[x for x in raw.getlist("lists") if isinstance(x, str)],
+        consent=_as_text(raw.get("consent")) in ("yes", "on", "true", "1"),
+        honeypot=_as_text(raw.get(HONEYPOT)),
+        csrf_token=_as_text(raw.get(CSRF_FIELD)),
+    )
+
+
+@router.post("/subscribe", summary="Sign up (form or JSON)", openapi_extra=SIGNUP_BODY)
+async def subscribe(request: Request, ctx: WebContext = Depends(get_ctx)) -> Response:
+    settings = ctx.settings
+    is_json = request.headers.get("content-type", "").startswith("application/json")
+    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        return error_page(request, 413, "The form is too large.")
+    try:
+        form = _parse_json(await request.json()) if is_json else await _read_form(request)
+    except Exception:  # malformed JSON or form encoding
+        return error_page(request, 400, "The form could not be read. Please try again.")
+    if not is_json and not csrf_ok(
+        settings.secrets.secret_key, request.cookies.get(CSRF_COOKIE), form.csrf_token
+    ):
+        form.errors["form"] = "This form had expired. Please check it and send it again."
+        return _form_page(request, ctx, form, 403)
+    ip = ctx.ip(request)
+    verdict = await run_in_threadpool(
+        count_hit,
+        ctx.engine,
+        f"signup:{ip}",
+        limit=settings.web.signup_rate_limit,
+        window=settings.web.signup_rate_window,
+        now=ctx.now(),
+    )
+    if not verdict.allowed:
+        minutes = max(1, -(-verdict.retry_after // 60))
+        return error_page(
+            request,
+            429,
+            f"Too many signups from your network. Please try again in {minutes} minutes.",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+    if "form" not in form.errors:
+        validate(settings, form)
+    if form.errors and not form.honeypot:
+        if is_json:
+            return JSONResponse(
+                {"error": "Please check the form.", "fields": form.errors}, status_code=422
+            )
+        return _form_page(request, ctx, form, 422)
+    message = _thanks_message(settings, form.lists)
+    if not form.honeypot:
+        try:
+            await run_in_threadpool(sign_up, ctx, form, ip)
+        except NewsletterError as exc:
+            log.error("signup failed: %s", exc)
+            return error_page(
+                request, 503, "We could not send your confirmation email. Please try again later."
+            )
+    if is_json or wants_json(request):
+        return JSONResponse({"status": "ok", "message": message}, status_code=202)
+    return page(request, "thanks.html", message=message)
+
+
+@router.get("/confirm/{token}", summary="Confirm a subscription (the emailed link)")
+async def confirm(
+    token: str, request: Request, lists: str = "", ctx: WebContext = Depends(get_ctx)
+) -> Response:
+    wanted = [s for s in lists.split(",") if s in ctx.settings.list_slugs]
+    try:
+        outcome = await run_in_threadpool(confirm_signup, ctx, token, wanted, ctx.ip(request))
+    except WebError as exc:
+        return error_page(request, 400, f"Sorry, {exc}.")
+    return page(request, "confirmed.html", **outcome)
+
+
+def confirm_signup(ctx: WebContext, token: str, lists: list[str], ip: str) -> dict[str, Any]:
+    """Confirm what the token's subscriber asked for; send the welcome for new lists."""
+    settings, engine = ctx.settings, ctx.engine
+    data = read_token(settings.secrets.secret_key, "confirm", token[:500])
+    info = service.get_subscriber(engine, subscriber_id=data.subscriber_id)
+    if info is None:
+        raise WebError("this link is not valid", fix="sign up again")
+    before = dict(info.subscriptions)
+    if lists:
+        result = service.add_subscriber(
+            engine,
+            info.email,
+            lists=lists,
+            method="web",
+            consent_text=consent_text(settings),
+            ip=ip,
+            confirmed=True,
+            allow_resubscribe=True,
+        )
+        if result.suppressed:
+            raise WebError(
+                "this address cannot be subscribed again here",
+                fix=f"write to {settings.sender.email}",
+            )
+    else:
+        service.confirm_subscription(engine, data.subscriber_id, None, ip=ip)
+    after = service.get_subscriber(engine, subscriber_id=data.subscriber_id)
+    assert after is not None
+    new = [s for s, st in after.subscriptions.items() if st == "confirmed" and before.get(s) != st]
+    if new:
+        _welcome(ctx, after.id, after.email, after.name, new)
+    confirmed = [s for s, st in after.subscriptions.items() if st == "confirmed"]
+    secret = settings.secrets.secret_key
+    return {
+        "list_names": list_names(settings, confirmed),
+        "preferences_url": "/preferences/" + make_token(secret, "preferences", after.id),
+    }

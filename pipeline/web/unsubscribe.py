@@ -1,0 +1,142 @@
+"""Unsubscribing: ``GET /unsubscribe/{token}`` shows one button and changes nothing (mail
+scanners follow links); ``POST /unsubscribe/{token}`` unsubscribes from every list at once.
+
+The same POST answers RFC 8058 one-click requests from mail providers: the body
+``List-Unsubscribe=One-Click`` (urlencoded or multipart), no cookies, no CSRF token; the
+answer is a plain 200, never a redirect. The page's own button carries a CSRF token.
+The confirmation page offers to resubscribe (a button that posts to the preferences page).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse, Response
+
+from pipeline.errors import WebError
+from pipeline.subscribers import service
+from pipeline.tokens import TokenData, make_token, read_token
+from pipeline.web.events import record_link_unsubscribe
+from pipeline.web.mail import list_names
+from pipeline.web.pages import WebContext, error_page, get_ctx, page
+from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok
+
+router = APIRouter()
+
+MAX_BODY = 16_000
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
+
+UNSUBSCRIBE_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "List-Unsubscribe": {"type": "string", "enum": ["One-Click"]},
+                        CSRF_FIELD: {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def mask_email(email: str) -> str:
+    """``an***@example.com``: enough to recognise, not enough to harvest."""
+    local, _, domain = email.partition("@")
+    return f"{local[:2]}***@{domain}" if domain else "***"
+
+
+def _read(secret: str, token: str) -> TokenData:
+    return read_token(secret, "unsubscribe", token[:500])
+
+
+@router.get("/unsubscribe/{token}", summary="The unsubscribe page (one button)")
+async def unsubscribe_page(
+    token: str, request: Request, ctx: WebContext = Depends(get_ctx)
+) -> Response:
+    try:
+        data = _read(ctx.settings.secrets.secret_key, token)
+    except WebError as exc:
+        return error_page(request, 400, f"Sorry, {exc}.")
+    info = await run_in_threadpool(service.get_subscriber, ctx.engine, data.subscriber_id)
+    return page(
+        request,
+        "unsubscribe.html",
+        token=token,
+        masked=mask_email(info.email) if info else "",
+        message="",
+    )
+
+
+def unsubscribe_everywhere(ctx: WebContext, data: TokenData, method: str, ip: str) -> list[str]:
+    """Unsubscribe from every list; returns the lists the person was on (for the resubscribe
+    offer). Counted once per edition for ``issue stats``."""
+    info = service.get_subscriber(ctx.engine, subscriber_id=data.subscriber_id)
+    if info is None:
+        return []
+    had = [s for s, st in info.subscriptions.items() if st in ("confirmed", "unconfirmed")]
+    service.unsubscribe(ctx.engine, info.id, None, method=method, ip=ip)
+    if info.status == "active":
+        record_link_unsubscribe(ctx.engine, info.id, data.edition_id, source=method, now=ctx.now())
+    return had
+
+
+@router.post(
+    "/unsubscribe/{token}",
+    summary="Unsubscribe now (the page's button, or an RFC 8058 one-click POST)",
+    openapi_extra=UNSUBSCRIBE_BODY,
+)
+async def unsubscribe_now(
+    token: str, request: Request, ctx: WebContext = Depends(get_ctx)
+) -> Response:
+    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        return PlainTextResponse("Body too large.\n", status_code=413)
+    try:
+        form = await request.form(max_files=0, max_fields=20)
+    except Exception:  # not a form at all
+        return PlainTextResponse("The request could not be read.\n", status_code=400)
+    one_click = form.get(ONE_CLICK[0]) == ONE_CLICK[1] and not form.get(CSRF_FIELD)
+    secret = ctx.settings.secrets.secret_key
+    try:
+        data = _read(secret, token)
+    except WebError as exc:
+        if one_click:
+            return PlainTextResponse(f"{exc}\n", status_code=400)
+        return error_page(request, 400, f"Sorry, {exc}.")
+    ip = ctx.ip(request)
+    if one_click:
+        await run_in_threadpool(unsubscribe_everywhere, ctx, data, "one-click", ip)
+        return PlainTextResponse("You are unsubscribed.\n", status_code=200)
+    token_value = form.get(CSRF_FIELD)
+    if not csrf_ok(
+        secret,
+        request.cookies.get(CSRF_COOKIE),
+        token_value if isinstance(token_value, str) else None,
+    ):
+        info = await run_in_threadpool(service.get_subscriber, ctx.engine, data.subscriber_id)
+        return page(
+            request,
+            "unsubscribe.html",
+            403,
+            token=token,
+            masked=mask_email(info.email) if info else "",
+            message="This page had expired. Please press the button again.",
+        )
+    had = await run_in_threadpool(unsubscribe_everywhere, ctx, data, "web", ip)
+    return page(request, "unsubscribed.html", **resubscribe_offer(ctx, data.subscriber_id, had))
+
+
+def resubscribe_offer(ctx: WebContext, subscriber_id: int, had: list[str]) -> dict[str, Any]:
+    lists = had or ctx.settings.list_slugs
+    return {
+        "preferences_url": "/preferences/"
+        + make_token(ctx.settings.secrets.secret_key, "preferences", subscriber_id),
+        "lists": lists,
+        "list_names": list_names(ctx.settings, lists),
+    }
