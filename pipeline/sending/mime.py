@@ -98,7 +98,12 @@ def format_address(name: str, email: str) -> str:
         if name.isascii() and name.isprintable():
             quoted = name.replace("\\", "\\\\").replace('"', '\\"')
             return f'"{quoted}" <{email}>'
-    return f"{encoded_words(name)} <{email}>"
+    # One encoded word, even past RFC 2047's advised 75 characters: parsers (Python's
+    # among them) put a space between adjacent encoded words inside a display name.
+    word = "=?utf-8?b?" + base64.b64encode(name.encode()).decode() + "?="
+    if len(word) > 900:  # cannot happen for names of up to 200 characters
+        word = encoded_words(name)
+    return f"{word} <{email}>"
 
 
 class _Date:

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from pipeline.config import Settings
+from pipeline.errors import PersonalisationError
+from pipeline.render.personalise import CompiledEdition
+from pipeline.sending.mime import MessageSkeleton, encoded_words
+from pipeline.sending.values import recipient_values
+from tests.sending.conftest import sample_compiled
+
+NAMES = st.text(
+    alphabet=st.characters(
+        blacklist_categories=("Cs", "Cc"),
+        blacklist_characters="\ue000\ue001\ue002",
+    ),
+    max_size=120,
+) | st.sampled_from(
+    ['Ann <&> "Q"', "Zoë Ünal", "💄 Glow", "O'Neil, Jr.", "=?utf-8?q?x?=", "a" * 150, "  "]
+)
+
+
+def _parse(data: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def _content(msg: EmailMessage, kind: str) -> str:
+    part = msg.get_body((kind,))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
+
+
+def _check(
+    skeleton: MessageSkeleton, compiled: CompiledEdition, settings: Settings, name: str
+) -> None:
+    values = recipient_values(settings, 7, "ann@example.org", name, 3)
+    data = skeleton.build("ann@example.org", name, values, message_id="<m1@glownotes.example.com>")
+    expected = compiled.personalise(values)
+    msg = _parse(data)
+    assert msg["Subject"] == expected.subject
+    assert _content(msg, "html") == expected.html
+    assert _content(msg, "plain") == expected.text.replace("\r\n", "\n")
+    if name.strip():
+        assert msg["To"].addresses[0].display_name == name
+    assert msg["To"].addresses[0].addr_spec == "ann@example.org"
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert b"\r" not in data.replace(b"\r\n", b"")
+
+
+@hsettings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=NAMES)
+def test_every_message_parses_back_to_the_personalised_parts(
+    file_settings: Settings, name: str
+) -> None:
+    compiled = sample_compiled()
+    skeleton = MessageSkeleton(file_settings, compiled, slug="s", lists=["beauty-tips"])
+    _check(skeleton, compiled, file_settings, name)
+
+
+def test_headers_for_compliance(file_settings: Settings) -> None:
+    compiled = sample_compiled(subject_slot=False)
+    skeleton = MessageSkeleton(file_settings, compiled, slug="2026-12-01-x", lists=["beauty-tips"])
+    values = recipient_values(file_settings, 7, "ann@example.org", "Ann", 3)
+    first = _parse(skeleton.build("ann@example.org", "Ann", values))
+    second = _parse(skeleton.build("ann@example.org", "Ann", values))
+    assert first["Message-ID"] != second["Message-ID"]
+    assert first["Message-ID"].endswith("@glownotes.example.com>")
+    assert first["Date"]
+    assert first["From"] == "Glow Notes <hello@glownotes.example.com>"
+    assert first["Reply-To"] == "editors@glownotes.example.com"
+    assert first["List-Unsubscribe"] == (
+        f"<{values['unsubscribe_url']}>, "
+        "<mailto:unsubscribe@glownotes.example.com?subject=unsubscribe>"
+    )
+    assert values["unsubscribe_url"].startswith("http://127.0.0.1:8000/unsubscribe/")
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert first["List-Id"] == "<beauty-tips.glownotes.example.com>"
+    assert first["X-Edition"] == "2026-12-01-x"
+    assert first["MIME-Version"] == "1.0"
+    assert first.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in first.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_mailto_comes_from_settings(make_settings: object) -> None:
+    settings = make_settings(**{"sending.list_unsubscribe_mailto": "leave@lists.example.com"})  # type: ignore[operator]
+    skeleton = MessageSkeleton(settings, sample_compiled())
+    values = recipient_values(settings, 1, "a@example.org", "", None)
+    msg = _parse(skeleton.build("a@example.org", "", values))
+    assert msg["List-Unsubscribe"].endswith("<mailto:leave@lists.example.com?subject=unsubscribe>")
+
+
+@pytest.mark.parametrize(
+    ("name", "address", "message"),
+    [
+        (
+            "Ann\r\nBcc: x@evil.example",
+            "ann@example.org",
+            "the name holds a line break and would reach a header "
+            "(remove CR/LF characters from the subscriber's data)",
+        ),
+        (
+            "Ann",
+            "ann@example.org\nBcc: x@evil.example",
+            "the address holds a line break and would reach a header "
+            "(remove CR/LF characters from the subscriber's data)",
+        ),
+        (
+            "Ann",
+            "ann@example.org>, <x@evil.example",
+            "'ann@example.org>, <x@evil.example' cannot be used as an email address in a header "
+            "(correct the subscriber's address)",
+        ),
+    ],
+)
+def test_header_injection_is_refused(
+    file_settings: Settings, name: str, address: str, message: str
+) -> None:
+    skeleton = MessageSkeleton(file_settings, sample_compiled())
+    values = recipient_values(file_settings, 1, address, name, None)
+    with pytest.raises(PersonalisationError) as err:
+        skeleton.build(address, name, values)
+    assert str(err.value) == message
+
+
+def test_subject_slot_with_line_break_is_refused(file_settings: Settings) -> None:
+    skeleton = MessageSkeleton(file_settings, sample_compiled())
+    values = recipient_values(file_settings, 1, "a@example.org", "Ann", None)
+    values["first_name"] = "Ann\nBcc: x"
+    with pytest.raises(PersonalisationError) as err:
+        skeleton.build("a@example.org", "Ann", values)
+    assert str(err.value) == (
+        "the value of 'first_name' holds a line break and would reach the Subject header "
+        "(remove CR/LF characters from the subscriber's data)"
+    )
+
+
+def test_encoded_words_stay_short() -> None:
+    words = encoded_words("Zoë " * 100).split("\r\n ")
+    assert len(words) > 1
+    assert all(len(w) <= 75 for w in words)
