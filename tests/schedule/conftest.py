@@ -1,0 +1,83 @@
+"""Helpers for the schedule tests: an audience in the database, the outbox, the sample slug."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+from sqlalchemy import Engine, func, insert, select
+
+from pipeline.config import Settings
+from pipeline.store.tables import deliveries, lists, subscribers, subscriptions
+from pipeline.subscribers.lists import sync_lists
+
+SLUG = "2026-12-01-microneedling"
+AT = "2026-12-01 09:00"  # GMT: 09:00 UTC
+DUE = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+BEFORE = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def add_audience(
+    engine: Engine, settings: Settings, n: int, list_slug: str = "beauty-tips"
+) -> None:
+    """``n`` confirmed subscribers of ``list_slug``: reader0@example.com, reader1@..."""
+    sync_lists(engine, settings)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        list_id = conn.execute(select(lists.c.id).where(lists.c.slug == list_slug)).scalar_one()
+        start = conn.execute(select(func.count()).select_from(subscribers)).scalar_one()
+        rows = [
+            {
+                "email": f"reader{i}@example.com",
+                "name": f"Reader {i}",
+                "attributes": {},
+                "status": "active",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(start, start + n)
+        ]
+        conn.execute(insert(subscribers), rows)
+        ids = conn.execute(
+            select(subscribers.c.id).where(subscribers.c.email.in_([r["email"] for r in rows]))
+        ).scalars()
+        conn.execute(
+            insert(subscriptions),
+            [
+                {
+                    "subscriber_id": sid,
+                    "list_id": list_id,
+                    "status": "confirmed",
+                    "consent_at": now,
+                    "consent_method": "cli",
+                    "consent_text": "",
+                    "confirmed_at": now,
+                    "updated_at": now,
+                }
+                for sid in ids
+            ],
+        )
+
+
+def outbox(settings: Settings) -> list[tuple[str, str, str]]:
+    """(To, Message-ID, file name) of every message in the Maildir outbox."""
+    folder = settings.outbox_dir / "new"
+    if not folder.is_dir():
+        return []
+    found = []
+    parser = BytesHeaderParser()
+    for path in sorted(Path(folder).iterdir()):
+        with path.open("rb") as fh:
+            headers = parser.parse(fh)
+        found.append((str(headers["To"]), str(headers["Message-ID"]), path.name))
+    return found
+
+
+def ledger(engine: Engine) -> dict[str, int]:
+    """Delivery rows by status."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+        ).all()
+    return {status: int(n) for status, n in rows}
