@@ -95,8 +95,10 @@ def to_text(md: str, width: int = WIDTH) -> str:
     prefixes: list[str] = []  # one per open list item / blockquote
     ordinals: list[int | None] = []  # per open list: next number, None for bullets
     pending_item = False
+    previous = ""
     for token in tokens:
-        kind = token.type
+        kind, previous_kind = token.type, previous
+        previous = kind
         if kind in ("bullet_list_open", "ordered_list_open"):
             if not _in_list(prefixes) and blocks and blocks[-1] != "":
                 blocks.append("")
@@ -124,7 +126,7 @@ def to_text(md: str, width: int = WIDTH) -> str:
             )
             rest = "".join(p if p == "> " else " " * len(p) for p in prefixes)
             text = _inline_text(token)
-            if token.level and tokens and _heading_level(token, tokens):
+            if previous_kind == "heading_open":
                 text = text.upper()
             lines = _wrap(text, first, rest, width)
             tight_item = pending_item or (prefixes and prefixes[-1] != "> ")
@@ -148,11 +150,6 @@ def to_text(md: str, width: int = WIDTH) -> str:
 
 def _in_list(prefixes: list[str]) -> bool:
     return any(p != "> " for p in prefixes)
-
-
-def _heading_level(token: Token, tokens: list[Token]) -> bool:
-    index = tokens.index(token)
-    return index > 0 and tokens[index - 1].type == "heading_open"
 
 
 # ---- facts for the checks ------------------------------------------------------------------

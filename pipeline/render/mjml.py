@@ -160,7 +160,7 @@ def mjml_to_html(source: str, *, label: str, preheader: str = "") -> str:
         raise RenderError(
             f"MJML error: {exc}", path=label, line=line, fix="check the MJML tags of the template"
         ) from None
-    out = _INLINER.inline(out)
+    out = _with_units(_INLINER.inline(out))
     out = out.replace("<head>", "<head>" + COLOR_SCHEME_META, 1)
     if preheader:
         hidden = (
@@ -172,6 +172,23 @@ def mjml_to_html(source: str, *, label: str, preheader: str = "") -> str:
         if body:
             out = out[: body.end()] + hidden + out[body.end() :]
     return _restore(out, saved)
+
+
+_PADDING_DECL = re.compile(r"(padding(?:-top|-bottom|-left|-right)?\s*:\s*)([^;\"]*)")
+_STYLE_ATTR = re.compile(r'\bstyle="[^"]*"')
+_BARE_ZERO = re.compile(r"(?<![\w.])0(?![\w.%])")
+
+
+def _with_units(html: str) -> str:
+    """Write inlined padding such as ``padding: 0`` (from mjml's reset CSS) as ``0px``."""
+
+    def fix(match: re.Match[str]) -> str:
+        return match.group(1) + _BARE_ZERO.sub("0px", match.group(2))
+
+    def style(match: re.Match[str]) -> str:
+        return _PADDING_DECL.sub(fix, match.group(0))
+
+    return _STYLE_ATTR.sub(style, html)
 
 
 def _escape(text: str) -> str:
