@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import http.server
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+import jsonschema
 import pytest
 from sqlalchemy import Engine, insert, select
 
 from pipeline.render.personalise import CompiledEdition, compile_edition, placeholder
 from pipeline.sending.editions import store_edition
 from pipeline.store.tables import lists, subscribers, subscriptions, utcnow
+from tests.conftest import SHARED, free_port
 
 
 def add_audience(
@@ -98,3 +105,152 @@ def make_edition(
     engine: Engine, slug: str = "2026-12-01-test", lists_: tuple[str, ...] = ("beauty-tips",)
 ) -> int:
     return store_edition(engine, slug, sample_compiled(), lists=list(lists_), content_hash="0" * 64)
+
+
+# ---- an SMTP server that records what it accepts and misbehaves on demand ---------------
+class RecordingHandler:
+    """aiosmtpd handler: ``accepted`` holds (recipient, Message-ID) of every message taken.
+
+    ``script`` is a list of answers for the next DATA commands ("421 ...", "451 ...", or
+    "drop" to cut the connection); ``refuse`` answers RCPT with 550 for these addresses.
+    """
+
+    def __init__(self) -> None:
+        self.accepted: list[tuple[str, str]] = []
+        self.script: list[str] = []
+        self.refuse: set[str] = set()
+        self.always: str | None = None
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 <" + address + ">: Recipient address rejected"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            answer = self.script.pop(0) if self.script else self.always
+        if answer == "drop":
+            server.transport.close()
+            return "421 dropped"
+        if answer:
+            return answer
+        content: bytes = envelope.content
+        start = content.find(b"\r\nMessage-ID: ") + 14
+        message_id = content[start : content.find(b"\r\n", start)].decode()
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.accepted.append((rcpt, message_id))
+            n = len(self.accepted)
+        return f"250 2.0.0 Ok: queued as Q{n}"
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    handler: RecordingHandler
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    from aiosmtpd.controller import Controller
+
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SmtpServer("127.0.0.1", port, handler)
+    controller.stop()
+
+
+# ---- a SendGrid stand-in that validates every request ----------------------------------
+SCHEMA = json.loads((SHARED / "contracts" / "sendgrid-mail-send.schema.json").read_text())
+
+
+def sendgrid_violations(body: dict[str, Any]) -> list[str]:
+    """Schema errors plus the limits in the schema's $comment."""
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    problems = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(body)]
+    people = body.get("personalizations", [])
+    recipients = sum(len(p.get(k, [])) for p in people for k in ("to", "cc", "bcc"))
+    if recipients > 1000:
+        problems.append(f"{recipients} recipients in one request (limit 1000)")
+    for i, p in enumerate(people):
+        subs = p.get("substitutions", {})
+        size = sum(len(k.encode()) + len(str(v).encode()) for k, v in subs.items())
+        if size > 10_000:
+            problems.append(f"personalizations/{i}: substitutions take {size} bytes")
+        args = {**body.get("custom_args", {}), **p.get("custom_args", {})}
+        if len(json.dumps(args).encode()) > 10_000:
+            problems.append(f"personalizations/{i}: custom_args over 10,000 bytes")
+    if "reply_to" in body and "reply_to_list" in body:
+        problems.append("reply_to and reply_to_list together")
+    if len(json.dumps(body).encode()) >= 30_000_000:
+        problems.append("message over 30 MB")
+    return problems
+
+
+class SendgridStandIn:
+    def __init__(self) -> None:
+        self.script: list[tuple[int, dict[str, str]]] = []  # (status, headers) per request
+        self.requests: list[dict[str, Any]] = []
+        self.accepted: list[dict[str, Any]] = []  # personalizations answered with 202
+        self.violations: list[str] = []
+        self.auth: list[str] = []
+        self.lock = threading.Lock()
+        self.url = ""
+
+    def answer(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], bytes]:
+        problems = sendgrid_violations(body)
+        with self.lock:
+            self.requests.append(body)
+            self.auth.append(auth)
+            if problems:
+                self.violations.extend(problems)
+                return 400, {}, json.dumps({"errors": [{"message": problems[0]}]}).encode()
+            status, headers = self.script.pop(0) if self.script else (202, {})
+            if status == 202:
+                self.accepted.extend(body["personalizations"])
+                n = len(self.requests)
+                return 202, {"X-Message-Id": f"sg-{n}", **headers}, b""
+        message = {400: "The from address does not match a verified Sender Identity"}.get(
+            status, "try again later"
+        )
+        return status, headers, json.dumps({"errors": [{"message": message}]}).encode()
+
+
+@pytest.fixture
+def sendgrid_api() -> Iterator[SendgridStandIn]:
+    stand_in = SendgridStandIn()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            body = json.loads(self.rfile.read(length))
+            if self.path != "/v3/mail/send":
+                status, headers, payload = 404, {}, b"{}"
+            else:
+                status, headers, payload = stand_in.answer(
+                    body, self.headers.get("Authorization", "")
+                )
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    stand_in.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield stand_in
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from sqlalchemy import Engine, select
+
+from pipeline.clock import FixedClock
+from pipeline.config import Settings
+from pipeline.sending.engine import send_edition
+from pipeline.sending.ledger import count_by_status
+from pipeline.sending.single import send_single
+from pipeline.sending.transports import get_transport
+from pipeline.sending.values import recipient_values
+from pipeline.store.tables import deliveries
+from tests.sending.conftest import SmtpServer, add_audience, make_edition, sample_compiled
+
+
+def _smtp_settings(
+    make: Callable[..., Settings], db_url: str, server: SmtpServer, **more: object
+) -> Settings:
+    return make(
+        **{
+            "database.url": db_url,
+            "sending.transport": "smtp",
+            "smtp.host": server.host,
+            "smtp.port": server.port,
+            "smtp.connections": 4,
+            "sending.backoff_base": 0.0,
+            "sending.batch_size": 50,
+            **more,
+        }
+    )
+
+
+def test_smtp_sends_and_records_per_recipient_answers(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    settings = _smtp_settings(make_settings, db_url, smtp_server)
+    add_audience(engine, 60)
+    smtp_server.handler.refuse = {"reader3@example.org", "reader40@example.org"}
+    eid = make_edition(engine)
+    report = send_edition(settings, engine, eid, clock=FixedClock())
+    assert (report.sent, report.failed, report.status) == (58, 2, "sent")
+    accepted = Counter(rcpt for rcpt, _ in smtp_server.handler.accepted)
+    assert len(accepted) == 58 and set(accepted.values()) == {1}
+    with engine.connect() as conn:
+        rows = {r.email: r for r in conn.execute(select(deliveries))}
+    refused = rows["reader3@example.org"]
+    assert (refused.status, refused.attempts) == ("failed", 1)
+    assert refused.error == ("SMTP 550 5.1.1 <reader3@example.org>: Recipient address rejected")
+    ok = rows["reader0@example.org"]
+    assert ok.status == "sent" and ok.provider_id.startswith("SMTP 250 2.0.0 Ok: queued as Q")
+    message_ids = {mid for rcpt, mid in smtp_server.handler.accepted if rcpt == ok.email}
+    assert message_ids == {ok.message_id}
+
+
+def test_transient_answers_and_drops_are_retried(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    settings = _smtp_settings(
+        make_settings, db_url, smtp_server, **{"sending.pause_min_sample": 1000}
+    )
+    add_audience(engine, 40)
+    smtp_server.handler.script = [
+        "421 4.3.2 Service shutting down",
+        "451 4.3.0 Try again later",
+        "drop",
+        "451 4.3.0 Try again later",
+        "drop",
+        "421 4.7.0 Too many connections",
+    ]
+    eid = make_edition(engine)
+    report = send_edition(settings, engine, eid, clock=FixedClock())
+    assert (report.sent, report.failed, report.retried, report.status) == (40, 0, 6, "sent")
+    accepted = Counter(rcpt for rcpt, _ in smtp_server.handler.accepted)
+    assert len(accepted) == 40 and set(accepted.values()) == {1}
+    counts = count_by_status(engine, eid)
+    assert counts["sent"] == 40
+    with engine.connect() as conn:
+        attempts = sorted(r[0] for r in conn.execute(select(deliveries.c.attempts)))
+    assert sum(attempts) == 46
+
+
+def test_a_recipient_that_keeps_failing_is_given_up(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    settings = _smtp_settings(
+        make_settings,
+        db_url,
+        smtp_server,
+        **{"sending.pause_min_sample": 1000, "sending.max_attempts": 3},
+    )
+    add_audience(engine, 1)
+    smtp_server.handler.always = "451 4.3.0 Try again later"
+    eid = make_edition(engine)
+    report = send_edition(settings, engine, eid, clock=FixedClock())
+    assert (report.sent, report.failed, report.retried, report.status) == (0, 1, 2, "sent")
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(deliveries.c.status, deliveries.c.attempts, deliveries.c.error)
+        ).one()
+    assert tuple(row) == ("failed", 3, "gave up after 3 attempts: SMTP 451 4.3.0 Try again later")
+
+
+def test_sending_pauses_past_the_error_rate(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    settings = _smtp_settings(
+        make_settings,
+        db_url,
+        smtp_server,
+        **{
+            "sending.pause_min_sample": 10,
+            "sending.batch_size": 10,
+            "sending.pause_error_rate": 0.5,
+        },
+    )
+    add_audience(engine, 30)
+    smtp_server.handler.always = "554 5.7.1 Rejected for policy reasons"
+    eid = make_edition(engine)
+    report = send_edition(settings, engine, eid, clock=FixedClock())
+    assert report.status == "paused"
+    assert report.pause_reason == (
+        "10 of 10 attempts failed (100%, above sending.pause_error_rate 50%); "
+        "last error: SMTP 554 5.7.1 Rejected for policy reasons"
+    )
+    counts = count_by_status(engine, eid)
+    assert (counts["failed"], counts["pending"]) == (10, 20)
+
+
+def test_send_single_over_smtp(
+    make_settings: Callable[..., Settings], db_url: str, smtp_server: SmtpServer
+) -> None:
+    settings = _smtp_settings(make_settings, db_url, smtp_server)
+    values = recipient_values(settings, 1, "seed@example.org", "Seed", None)
+    result = send_single(
+        settings, sample_compiled(), to_email="seed@example.org", to_name="Seed", values=values
+    )
+    assert result.ok
+    assert [r for r, _ in smtp_server.handler.accepted] == ["seed@example.org"]
+
+
+def test_unreachable_server_is_transient(make_settings: Callable[..., Settings]) -> None:
+    from tests.conftest import free_port
+
+    port = free_port()
+    settings = make_settings(**{"sending.transport": "smtp", "smtp.port": port})
+    values = recipient_values(settings, 1, "seed@example.org", "", None)
+    transport = get_transport(settings)
+    result = send_single(
+        settings, sample_compiled(), to_email="seed@example.org", values=values, transport=transport
+    )
+    assert result.outcome == "transient"
+    assert result.error is not None
+    assert result.error.startswith(f"cannot connect to 127.0.0.1:{port}: ")
