@@ -1,8 +1,9 @@
 """Delivery events: SendGrid's Event Webhook, verified and recorded against deliveries.
 
-The sending stage puts ``custom_args`` ``{"delivery_id": "<id>", "edition_id": "<id>"}``
-(strings) in every personalization; SendGrid copies them into each event as top-level keys,
-so an event finds its delivery without a lookup by message id.
+The sending stage puts ``custom_args`` in every personalization: ``delivery_id`` (the
+ledger row's id, a string) and the edition, as ``edition_id`` (its id, a string) or
+``edition`` (its slug); SendGrid copies them into each event as top-level keys, so an event
+finds its delivery without a lookup by message id.
 
 Each event is recorded once (``delivery_events.provider_event_id`` holds SendGrid's unique
 ``sg_event_id``). Its consequence runs before it is recorded, so a crash in between means
@@ -217,6 +218,11 @@ def _find_delivery(engine: Engine, event: Mapping[str, Any]) -> tuple[int | None
             known = conn.execute(select(editions.c.id).where(editions.c.id == edition_id)).first()
             if known is not None:
                 return None, edition_id, None
+        slug = event.get("edition")
+        if isinstance(slug, str) and 0 < len(slug) <= 200:
+            found = conn.execute(select(editions.c.id).where(editions.c.slug == slug)).first()
+            if found is not None:
+                return None, found.id, None
     return None, None, None
 
 

@@ -1,0 +1,76 @@
+"""Small helpers shared by the web tests (forms, the database's view of a person)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, select
+
+from pipeline.clock import FixedClock
+from pipeline.config import Settings
+from pipeline.store.tables import lists, subscribers, subscriptions
+from pipeline.web.app import create_app
+from tests.conftest import free_port
+from tests.web.conftest import Server, csrf_from, serve
+
+
+def signup(client: httpx.Client, email: str, **fields: Any) -> httpx.Response:
+    """Fill and send the signup form like a browser would (CSRF cookie and token)."""
+    form_page = client.get("/subscribe")
+    assert form_page.status_code == 200
+    data: dict[str, Any] = {
+        "csrf_token": csrf_from(form_page.text),
+        "email": email,
+        "name": "",
+        "lists": ["beauty-tips"],
+        "consent": "yes",
+        "website": "",
+    }
+    data.update(fields)
+    return client.post("/subscribe", data=data)
+
+
+def person(engine: Engine, email: str) -> dict[str, Any]:
+    """status and {list slug: subscription row} of one address."""
+    with engine.connect() as conn:
+        row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+        if row is None:
+            return {}
+        subs = conn.execute(
+            select(lists.c.slug, subscriptions)
+            .join(lists, lists.c.id == subscriptions.c.list_id)
+            .where(subscriptions.c.subscriber_id == row.id)
+        ).all()
+    return {
+        "id": row.id,
+        "name": row.name,
+        "status": row.status,
+        "lists": {s.slug: s for s in subs},
+    }
+
+
+@contextmanager
+def other_server(
+    make_settings: Callable[..., Settings],
+    db_url: str,
+    engine: Engine,
+    env: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Iterator[Server]:
+    """A second server with other settings (its own port) on the same test database."""
+    port = free_port()
+    settings = make_settings(
+        env=env,
+        **{
+            "database.url": db_url,
+            "newsletter.base_url": f"http://127.0.0.1:{port}",
+            **overrides,
+        },
+    )
+    clock = FixedClock()
+    app = create_app(settings, engine=engine, clock=clock)
+    with serve(app, port) as url:
+        yield Server(url, app, settings, engine, clock)

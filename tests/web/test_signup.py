@@ -1,0 +1,228 @@
+"""Signup with double opt-in over real HTTP: consent, emails, no enumeration, bots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from pipeline.config import Settings
+from pipeline.subscribers import service
+from tests.web.conftest import Server, link_in, mails, text_of
+from tests.web.helpers import other_server, person, signup
+
+CONSENT = (
+    "Yes, send me Glow Notes by email. I can unsubscribe at any time with the link in every email."
+)
+ALMOST = (
+    "Almost done: we have sent you an email. Please open the link in it to confirm your "
+    "subscription (it works for 7 days)."
+)
+
+
+def test_form_signup_records_consent_and_the_link_confirms(server: Server) -> None:
+    with server.client() as client:
+        answer = signup(client, "Ann.Lee@Example.com", name="Ann Lee")
+        assert answer.status_code == 200
+        assert ALMOST in answer.text
+
+        ann = person(server.engine, "ann.lee@example.com")
+        sub = ann["lists"]["beauty-tips"]
+        assert ann["name"] == "Ann Lee"
+        assert sub.status == "unconfirmed"
+        assert sub.consent_text == CONSENT
+        assert sub.consent_ip == "127.0.0.1"
+        assert sub.consent_method == "web"
+        assert sub.consent_at == server.clock.now()
+        assert "news" not in ann["lists"]
+
+        [confirm] = mails(server.settings, "Please confirm", to="ann.lee@example.com")
+        assert "Hi Ann," in text_of(confirm)
+        url = link_in(confirm, "/confirm/")
+        assert url.startswith(server.url + "/confirm/")
+        done = client.get(url)
+        assert done.status_code == 200
+        assert "You're subscribed" in done.text
+        assert "Beauty tips" in done.text
+
+    confirmed = person(server.engine, "ann.lee@example.com")["lists"]["beauty-tips"]
+    assert confirmed.status == "confirmed"
+    assert confirmed.confirm_ip == "127.0.0.1"
+    [welcome] = mails(server.settings, "Welcome to Glow Notes", to="ann.lee@example.com")
+    assert "The first issue is on its way." in text_of(welcome)
+    assert "/preferences/" in text_of(welcome)
+
+
+def test_new_known_and_suppressed_addresses_get_the_same_answer(server: Server) -> None:
+    service.add_subscriber(
+        server.engine, "known@example.com", lists=["beauty-tips"], method="cli", confirmed=True
+    )
+    service.suppress(server.engine, "angry@example.com", "complained")
+    with server.client() as client:
+        answers = [
+            signup(client, address).text
+            for address in ("new@example.com", "known@example.com", "angry@example.com")
+        ]
+    assert answers[0] == answers[1] == answers[2]
+    assert ALMOST in answers[0]
+    # the known subscriber was already confirmed: nothing to confirm, nothing sent
+    assert mails(server.settings, "Please confirm", to="known@example.com") == []
+    assert mails(server.settings, "Please confirm", to="angry@example.com") == []
+    assert len(mails(server.settings, "Please confirm", to="new@example.com")) == 1
+
+
+def test_the_public_form_never_renames_a_known_subscriber(server: Server) -> None:
+    service.add_subscriber(
+        server.engine, "bea@example.com", name="Bea", lists=["news"], method="cli", confirmed=True
+    )
+    with server.client() as client:
+        signup(client, "bea@example.com", name="Mallory")
+    assert person(server.engine, "bea@example.com")["name"] == "Bea"
+
+
+def test_json_signup_for_a_site_s_own_form(server: Server) -> None:
+    with server.client() as client:
+        ok = client.post(
+            "/subscribe",
+            json={"email": "cara@example.com", "lists": ["news"], "consent": True, "name": "Cara"},
+        )
+        assert ok.status_code == 202
+        assert ok.json() == {"status": "ok", "message": ALMOST}
+        assert "set-cookie" not in ok.headers
+
+        bad = client.post("/subscribe", json={"email": "nope", "lists": [], "consent": False})
+        assert bad.status_code == 422
+        assert bad.json() == {
+            "error": "Please check the form.",
+            "fields": {
+                "email": "Please enter your email address, like you@example.com.",
+                "lists": "Please choose at least one list.",
+                "consent": "Please tick the box to agree to receive our emails.",
+            },
+        }
+        broken = client.post(
+            "/subscribe", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert broken.status_code == 400
+        assert broken.json() == {"error": "The form could not be read. Please try again."}
+    assert person(server.engine, "cara@example.com")["lists"]["news"].status == "unconfirmed"
+
+
+def test_form_errors_are_shown_next_to_the_fields(server: Server) -> None:
+    with server.client() as client:
+        answer = signup(client, "dee@example.com", consent="", lists=[])
+    assert answer.status_code == 422
+    assert "Please tick the box to agree to receive our emails." in answer.text
+    assert "Please choose at least one list." in answer.text
+    assert 'value="dee@example.com"' in answer.text
+    assert person(server.engine, "dee@example.com") == {}
+
+
+def test_honeypot_answers_as_usual_and_does_nothing(server: Server) -> None:
+    with server.client() as client:
+        answer = signup(client, "bot@example.com", website="http://spam.example")
+    assert answer.status_code == 200
+    assert ALMOST in answer.text
+    assert person(server.engine, "bot@example.com") == {}
+    assert mails(server.settings, "Please confirm") == []
+
+
+def test_csrf_token_missing_or_invalid_is_refused(server: Server) -> None:
+    form = {"email": "eve@example.com", "lists": "news", "consent": "yes"}
+    with server.client() as client:
+        client.get("/subscribe")  # the cookie, but no token
+        missing = client.post("/subscribe", data=form)
+        forged = client.post("/subscribe", data={**form, "csrf_token": "abc.def.ghi"})
+    with server.client() as other:  # a token from another visitor's page
+        stolen = other.get("/subscribe").text.split('name="csrf_token" value="')[1].split('"')[0]
+    with server.client() as client:
+        client.get("/subscribe")
+        foreign = client.post("/subscribe", data={**form, "csrf_token": stolen})
+    for answer in (missing, forged, foreign):
+        assert answer.status_code == 403
+        assert "This form had expired. Please check it and send it again." in answer.text
+    assert person(server.engine, "eve@example.com") == {}
+
+
+def test_rate_limit_per_ip_lives_in_the_database(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine
+) -> None:
+    limits = {"web.signup_rate_limit": 2, "web.signup_rate_window": 3600}
+    with other_server(make_settings, db_url, engine, **limits) as first:
+        with first.client() as client:
+            assert signup(client, "f1@example.com").status_code == 200
+        with other_server(make_settings, db_url, engine, **limits) as second:
+            with second.client() as client:  # another worker shares the count
+                assert signup(client, "f2@example.com").status_code == 200
+                third = signup(client, "f3@example.com")
+                assert third.status_code == 429
+                assert third.headers["retry-after"] == "3600"
+                assert (
+                    "Too many signups from your network. Please try again in 60 minutes."
+                    in third.text
+                )
+                json_answer = client.post(
+                    "/subscribe", json={"email": "f4@example.com", "consent": True}
+                )
+                assert json_answer.status_code == 429
+                assert json_answer.json() == {
+                    "error": "Too many signups from your network. Please try again in 60 minutes."
+                }
+            second.clock.advance(timedelta(hours=1))
+            with second.client() as client:
+                assert signup(client, "f5@example.com").status_code == 200
+    assert person(engine, "f3@example.com") == {}
+    assert person(engine, "f5@example.com") != {}
+
+
+def test_forwarded_for_counts_only_from_a_trusted_proxy(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine
+) -> None:
+    limits = {"web.signup_rate_limit": 1}
+    with other_server(make_settings, db_url, engine, **limits) as direct:
+        with direct.client(headers={"X-Forwarded-For": "198.51.100.1"}) as client:
+            assert signup(client, "g1@example.com").status_code == 200
+        with direct.client(headers={"X-Forwarded-For": "198.51.100.2"}) as client:
+            assert signup(client, "g2@example.com").status_code == 429  # header ignored
+    proxied = {**limits, "web.trusted_proxies": ["127.0.0.0/8"]}
+    with other_server(make_settings, db_url, engine, **proxied) as behind:
+        for n, client_ip in enumerate(["203.0.113.5", "203.0.113.6"]):
+            headers = {"X-Forwarded-For": f"10.9.9.9, {client_ip}"}
+            with behind.client(headers=headers) as client:
+                assert signup(client, f"h{n}@example.com").status_code == 200
+        with behind.client(headers={"X-Forwarded-For": "203.0.113.5"}) as client:
+            assert signup(client, "h9@example.com").status_code == 429
+    assert person(engine, "h0@example.com")["lists"]["beauty-tips"].consent_ip == "203.0.113.5"
+
+
+def test_an_unsubscribed_address_comes_back_only_through_the_emailed_link(
+    server: Server,
+) -> None:
+    sub = service.add_subscriber(
+        server.engine, "ivy@example.com", lists=["news"], method="cli", confirmed=True
+    )
+    assert sub.subscriber_id is not None
+    service.unsubscribe(server.engine, sub.subscriber_id, None, method="web")
+    with server.client() as client:
+        signup(client, "ivy@example.com", lists=["news", "beauty-tips"])
+        assert person(server.engine, "ivy@example.com")["status"] == "unsubscribed"
+        [confirm] = mails(server.settings, "Please confirm", to="ivy@example.com")
+        assert client.get(link_in(confirm, "/confirm/")).status_code == 200
+    ivy = person(server.engine, "ivy@example.com")
+    assert ivy["status"] == "active"
+    assert {k: v.status for k, v in ivy["lists"].items()} == {
+        "news": "confirmed",
+        "beauty-tips": "confirmed",
+    }
+
+
+def test_a_damaged_confirmation_link_changes_nothing(server: Server) -> None:
+    with server.client() as client:
+        signup(client, "jo@example.com")
+        [confirm] = mails(server.settings, "Please confirm", to="jo@example.com")
+        url = link_in(confirm, "/confirm/")
+        bad = client.get(url.replace("/confirm/", "/confirm/x"))
+        assert bad.status_code == 400
+        assert "Sorry, this link is not valid (copy the whole link from the email)." in bad.text
+    assert person(server.engine, "jo@example.com")["lists"]["beauty-tips"].status == "unconfirmed"
