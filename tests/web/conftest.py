@@ -118,7 +118,7 @@ def outbox(settings: Settings) -> list[EmailMessage]:
         return []
     box = mailbox.Maildir(path, create=False)
     messages = []
-    for key in box.keys():
+    for key in box.iterkeys():
         with box.get_file(key) as fh:
             raw = fh.read()
         messages.append(email.message_from_bytes(raw, policy=email.policy.default))
