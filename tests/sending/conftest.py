@@ -120,6 +120,8 @@ class RecordingHandler:
         self.script: list[str] = []
         self.refuse: set[str] = set()
         self.always: str | None = None
+        self.target = 0  # when this many messages are accepted, ``reached`` is set
+        self.reached = threading.Event()
         self.lock = threading.Lock()
 
     async def handle_RCPT(
@@ -145,6 +147,8 @@ class RecordingHandler:
             for rcpt in envelope.rcpt_tos:
                 self.accepted.append((rcpt, message_id))
             n = len(self.accepted)
+            if self.target and n >= self.target:
+                self.reached.set()
         return f"250 2.0.0 Ok: queued as Q{n}"
 
 
