@@ -1,1 +1,102 @@
-"""Commands of the lists stage (filled in by that stage)."""
+"""`newsletter lists create|list|show`.
+
+newsletter.toml is the source of truth for lists: every command first copies its lists into
+the database (``sync_lists``). ``lists create`` adds a list to the database only, and says
+what to add to newsletter.toml to keep it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import typer
+from rich.table import Table
+
+from pipeline.cli.app import JSON_OPTION, console, get_engine, get_settings, lists_app, print_json
+from pipeline.subscribers.lists import (
+    ListSummary,
+    create_list,
+    list_summaries,
+    list_summary,
+    sync_lists,
+)
+
+
+def _synced() -> None:
+    sync_lists(get_engine(), get_settings())
+
+
+def _as_dict(item: ListSummary) -> dict[str, object]:
+    data = asdict(item)
+    data["total"] = item.total
+    return data
+
+
+@lists_app.command("create")
+def create(
+    slug: str = typer.Argument(..., help="Short name used in issues and imports, e.g. 'offers'."),
+    name: str = typer.Option("", "--name", help="Name shown to subscribers (default: the slug)."),
+    description: str = typer.Option("", "--description", help="One line shown on signup pages."),
+    double_opt_in: bool = typer.Option(
+        True, "--double-opt-in/--single-opt-in", help="Web signups must confirm by email."
+    ),
+) -> None:
+    """Create a list in the database (add it to newsletter.toml to keep it)."""
+    _synced()
+    create_list(get_engine(), slug, name or slug, description, double_opt_in)
+    console.print(f"List '{slug}' created. To keep it, add it to newsletter.toml:")
+    console.print(
+        f'\n[[lists]]\nslug = "{slug}"\nname = "{name or slug}"\n'
+        f'description = "{description}"\ndouble_opt_in = {str(double_opt_in).lower()}\n',
+        markup=False,
+    )
+
+
+@lists_app.command("list")
+def list_(as_json: bool = JSON_OPTION) -> None:
+    """Show every list with its subscriptions by status."""
+    _synced()
+    items = list_summaries(get_engine(), get_settings())
+    if as_json:
+        print_json([_as_dict(i) for i in items])
+        return
+    table = Table(title="Lists")
+    for column in ("slug", "name", "opt-in"):
+        table.add_column(column)
+    for column in ("confirmed", "unconfirmed", "unsubscribed"):
+        table.add_column(column, justify="right")
+    table.add_column("in newsletter.toml")
+    for item in items:
+        table.add_row(
+            item.slug,
+            item.name,
+            "double" if item.double_opt_in else "single",
+            f"{item.counts['confirmed']:,}",
+            f"{item.counts['unconfirmed']:,}",
+            f"{item.counts['unsubscribed']:,}",
+            "yes" if item.in_config else "no",
+        )
+    console.print(table)
+
+
+@lists_app.command("show")
+def show(
+    slug: str = typer.Argument(..., help="The list's slug."), as_json: bool = JSON_OPTION
+) -> None:
+    """Show one list: description, opt-in, subscriptions by status."""
+    _synced()
+    item = list_summary(get_engine(), slug, get_settings())
+    if as_json:
+        print_json(_as_dict(item))
+        return
+    table = Table(title=f"List {item.slug}", show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    table.add_row("name", item.name)
+    table.add_row("description", item.description or "-")
+    table.add_row("opt-in", "double" if item.double_opt_in else "single")
+    table.add_row("in newsletter.toml", "yes" if item.in_config else "no")
+    for status, count in item.counts.items():
+        table.add_row(status, f"{count:,}")
+    table.add_row("suppressed (of those)", f"{item.suppressed:,}")
+    console.print(table)

@@ -1,1 +1,346 @@
-"""Commands of the subscribers stage (filled in by that stage)."""
+"""`newsletter subscribers add|remove|unsubscribe|show|list|count|import|export|...`.
+
+Also `export-data` (GDPR access) and `erase` (GDPR erasure).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine, delete
+
+from pipeline.cli.app import (
+    JSON_OPTION,
+    console,
+    err_console,
+    get_engine,
+    get_settings,
+    print_json,
+    subscribers_app,
+)
+from pipeline.errors import SubscriberError
+from pipeline.store.tables import subscribers as subscribers_table
+from pipeline.store.tables import subscriptions
+from pipeline.subscribers.erasure import erase as erase_person
+from pipeline.subscribers.exporting import export_csv, export_person
+from pipeline.subscribers.formats import FORMATS
+from pipeline.subscribers.history import list_ids
+from pipeline.subscribers.importing import ImportReport, import_subscribers
+from pipeline.subscribers.normalise import normalise_email
+from pipeline.subscribers.queries import count_subscribers, list_subscribers
+from pipeline.subscribers.service import (
+    SubscriberInfo,
+    add_subscriber,
+    get_subscriber,
+    sync_lists,
+    unsubscribe,
+)
+from pipeline.subscribers.suppression import LIFTABLE, suppression_reason
+
+LIST_OPTION = typer.Option(
+    None, "--list", "-l", help="A list slug; repeat for several lists.", show_default=False
+)
+CLI_CONSENT = "added with 'newsletter subscribers add' by an operator"
+
+
+def _engine() -> Engine:
+    engine = get_engine()
+    sync_lists(engine, get_settings())
+    return engine
+
+
+def _default_lists(given: list[str] | None) -> list[str]:
+    if given:
+        return given
+    slugs = get_settings().list_slugs
+    if len(slugs) == 1:
+        return slugs
+    raise SubscriberError(
+        "which lists? name them with --list", fix="known lists: " + ", ".join(slugs)
+    )
+
+
+def _find(engine: Engine, email: str) -> SubscriberInfo:
+    info = get_subscriber(engine, email=email)
+    if info is None:
+        raise SubscriberError(
+            f"no subscriber {email.strip().lower()}",
+            fix="check the address with 'newsletter subscribers list'",
+        )
+    return info
+
+
+def _info_dict(info: SubscriberInfo) -> dict[str, object]:
+    return asdict(info)
+
+
+@subscribers_app.command("add")
+def add(
+    email: str = typer.Argument(..., help="The address to subscribe."),
+    lists: list[str] | None = LIST_OPTION,
+    name: str = typer.Option("", "--name", help="The person's name."),
+    unconfirmed: bool = typer.Option(
+        False, "--unconfirmed", help="Add as unconfirmed (not sent to until confirmed)."
+    ),
+    resubscribe: bool = typer.Option(
+        False,
+        "--resubscribe",
+        help="The person asked to come back: lift an earlier unsubscribe or bounce.",
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Subscribe one address to lists (confirmed: you state the person agreed)."""
+    engine = _engine()
+    result = add_subscriber(
+        engine,
+        email,
+        name=name,
+        lists=_default_lists(lists),
+        method="cli",
+        consent_text=CLI_CONSENT,
+        confirmed=not unconfirmed,
+        allow_resubscribe=resubscribe,
+    )
+    if as_json:
+        print_json(asdict(result))
+        return
+    if result.suppressed:
+        reason = suppression_reason(engine, email) or "unsubscribed"
+        lift = "only if the person asked to come back: add --resubscribe"
+        raise SubscriberError(
+            f"{normalise_email(email)} is suppressed ({reason}) and was not added",
+            fix=lift if reason in LIFTABLE else "this suppression is never lifted",
+        )
+    verb = "Added" if result.created else "Updated"
+    console.print(f"{verb} {email.strip().lower()} (id {result.subscriber_id}).")
+
+
+@subscribers_app.command("remove")
+def remove(
+    email: str = typer.Argument(..., help="The address to remove."),
+    lists: list[str] | None = LIST_OPTION,
+) -> None:
+    """Delete subscriptions (or, without --list, the subscriber) without suppressing the
+    address: for mistakes. To stop mail for good use 'unsubscribe'; for GDPR use 'erase'."""
+    engine = _engine()
+    info = _find(engine, email)
+    with engine.begin() as conn:
+        if lists:
+            ids = list_ids(conn, lists)
+            conn.execute(
+                delete(subscriptions).where(
+                    subscriptions.c.subscriber_id == info.id,
+                    subscriptions.c.list_id.in_(list(ids.values())),
+                )
+            )
+        else:
+            conn.execute(delete(subscribers_table).where(subscribers_table.c.id == info.id))
+    where = f"from {', '.join(lists)}" if lists else "with their subscriptions and history"
+    console.print(f"Removed {info.email} {where}.")
+
+
+@subscribers_app.command("unsubscribe")
+def unsubscribe_cmd(
+    email: str = typer.Argument(..., help="The address to unsubscribe."),
+    lists: list[str] | None = LIST_OPTION,
+) -> None:
+    """Unsubscribe from lists; without --list, from everything, and suppress the address."""
+    engine = _engine()
+    info = _find(engine, email)
+    unsubscribe(engine, info.id, lists or None, method="cli")
+    if lists:
+        console.print(f"Unsubscribed {info.email} from {', '.join(lists)}.")
+    else:
+        console.print(f"Unsubscribed {info.email} from every list; the address is suppressed.")
+
+
+@subscribers_app.command("show")
+def show(
+    email: str = typer.Argument(..., help="The subscriber's address (any case)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show one subscriber: status, lists, attributes."""
+    info = _find(_engine(), email)
+    if as_json:
+        print_json(_info_dict(info))
+        return
+    table = Table(title=info.email, show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    table.add_row("id", str(info.id))
+    table.add_row("name", info.name or "-")
+    table.add_row("status", info.status)
+    table.add_row("created", info.created_at.isoformat() if info.created_at else "-")
+    for slug, status in info.subscriptions.items():
+        table.add_row(f"list {slug}", status)
+    for key, value in info.attributes.items():
+        table.add_row(f"attribute {key}", str(value))
+    console.print(table)
+
+
+@subscribers_app.command("list")
+def list_(
+    list_slug: str | None = typer.Option(None, "--list", "-l", help="Only this list."),
+    status: str | None = typer.Option(
+        None, "--status", help="active, unsubscribed, bounced or complained."
+    ),
+    limit: int = typer.Option(100, "--limit", help="At most this many (0 = all)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List subscribers (oldest first)."""
+    rows = list_subscribers(_engine(), list_slug, status, limit or None)
+    if as_json:
+        print_json([asdict(r) for r in rows])
+        return
+    table = Table(title=f"Subscribers{' on ' + list_slug if list_slug else ''}")
+    for column in ("id", "email", "name", "status", "lists"):
+        table.add_column(column, justify="right" if column == "id" else "left")
+    for r in rows:
+        lists = ", ".join(f"{slug} ({s})" for slug, s in r.subscriptions.items())
+        table.add_row(str(r.id), r.email, r.name, r.status, lists or "-")
+    console.print(table)
+    if limit and len(rows) == limit:
+        console.print(f"(first {limit}; use --limit 0 for all)")
+
+
+@subscribers_app.command("count")
+def count(lists: list[str] | None = LIST_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Count subscribers by status, and the audience an issue to these lists would reach."""
+    counts = count_subscribers(_engine(), lists)
+    if as_json:
+        print_json(
+            {"by_status": counts.by_status, "total": counts.total, "audience": counts.audience}
+        )
+        return
+    table = Table(title="Subscribers" + (f" on {', '.join(lists)}" if lists else ""))
+    table.add_column("status")
+    table.add_column("count", justify="right")
+    for status, n in counts.by_status.items():
+        table.add_row(status, f"{n:,}")
+    table.add_row("total", f"{counts.total:,}")
+    table.add_row("audience (confirmed, not suppressed)", f"{counts.audience:,}")
+    console.print(table)
+
+
+def _summary(report: ImportReport) -> Table:
+    table = Table(title=f"{report.path.name}: {report.format} format")
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    table.add_row("added", f"{report.added:,}")
+    table.add_row("updated", f"{report.updated:,}")
+    table.add_row("unchanged", f"{report.unchanged:,}")
+    table.add_row("suppressed", f"{report.suppressed:,} ({report.newly_suppressed:,} new)")
+    table.add_row("rejected", f"{report.rejected:,}")
+    return table
+
+
+@subscribers_app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="The CSV file."),
+    lists: list[str] | None = LIST_OPTION,
+    format: str | None = typer.Option(
+        None, "--format", help="One of " + ", ".join(FORMATS) + " (default: from the header)."
+    ),
+    check_dns: bool = typer.Option(
+        False, "--check-dns", help="Also ask DNS whether each domain accepts mail (slow)."
+    ),
+    rejects: Path | None = typer.Option(
+        None, "--rejects", help="Where rejected rows go (default: FILE.rejects.csv next to it)."
+    ),
+    unconfirmed: bool = typer.Option(
+        False, "--unconfirmed", help="Import as unconfirmed instead of confirmed."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Import subscribers from CSV (plain, Mailchimp, listmonk, Ghost, Substack)."""
+    engine = _engine()
+    options = {
+        "lists": lists or None,
+        "format": format,
+        "confirmed": not unconfirmed,
+        "check_dns": check_dns,
+        "rejects_path": rejects,
+    }
+    show_bar = not as_json and err_console.is_terminal
+    try:
+        if show_bar:
+            with Progress(
+                TextColumn("importing"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("import", total=None)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                report = import_subscribers(engine, file, progress=progress, **options)  # type: ignore[arg-type]
+        else:
+            report = import_subscribers(engine, file, **options)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        err_console.print(
+            "Interrupted. Every batch written so far is complete; run the same command"
+            " again to finish the import.",
+            markup=False,
+        )
+        raise typer.Exit(code=130) from None
+    if as_json:
+        print_json(report.as_dict())
+        return
+    console.print(_summary(report))
+    if report.rejects_path is not None:
+        console.print(f"Rejected rows, with the reason for each: {report.rejects_path}")
+
+
+@subscribers_app.command("export")
+def export(
+    lists: list[str] | None = LIST_OPTION,
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write to this file (default: standard output)."
+    ),
+) -> None:
+    """Export subscribers with their consent records as CSV (one row per subscription)."""
+    engine = _engine()
+    if output is None:
+        n = export_csv(engine, sys.stdout, lists or None)
+        sys.stdout.flush()
+    else:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            n = export_csv(engine, fh, lists or None)
+        console.print(f"Wrote {n:,} rows to {output}.")
+
+
+@subscribers_app.command("export-data")
+def export_data(email: str = typer.Argument(..., help="The person's address.")) -> None:
+    """Print everything held about one person as JSON (GDPR access request)."""
+    print_json(export_person(_engine(), email))
+
+
+@subscribers_app.command("erase")
+def erase(
+    email: str = typer.Argument(..., help="The person's address."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete everything about a person (GDPR erasure); only a salted hash stays, so the
+    address is never imported or sent to again."""
+    engine = _engine()
+    if not yes:
+        typer.confirm(
+            f"Erase every record of {email.strip().lower()}? This cannot be undone", abort=True
+        )
+    report = erase_person(engine, email)
+    what = (
+        f"{report.subscriptions} subscription(s), {report.log_entries} history entries,"
+        f" {report.deliveries} delivery record(s) anonymised"
+        if report.found
+        else f"no subscriber record; {report.deliveries} delivery record(s) anonymised"
+    )
+    console.print(f"Erased {report.email}: {what}. The address is suppressed for good (hash only).")
