@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import Engine, Row, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.content.similarity import THRESHOLD, overlap, shingles
@@ -127,7 +127,7 @@ def _entry(row: Row[Any]) -> InboxEntry:
     )
 
 
-def recent_shingles(engine: Engine, now: datetime) -> list[frozenset[str]]:
+def recent_shingles(engine: Engine | Connection, now: datetime) -> list[frozenset[str]]:
     since = now - timedelta(days=RECENT_DAYS)
     query = (
         select(inbox_entries.c.title, inbox_entries.c.summary_html, inbox_entries.c.content_html)
@@ -135,13 +135,16 @@ def recent_shingles(engine: Engine, now: datetime) -> list[frozenset[str]]:
         .order_by(inbox_entries.c.id.desc())
         .limit(RECENT_LIMIT)
     )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    if isinstance(engine, Engine):
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+    else:
+        rows = engine.execute(query).all()
     return [shingles(f"{r.title}\n{html_to_text(r.content_html or r.summary_html)}") for r in rows]
 
 
 def store_entries(
-    engine: Engine,
+    engine: Engine | Connection,
     feed: Feed,
     entries: Sequence[FeedEntry],
     *,
@@ -149,58 +152,62 @@ def store_entries(
     recent: list[frozenset[str]] | None = None,
 ) -> StoreReport:
     """Store the entries of one feed that are not duplicates. ``recent`` (the shingles of
-    recent entries) may be shared between calls of one run; it grows with each entry added."""
-    report = StoreReport()
+    recent entries) may be shared between calls of one run; it grows with each entry added.
+    Given a Connection, the caller's transaction is used."""
     if not entries:
-        return report
+        return StoreReport()
+    if isinstance(engine, Engine):
+        with engine.begin() as conn:
+            return store_entries(conn, feed, entries, now=now, recent=recent)
+    conn = engine
+    report = StoreReport()
     if recent is None:
-        recent = recent_shingles(engine, now)
+        recent = recent_shingles(conn, now)
     source_tags = clean_tags(feed.tags)
-    with engine.begin() as conn:
-        for entry in entries:
-            guid = entry.guid
-            link_key = normalise_link(entry.link)
-            if conn.execute(select(inbox_entries.c.id).where(inbox_entries.c.guid == guid)).first():
-                report.duplicate_guid += 1
-                continue
-            if (
-                link_key
-                and conn.execute(
-                    select(inbox_entries.c.id).where(inbox_entries.c.normalized_link == link_key)
-                ).first()
-            ):
-                report.duplicate_link += 1
-                continue
-            marks = shingles(entry.text)
-            if any(overlap(marks, other) >= THRESHOLD for other in recent):
-                report.duplicate_text += 1
-                continue
-            values = {
-                "feed_id": feed.id,
-                "guid": guid,
-                "link": entry.link,
-                "normalized_link": link_key,
-                "title": entry.title,
-                "summary_html": entry.summary_html,
-                "content_html": entry.content_html,
-                "author": entry.author,
-                "published_at": entry.published_at,
-                "image_url": entry.image_url,
-                "image_alt": entry.image_alt,
-                "tags": clean_tags([*source_tags, *entry.tags]),
-                "source_name": feed.label[:300],
-                "fetched_at": now,
-            }
-            try:
-                with conn.begin_nested():
-                    result = conn.execute(insert(inbox_entries).values(**values))
-            except IntegrityError:  # another fetch stored the same GUID a moment ago
-                report.duplicate_guid += 1
-                continue
-            report.added += 1
-            key = result.inserted_primary_key
-            report.added_ids.append(int(key[0]) if key else 0)
-            recent.append(marks)
+    for entry in entries:
+        guid = entry.guid
+        link_key = normalise_link(entry.link)
+        if conn.execute(select(inbox_entries.c.id).where(inbox_entries.c.guid == guid)).first():
+            report.duplicate_guid += 1
+            continue
+        if (
+            link_key
+            and conn.execute(
+                select(inbox_entries.c.id).where(inbox_entries.c.normalized_link == link_key)
+            ).first()
+        ):
+            report.duplicate_link += 1
+            continue
+        marks = shingles(entry.text)
+        if any(overlap(marks, other) >= THRESHOLD for other in recent):
+            report.duplicate_text += 1
+            continue
+        values = {
+            "feed_id": feed.id,
+            "guid": guid,
+            "link": entry.link,
+            "normalized_link": link_key,
+            "title": entry.title,
+            "summary_html": entry.summary_html,
+            "content_html": entry.content_html,
+            "author": entry.author,
+            "published_at": entry.published_at,
+            "image_url": entry.image_url,
+            "image_alt": entry.image_alt,
+            "tags": clean_tags([*source_tags, *entry.tags]),
+            "source_name": feed.label[:300],
+            "fetched_at": now,
+        }
+        try:
+            with conn.begin_nested():
+                result = conn.execute(insert(inbox_entries).values(**values))
+        except IntegrityError:  # another fetch stored the same GUID a moment ago
+            report.duplicate_guid += 1
+            continue
+        report.added += 1
+        key = result.inserted_primary_key
+        report.added_ids.append(int(key[0]) if key else 0)
+        recent.append(marks)
     return report
 
 

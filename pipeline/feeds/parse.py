@@ -57,7 +57,8 @@ class ParsedFeed:
 
     @property
     def broken(self) -> bool:
-        return not self.entries and bool(self.problem)
+        """Nothing usable: no entries, a problem, and not even a feed title."""
+        return not self.entries and bool(self.problem) and not self.title
 
 
 def _text(value: Any) -> str:
@@ -104,9 +105,10 @@ def _image(
             candidates.append((str(enclosure["href"]), None))
     for html_text in (content_html, summary_html):  # sanitised: attributes double-quoted
         for tag in _IMG.findall(html_text):
-            src, alt = _SRC.search(tag), _ALT.search(tag)
-            if src:
-                candidates.append((src.group(1), alt.group(1) if alt else None))
+            src_found, alt_found = _SRC.search(tag), _ALT.search(tag)
+            if src_found:
+                alt_text = alt_found.group(1) if alt_found else None
+                candidates.append((src_found.group(1), alt_text))
                 break
     for url, alt in candidates:
         absolute = url

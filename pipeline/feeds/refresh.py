@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
@@ -51,26 +51,28 @@ def refresh_feeds(
     now = clock.now()
     recent = recent_shingles(engine, now)
     outcomes: list[FeedOutcome] = []
-    for feed, result in zip(feeds, results, strict=True):
-        outcome = _store(settings, engine, feed, result, now, recent)
-        record_fetch(
-            engine,
-            feed.id,
-            at=now,
-            status=outcome.status,
-            error=outcome.error or outcome.warning or None,
-            etag=result.etag,
-            last_modified=result.last_modified,
-        )
-        outcomes.append(outcome)
-        if on_stored is not None:
-            on_stored(outcome)
+    with engine.connect() as conn:  # one connection, one transaction per feed
+        for feed, result in zip(feeds, results, strict=True):
+            with conn.begin():
+                outcome = _store(settings, conn, feed, result, now, recent)
+                record_fetch(
+                    conn,
+                    feed.id,
+                    at=now,
+                    status=outcome.status,
+                    error=outcome.error or outcome.warning or None,
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                )
+            outcomes.append(outcome)
+            if on_stored is not None:
+                on_stored(outcome)
     return outcomes
 
 
 def _store(
     settings: Settings,
-    engine: Engine,
+    conn: Connection,
     feed: Feed,
     result: FetchResult,
     now: datetime,
@@ -90,8 +92,9 @@ def _store(
     if parsed.broken:
         return FeedOutcome(feed, "error", error=f"not a usable feed: {parsed.problem}")
     if not parsed.entries:
-        return FeedOutcome(feed, "empty")
-    report = store_entries(engine, feed, parsed.entries, now=now, recent=recent)
+        warning = f"not well-formed: {parsed.problem}" if parsed.problem else ""
+        return FeedOutcome(feed, "empty", warning=warning)
+    report = store_entries(conn, feed, parsed.entries, now=now, recent=recent)
     warning = f"not well-formed, entries kept: {parsed.problem}" if parsed.bozo else ""
     return FeedOutcome(
         feed,

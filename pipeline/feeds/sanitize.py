@@ -8,8 +8,9 @@ Kept: text formatting, lists, tables, links and images. Dropped with their conte
 style, iframe, object, embed, form and friends. No ``on*``, ``style`` or ``class``
 attributes at all (so no CSS ``expression()``). URLs: http, https and mailto; ``data:`` only
 for images, only raster types, and only when ``[feeds] allow_data_images`` is true. Relative
-URLs are resolved against the entry's link (or dropped when there is none). Links get
-``rel="noopener"``.
+URLs are resolved against the entry's link (or dropped when there is none). A URL that
+contains ``javascript:`` or ``vbscript:`` anywhere (even percent-encoded in a path or query)
+is dropped too. Links get ``rel="noopener"``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import nh3
 
@@ -58,6 +59,7 @@ SCHEMES = frozenset({"http", "https", "mailto"})
 URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
 DATA_IMAGE = re.compile(r"^data:image/(png|jpe?g|gif|webp);base64,[a-z0-9+/=\s]+$", re.I)
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
+_SCRIPTY = re.compile(r"(java|vb|live)script:", re.I)
 
 
 def url_scheme(url: str) -> str:
@@ -81,6 +83,8 @@ def safe_url(url: str, *, allow_data_images: bool = False, image: bool = False) 
 def _filter(allow_data_images: bool) -> Callable[[str, str, str], str | None]:
     def check(element: str, attribute: str, value: str) -> str | None:
         if attribute in URL_ATTRIBUTES:
+            if _SCRIPTY.search(_CONTROL.sub("", unquote(value))):
+                return None  # e.g. "/x/%20javascript:..." or "?next=javascript:": no need
             if not url_scheme(value):
                 return value  # relative: nh3 resolves or drops it (url_relative)
             is_image = element == "img" and attribute == "src"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, Row, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
 
 from pipeline.config import Settings
 from pipeline.errors import FeedError
@@ -202,7 +202,7 @@ def sync_config_feeds(settings: Settings, engine: Engine) -> SyncReport:
 
 
 def record_fetch(
-    engine: Engine,
+    engine: Engine | Connection,
     feed_id: int,
     *,
     at: datetime,
@@ -216,5 +216,9 @@ def record_fetch(
     if status == "ok":
         values["etag"] = etag
         values["last_modified"] = last_modified
-    with engine.begin() as conn:
-        conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+    statement = update(feeds).where(feeds.c.id == feed_id).values(**values)
+    if isinstance(engine, Engine):
+        with engine.begin() as conn:
+            conn.execute(statement)
+    else:
+        engine.execute(statement)

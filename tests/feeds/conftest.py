@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from pipeline.config import Settings
+from pipeline.store.db import connect
 from tests.feeds.server import FeedServer, running_server
 
 # Small limits so the failure cases answer at once.
@@ -32,3 +36,13 @@ def fetch_settings(make_settings: Callable[..., Settings]) -> Callable[..., Sett
         return make_settings(**{**FAST, **overrides})
 
     return make
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path, _sqlite_template: Path) -> Iterator[Engine]:
+    """An SQLite database only (for the corpus sweep, which one database covers)."""
+    target = tmp_path / "corpus.db"
+    shutil.copyfile(_sqlite_template, target)
+    engine = connect(f"sqlite:///{target}")
+    yield engine
+    engine.dispose()
