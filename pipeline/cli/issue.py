@@ -82,7 +82,9 @@ def new(
             settings, slug, subject=subject, lists=list(lists) or None, sample_article=True
         )
     count = len(list((folder / "articles").glob("*.md")))
-    console.print(f"Created {display_path(settings, folder)}/ ({count} article(s)).")
+    console.print(
+        f"Created {display_path(settings, folder)}/ ({count} article(s)).", soft_wrap=True
+    )
     console.print(f"Edit it, then run: newsletter issue preview {slug}")
 
 

@@ -49,8 +49,8 @@ def init(
 ) -> None:
     """Start a newsletter: a commented newsletter.toml, the templates and an example issue."""
     for path in init_project(directory):
-        console.print(f"  wrote {path}{'/' if path.is_dir() else ''}", markup=False)
+        console.print(f"  wrote {path}{'/' if path.is_dir() else ''}", markup=False, soft_wrap=True)
     console.print("\nNext:", markup=False)
-    console.print(f"  cd {directory}", markup=False)
+    console.print(f"  cd {directory}", markup=False, soft_wrap=True)
     console.print("  edit newsletter.toml (name, sender, postal address, lists)", markup=False)
     console.print(f"  newsletter issue build {EXAMPLE_ISSUE}", markup=False)
