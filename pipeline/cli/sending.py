@@ -114,23 +114,26 @@ def _summary(settings: Settings, engine: Engine, edition: Edition, report: SendR
         mine += f", {report.skipped} skipped (unsubscribed after the send started)"
     if report.retried:
         mine += f", {report.retried} retried"
-    console.print(f"{edition.slug}: {mine} via {report.transport}.", markup=False)
+    console.print(f"{edition.slug}: {mine} via {report.transport}.", markup=False, soft_wrap=True)
     console.print(
         f"Ledger: {counts['sent']} sent, {counts['failed']} failed, {counts['skipped']} skipped,"
         f" {counts['pending']} pending, {counts['in_flight']} in flight"
         f" of {sum(counts.values())}; edition is {report.status}.",
         markup=False,
+        soft_wrap=True,
     )
     if report.in_flight_elsewhere:
         console.print(
             f"{report.in_flight_elsewhere} message(s) are held by another run. If that run "
             f"crashed, run 'newsletter issue resume {edition.slug}'.",
             markup=False,
+            soft_wrap=True,
         )
     if counts["failed"]:
         console.print(
             f"See who did not get it and why: newsletter issue report {edition.slug} --csv",
             markup=False,
+            soft_wrap=True,
         )
     if report.status == "paused":
         raise SendError(
@@ -165,6 +168,7 @@ def _samples(settings: Settings, engine: Engine, slug: str) -> None:
         f"Dry run: {slug} would go to {count} recipient(s) on {', '.join(lists)} "
         f"via {transport.describe()}. Nothing is sent.",
         markup=False,
+        soft_wrap=True,
     )
     skeleton = MessageSkeleton(settings, build.compiled, slug=slug, lists=lists)
     web = web_url(settings, slug)
@@ -179,9 +183,11 @@ def _samples(settings: Settings, engine: Engine, slug: str) -> None:
             body = msg.get_body(("plain",))
             text = body.get_content() if body is not None else ""
             lines = [line for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
-            console.print(f"\n--- sample {shown + 1} ---", markup=False)
-            console.print(f"To: {msg['To']}\nSubject: {msg['Subject']}", markup=False)
-            console.print("\n".join(lines[:6]), markup=False)
+            console.print(f"\n--- sample {shown + 1} ---", markup=False, soft_wrap=True)
+            console.print(
+                f"To: {msg['To']}\nSubject: {msg['Subject']}", markup=False, soft_wrap=True
+            )
+            console.print("\n".join(lines[:6]), markup=False, soft_wrap=True)
             shown += 1
         break
 
@@ -206,6 +212,7 @@ def send_command(
         console.print(
             f"{slug} was already sent to {sent} recipient(s){when}; nothing to send.",
             markup=False,
+            soft_wrap=True,
         )
         return
     try:
@@ -266,6 +273,7 @@ def _test_copy(settings: Settings, slug: str, address: str) -> None:
         f"Sent a test copy of {slug} to {address} via {transport.describe()}"
         " (the delivery ledger is untouched).",
         markup=False,
+        soft_wrap=True,
     )
 
 
@@ -289,9 +297,11 @@ def status_command(
     table.add_row("total", f"{status.total:,}")
     console.print(table)
     rate = f"{status.rate:,.1f} msg/s" if status.rate else "-"
-    console.print(f"Rate: {rate}   ETA: {_duration(status.eta_seconds)}", markup=False)
+    console.print(
+        f"Rate: {rate}   ETA: {_duration(status.eta_seconds)}", markup=False, soft_wrap=True
+    )
     if status.pause_reason and status.status == "paused":
-        console.print(f"Paused: {status.pause_reason}", markup=False)
+        console.print(f"Paused: {status.pause_reason}", markup=False, soft_wrap=True)
 
 
 @issue_app.command("resume")
@@ -300,7 +310,7 @@ def resume_command(slug: str = typer.Argument(..., help="The issue (edition) slu
     settings, engine, clock = get_settings(), get_engine(), get_clock()
     edition = get_edition(engine, slug)
     if edition.status == "sent":
-        console.print(f"{slug} was already sent; nothing to resume.", markup=False)
+        console.print(f"{slug} was already sent; nothing to resume.", markup=False, soft_wrap=True)
         return
     if edition.status not in ("sending", "paused"):
         raise SendError(
@@ -315,6 +325,7 @@ def resume_command(slug: str = typer.Argument(..., help="The issue (edition) slu
             f"Reclaimed {reclaimed} message(s) that were in flight when the last run stopped;"
             f" they are sent again, so up to {reclaimed} recipient(s) may get {slug} twice.",
             markup=False,
+            soft_wrap=True,
         )
     transition(engine, edition.id, ["paused"], "sending", pause_reason=None)
     _run(settings, engine, get_edition(engine, slug), clock)
@@ -339,6 +350,7 @@ def cancel_command(slug: str = typer.Argument(..., help="The issue (edition) slu
         f"Cancelled {slug}: {cancelled} pending message(s) will not be sent;"
         f" {sent} were sent before.",
         markup=False,
+        soft_wrap=True,
     )
 
 
@@ -353,7 +365,7 @@ def retry_failed_command(
         raise SendError(f"{slug} is {edition.status}; there is nothing to retry")
     count = ledger.requeue_failed(engine, edition.id, clock.now())
     if not count:
-        console.print(f"{slug} has no failed deliveries.", markup=False)
+        console.print(f"{slug} has no failed deliveries.", markup=False, soft_wrap=True)
         return
     console.print(f"Retrying {count} failed deliver{'y' if count == 1 else 'ies'}.")
     transition(
@@ -384,7 +396,7 @@ def report_command(
             return
         with path.open("w", encoding="utf-8", newline="") as out:
             rows = write_report_csv(engine, edition.id, out)
-        console.print(f"Wrote {rows} row(s) to {path}", markup=False)
+        console.print(f"Wrote {rows} row(s) to {path}", markup=False, soft_wrap=True)
         return
     counts = ledger.count_by_status(engine, edition.id)
     console.print(
@@ -392,6 +404,7 @@ def report_command(
         f" {counts['skipped']} skipped, {counts['pending'] + counts['in_flight']} not sent yet,"
         f" {counts['cancelled']} cancelled.",
         markup=False,
+        soft_wrap=True,
     )
     missed = failures(engine, edition.id)
     if missed:
