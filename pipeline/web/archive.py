@@ -2,7 +2,8 @@
 
 Only editions whose status is ``sent`` appear. The page of an issue is its web version
 (``editions.web_html``, rendered without anyone's personal links) inside the site's frame.
-``/archive/{slug}/`` (the ``web_url`` the sending stage puts in emails) shows the same page.
+``/archive/{slug}/`` (the ``web_url`` the sending stage puts in emails) shows the same page,
+and ``/archive/{slug}/<path>`` serves the issue's images, which emails link there.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from sqlalchemy import Engine, func, select
 
 from pipeline.store.tables import editions
@@ -113,6 +115,50 @@ def web_content(web_html: str) -> str:
         return web_html
     head = web_html[: body.start()]
     return "".join(_STYLE.findall(head)) + body.group(1)
+
+
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+}
+
+
+def edition_exists(engine: Engine, slug: str) -> bool:
+    with engine.connect() as conn:
+        return (
+            conn.execute(select(editions.c.id).where(editions.c.slug == slug)).first() is not None
+        )
+
+
+def issue_image(ctx: WebContext, slug: str, path: str) -> Path | None:
+    """An image of a frozen (or sent) issue: ``issues/<slug>/<path>``, which is where the
+    emails link it (``{base_url}/archive/<slug>/<path>``). Only image files inside the
+    issue's folder; nothing for issues never frozen."""
+    if not _SLUG.match(slug) or Path(path).suffix.lower() not in IMAGE_TYPES:
+        return None
+    folder = (ctx.settings.issues_dir / slug).resolve()
+    target = (folder / path).resolve()
+    if not target.is_relative_to(folder) or not target.is_file():
+        return None
+    return target if edition_exists(ctx.engine, slug) else None
+
+
+@router.get("/archive/{slug}/{path:path}", summary="An image of an issue (linked from emails)")
+async def archive_image(
+    slug: str, path: str, request: Request, ctx: WebContext = Depends(get_ctx)
+) -> Response:
+    found = await run_in_threadpool(issue_image, ctx, slug, path)
+    if found is None:
+        return error_page(request, 404, "There is no image at this address.")
+    return FileResponse(
+        found,
+        media_type=IMAGE_TYPES[found.suffix.lower()],
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @router.get("/feed.xml", summary="An Atom feed of the archive")
