@@ -9,11 +9,9 @@ and says so. Running it twice on one day does nothing the second time.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -23,6 +21,8 @@ from pipeline.content.issues import display_path
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.feeds.draft import draft_issue
 from pipeline.feeds.inbox import list_entries
+from pipeline.render.build import build_issue
+from pipeline.schedule import schedule_issue
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -65,33 +65,13 @@ def digest_time(settings: Settings) -> time:
         ) from None
 
 
-def _optional(module: str, name: str) -> Any:
-    """A function another stage provides, or None while it does not exist."""
+def check_problems(settings: Settings, engine: Engine, slug: str) -> list[str]:
+    """The errors of building and checking the issue (empty when it is fine)."""
     try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-
-
-def check_problems(settings: Settings, slug: str) -> list[str]:
-    """The error findings of building the issue (empty when it is fine)."""
-    build_issue = _optional("pipeline.render.build", "build_issue")
-    if build_issue is None:
-        return []
-    try:
-        build = build_issue(settings, slug, web=False)
+        build = build_issue(settings, slug, web=False, engine=engine)
     except NewsletterError as exc:
         return [str(exc)]
-    return [str(getattr(f, "message", f)) for f in getattr(build, "errors", [])]
-
-
-def scheduler() -> Any:
-    """The scheduling stage's ``schedule_issue``, if present."""
-    for module in ("pipeline.schedule", "pipeline.scheduling.schedule", "pipeline.scheduling"):
-        found = _optional(module, "schedule_issue")
-        if found is not None:
-            return found
-    return None
+    return [str(finding) for finding in build.errors]
 
 
 def run_digest(
@@ -132,7 +112,7 @@ def run_digest(
     )
     shown = display_path(settings, folder)
     report = DigestReport("drafted", "", slug=slug, folder=folder, entries=len(entries))
-    report.problems = check_problems(settings, slug)
+    report.problems = check_problems(settings, engine, slug)
     if report.problems:
         report.status = "needs_editor"
         report.message = (
@@ -147,19 +127,23 @@ def run_digest(
         )
         return report
     send_at = datetime.combine(local.date(), at, tzinfo=settings.newsletter.tz)
-    send_at = max(send_at, local)
-    schedule_issue = scheduler()
-    if schedule_issue is None:
+    soonest = (local + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    send_at = max(send_at, soonest)  # past the digest time already: as soon as cron runs
+    try:
+        scheduled = schedule_issue(
+            settings, engine, slug, at=send_at.isoformat(), clock=clock or SystemClock()
+        )
+    except NewsletterError as exc:
+        report.status = "needs_editor"
+        report.problems = [str(exc)]
         report.message = (
-            f"drafted {shown} from {len(entries)} entries; auto_schedule is on but this"
-            " installation cannot schedule yet, so schedule it by hand"
+            f"drafted {shown} from {len(entries)} entries, but it could not be scheduled;"
+            " fix it, then schedule it by hand"
         )
         return report
-    schedule_issue(settings, engine, slug, send_at=send_at, clock=clock or SystemClock())
     report.status = "scheduled"
-    report.send_at = send_at
+    report.send_at = scheduled.send_at
     report.message = (
-        f"drafted {shown} from {len(entries)} entries and scheduled it for"
-        f" {send_at:%Y-%m-%d %H:%M %Z}"
+        f"drafted {shown} from {len(entries)} entries and scheduled it for {scheduled.local}"
     )
     return report
