@@ -6,7 +6,8 @@ mainstream provider does, and a newsletter that keeps both would mail the same p
 and could not honour an unsubscribe sent from the other spelling. So "the same address in
 another case is the same subscriber": we store and compare the lower-cased form.
 
-Syntax is checked with ``email-validator`` (no DNS unless asked). A fast path handles the
+Syntax is checked with ``email-validator`` in strict mode (no DNS unless asked; quoted
+local parts, "Name <address>" and domain literals are refused). A fast path handles the
 common plain ASCII address (``name.part+tag@example.com``) with a regular expression that
 accepts only what email-validator accepts, with the same result (a property test checks
 this); anything unusual goes through email-validator itself. Spaces and tabs around the
@@ -31,7 +32,7 @@ MAX_LENGTH = 254
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _FAST = re.compile(
-    rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>(?:{_LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?)"
+    rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>(?:{_LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z])?)"
 )
 _SPECIAL = tuple(_SPECIAL_USE)
 
@@ -62,9 +63,11 @@ def _resolver() -> Any:
 def _validate(address: str, check_dns: bool) -> str:
     try:
         if check_dns:
-            result = validate_email(address, check_deliverability=True, dns_resolver=_resolver())
+            result = validate_email(
+                address, check_deliverability=True, dns_resolver=_resolver(), strict=True
+            )
         else:
-            result = validate_email(address, check_deliverability=False)
+            result = validate_email(address, check_deliverability=False, strict=True)
     except EmailNotValidError as exc:
         raise SubscriberError(f"{shown(address)} is not a valid email address: {exc}") from None
     return str(result.normalized)
