@@ -36,7 +36,7 @@ from pipeline.config import Settings
 from pipeline.content import markdown
 from pipeline.content.issues import display_path
 from pipeline.content.similarity import THRESHOLD as DUPLICATE_THRESHOLD
-from pipeline.content.similarity import similarity
+from pipeline.content.similarity import overlap, shingles
 from pipeline.render.assets import resolve_image
 from pipeline.render.contrast import low_contrast
 from pipeline.render.personalise import CompiledEdition
@@ -191,10 +191,10 @@ def _check_duplicates(
     settings: Settings, issue: Issue, engine: Engine | None, clock: Clock
 ) -> Iterator[Finding]:
     stories = [a for a in issue.articles if a.kind == "article"]
-    texts = [_article_text(a) for a in stories]
+    sets = [shingles(_article_text(a)) for a in stories]
     for i, a in enumerate(stories):
         for j in range(i):
-            score = similarity(texts[i], texts[j])
+            score = overlap(sets[i], sets[j])
             if score >= DUPLICATE_THRESHOLD:
                 yield error(
                     "duplicate",
@@ -206,8 +206,9 @@ def _check_duplicates(
     if engine is None:
         return
     for slug, text in recent_texts(engine, issue.slug, clock):
-        for a, own in zip(stories, texts, strict=True):
-            score = similarity(own, text)
+        sent = shingles(text)
+        for a, own in zip(stories, sets, strict=True):
+            score = overlap(own, sent)
             if score >= DUPLICATE_THRESHOLD:
                 yield error(
                     "duplicate",

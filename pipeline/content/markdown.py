@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -25,7 +25,14 @@ def _parser() -> MarkdownIt:
 
 
 def parse(md: str) -> list[Token]:
+    """Fresh tokens for ``md`` (callers may change them)."""
     return _parser().parse(md)
+
+
+@lru_cache(maxsize=512)
+def parsed(md: str) -> tuple[Token, ...]:
+    """Tokens for ``md``, shared: the checks read one text several times. Do not modify."""
+    return tuple(_parser().parse(md))
 
 
 def to_html(md: str, resolve_image: Callable[[str], str] | None = None) -> str:
@@ -90,7 +97,7 @@ def _wrap(text: str, first: str, rest: str, width: int) -> list[str]:
 
 def to_text(md: str, width: int = WIDTH) -> str:
     """Readable plain text for ``md``: wrapped paragraphs, '-' lists, links as (URL)."""
-    tokens = parse(md)
+    tokens = parsed(md)
     blocks: list[str] = []
     prefixes: list[str] = []  # one per open list item / blockquote
     ordinals: list[int | None] = []  # per open list: next number, None for bullets
@@ -183,7 +190,7 @@ def _child_lines(token: Token) -> Iterator[tuple[Token, int]]:
 
 def links(md: str) -> list[Link]:
     found: list[Link] = []
-    for token in parse(md):
+    for token in parsed(md):
         if token.type != "inline":
             continue
         for child, line in _child_lines(token):
@@ -194,7 +201,7 @@ def links(md: str) -> list[Link]:
 
 def images(md: str) -> list[Image]:
     found: list[Image] = []
-    for token in parse(md):
+    for token in parsed(md):
         if token.type != "inline":
             continue
         for child, line in _child_lines(token):
@@ -206,7 +213,7 @@ def images(md: str) -> list[Image]:
 
 def top_blocks(md: str) -> list[Block]:
     """The top-level blocks of ``md`` in order, with their first line."""
-    tokens = parse(md)
+    tokens = parsed(md)
     found: list[Block] = []
     for i, token in enumerate(tokens):
         if token.level != 0 or token.nesting == -1:

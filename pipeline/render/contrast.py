@@ -8,9 +8,9 @@ ratio under 4.5:1 against the nearest background (white when none is set). Hidde
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
 MINIMUM = 4.5
 VOID = frozenset(
@@ -86,52 +86,51 @@ def _style(value: str) -> dict[str, str]:
     return out
 
 
-class _Walker(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        white = (255, 255, 255)
-        self.stack: list[tuple[str, tuple[int, int, int], tuple[int, int, int] | None, bool]] = [
-            ("", white, None, False)
-        ]
-        self.found: dict[tuple[str, str], LowContrast] = {}
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\"[^\"]*\"|'[^']*'|[^'\">])*)>")
+_ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_SKIP = frozenset({"style", "script", "title", "head"})
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        _, bg, fg, hidden = self.stack[-1]
-        values = {k: v or "" for k, v in attrs}
-        style = _style(values.get("style", ""))
-        if "none" in style.get("display", "") or style.get("opacity", "") == "0":
-            hidden = True
-        background = style.get("background-color") or style.get("background", "")
-        parsed_bg = parse_color(background.split()[0]) if background else None
-        parsed_bg = parsed_bg or parse_color(values.get("bgcolor", ""))
-        bg = parsed_bg or bg
-        color = parse_color(style.get("color", "")) if style.get("color") else None
-        fg = color or fg
-        if tag not in VOID:
-            self.stack.append((tag, bg, fg, hidden))
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i][0] == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        text = data.strip()
-        _, bg, fg, hidden = self.stack[-1]
-        if not text or hidden or fg is None:
-            return
-        if any(t in ("style", "title", "script") for t, *_ in self.stack):
-            return
-        ratio = contrast_ratio(fg, bg)
-        if ratio < MINIMUM:
-            key = (hex_of(fg), hex_of(bg))
-            self.found.setdefault(key, LowContrast(key[0], key[1], round(ratio, 2), text[:40]))
+Colour = tuple[int, int, int]
+Frame = tuple[str, Colour, Colour | None, bool]
 
 
-def low_contrast(html: str) -> list[LowContrast]:
+def _open(tag: str, attrs: str, parent: Frame) -> Frame:
+    _, bg, fg, hidden = parent
+    values = {m.group(1).lower(): m.group(2) or m.group(3) or "" for m in _ATTR.finditer(attrs)}
+    style = _style(html.unescape(values.get("style", "")))
+    if "none" in style.get("display", "") or style.get("opacity", "") == "0":
+        hidden = True
+    background = style.get("background-color") or style.get("background", "")
+    parsed_bg = parse_color(background.split()[0]) if background else None
+    bg = parsed_bg or parse_color(values.get("bgcolor", "")) or bg
+    color = parse_color(style["color"]) if style.get("color") else None
+    return (tag, bg, color or fg, hidden or tag in _SKIP)
+
+
+def low_contrast(document: str) -> list[LowContrast]:
     """Each (colour, background) pair of visible text under 4.5:1, once."""
-    walker = _Walker()
-    walker.feed(html)
-    walker.close()
-    return list(walker.found.values())
+    body = document.find("<body")
+    text = _COMMENT.sub("", document[body if body >= 0 else 0 :])
+    stack: list[Frame] = [("", (255, 255, 255), None, False)]
+    found: dict[tuple[str, str], LowContrast] = {}
+    pos = 0
+    for match in _TAG.finditer(text):
+        data = text[pos : match.start()].strip()
+        pos = match.end()
+        _, bg, fg, hidden = stack[-1]
+        if data and not hidden and fg is not None:
+            ratio = contrast_ratio(fg, bg)
+            key = (hex_of(fg), hex_of(bg))
+            if ratio < MINIMUM and key not in found:
+                snippet = html.unescape(data)[:40]
+                found[key] = LowContrast(key[0], key[1], round(ratio, 2), snippet)
+        closing, tag, attrs = match.group(1), match.group(2).lower(), match.group(3)
+        if closing:
+            for i in range(len(stack) - 1, 0, -1):
+                if stack[i][0] == tag:
+                    del stack[i:]
+                    break
+        elif tag not in VOID and not attrs.rstrip().endswith("/"):
+            stack.append(_open(tag, attrs, stack[-1]))
+    return list(found.values())

@@ -59,8 +59,8 @@ BAD_INPUT = [
     (
         ISSUE_MD.replace("preheader: Short and sweet.", "preheader: [unclosed"),
         None,
-        "issues/2026-01-05-test/issue.md:4: invalid front matter: expected ',' or ']', "
-        "but got ':' (write one 'key: value' per line; quote values that hold "
+        "issues/2026-01-05-test/issue.md:4: invalid front matter: did not find expected ',' or ']' "
+        "(write one 'key: value' per line; quote values that hold "
         "': ' or start with '[')",
     ),
     (
