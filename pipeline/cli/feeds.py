@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import typer
@@ -15,22 +14,18 @@ from pipeline.cli.app import (
     digest_app,
     err_console,
     feeds_app,
+    get_clock,
     get_engine,
     get_settings,
     inbox_app,
     print_json,
 )
-from pipeline.clock import Clock, clock_from_env
 from pipeline.feeds.digest import run_digest
 from pipeline.feeds.draft import parse_since
 from pipeline.feeds.fetch import FetchResult
 from pipeline.feeds.inbox import list_entries
 from pipeline.feeds.refresh import FeedOutcome, refresh_feeds
 from pipeline.feeds.sources import add_feed, list_feeds, remove_feed, sync_config_feeds
-
-
-def _clock() -> Clock:
-    return clock_from_env(os.environ.get("NEWSLETTER_NOW"))
 
 
 def _when(value: object) -> str:
@@ -49,7 +44,7 @@ def feeds_add(
     settings = get_settings()
     feed = add_feed(get_engine(), url, name=name, tags=tags, root=settings.root)
     tag_text = f" [{', '.join(feed.tags)}]" if feed.tags else ""
-    console.print(f"Added feed {feed.label}{tag_text}: {feed.url}", markup=False)
+    console.print(f"Added feed {feed.label}{tag_text}: {feed.url}", markup=False, soft_wrap=True)
 
 
 @feeds_app.command("list")
@@ -98,7 +93,7 @@ def feeds_remove(
     """Remove a feed (its inbox entries stay)."""
     settings = get_settings()
     removed = remove_feed(get_engine(), feed, root=settings.root)
-    console.print(f"Removed feed {removed.label}: {removed.url}", markup=False)
+    console.print(f"Removed feed {removed.label}: {removed.url}", markup=False, soft_wrap=True)
 
 
 def _outcome_line(o: FeedOutcome) -> str:
@@ -135,7 +130,7 @@ def feeds_fetch(
             progress.advance(task)
 
         outcomes = refresh_feeds(
-            settings, engine, only=feeds or (), clock=_clock(), on_fetched=fetched
+            settings, engine, only=feeds or (), clock=get_clock(), on_fetched=fetched
         )
     failed = [o for o in outcomes if o.status == "error"]
     if as_json:
@@ -170,7 +165,8 @@ def feeds_fetch(
             added = sum(o.added for o in outcomes)
             console.print(
                 f"{len(outcomes)} feed(s) fetched: {added} new entr{'y' if added == 1 else 'ies'},"
-                f" {len(failed)} failed."
+                f" {len(failed)} failed.",
+                soft_wrap=True,
             )
     if failed:
         raise typer.Exit(code=1)
@@ -186,7 +182,7 @@ def inbox_list(
 ) -> None:
     """List inbox entries, newest first."""
     delta: timedelta | None = parse_since(since) if since else None
-    now = _clock().now()
+    now = get_clock().now()
     entries = list_entries(
         get_engine(),
         since=now - delta if delta is not None else None,
@@ -239,7 +235,7 @@ def digest_run(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Draft the digest from new inbox entries (for cron); schedule it if auto_schedule."""
-    report = run_digest(get_settings(), get_engine(), clock=_clock(), force=force)
+    report = run_digest(get_settings(), get_engine(), clock=get_clock(), force=force)
     if as_json:
         print_json(
             {
@@ -253,7 +249,8 @@ def digest_run(
         )
     else:
         label = {"skipped": "Skipped", "needs_editor": "Needs the editor"}.get(report.status, "")
-        console.print(f"{label}: {report.message}" if label else report.message, markup=False)
+        text = f"{label}: {report.message}" if label else report.message
+        console.print(text, markup=False, soft_wrap=True)
         for problem in report.problems:
             err_console.print(f"  {problem}", markup=False, soft_wrap=True)
     if report.status == "needs_editor":
