@@ -100,7 +100,8 @@ def stats(
     console.print(table)
     base = "delivered" if result.base == "delivered" else "sent (no delivery events yet)"
     console.print(
-        f"Rates of opens, clicks, complaints and unsubscribes are shares of messages {base}; "
-        f"{result.total_opens} opens and {result.total_clicks} clicks in all.",
+        f"Rates of opens, clicks, complaints and unsubscribes are shares of messages {base}. "
+        f"All opens: {result.total_opens}; all clicks: {result.total_clicks}.",
         markup=False,
+        soft_wrap=True,
     )
