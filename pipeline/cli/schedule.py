@@ -75,17 +75,21 @@ def _print_scheduled(result: Scheduled, verb: str, as_json: bool) -> None:
         return
     utc = result.send_at.strftime("%Y-%m-%d %H:%M UTC")
     lists = ", ".join(result.lists) or "no lists"
-    console.print(f"{verb} {result.slug} for {result.local} ({utc}) to {lists}.", markup=False)
+    console.print(
+        f"{verb} {result.slug} for {result.local} ({utc}) to {lists}.", markup=False, soft_wrap=True
+    )
     console.print(
         "Built, checked and frozen: edits made from now on are sent only after "
         f"'newsletter issue reschedule {result.slug}'.",
         markup=False,
+        soft_wrap=True,
     )
     if last_run(get_engine()) is None:
         console.print(
             "No send-due run is recorded yet: cron must run 'newsletter send-due' "
             "('newsletter cron-line' prints the crontab line).",
             markup=False,
+            soft_wrap=True,
         )
 
 
@@ -144,6 +148,7 @@ def unschedule_cmd(
         f"Unscheduled {slug} (it was due {when}). Schedule it again with "
         f"'newsletter issue schedule {slug} --at ...'.",
         markup=False,
+        soft_wrap=True,
     )
 
 
@@ -183,12 +188,13 @@ def schedule_list_cmd(
         if entries:
             console.print(_table(title, entries, settings.newsletter.timezone))
         elif empty:
-            console.print(empty, markup=False)
+            console.print(empty, markup=False, soft_wrap=True)
     run = listing.last_run
     if run is None:
         console.print(
             "No send-due run recorded yet: 'newsletter cron-line' prints the crontab line.",
             markup=False,
+            soft_wrap=True,
         )
     else:
         ago = format_duration(listing.now - run.started_at)
@@ -196,6 +202,7 @@ def schedule_list_cmd(
             f"Last send-due run: {format_local(run.started_at, tz)} ({ago} ago), {run.status}, "
             f"{run.sent} sent, {run.missed} missed.",
             markup=False,
+            soft_wrap=True,
         )
 
 
