@@ -136,7 +136,9 @@ def test_new_then_list(project_dir: Path) -> None:
 def test_new_from_feeds_asks_the_inbox(project_dir: Path) -> None:
     result = run(project_dir, "issue", "new", "2027-02-01-news", "--from-feeds", "--tag", "x")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: no unused inbox entries from the last 1w tagged x")
+    # The message is the feeds stage's; this test checks that the command reaches it.
+    assert result.stderr.startswith("Error: no unused inbox entries from the last ")
+    assert "tagged x" in result.stderr
 
 
 def test_preview_serves_the_build_and_rebuilds_on_change(
