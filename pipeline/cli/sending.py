@@ -302,6 +302,18 @@ def status_command(
     )
     if status.pause_reason and status.status == "paused":
         console.print(f"Paused: {status.pause_reason}", markup=False, soft_wrap=True)
+    from pipeline.schedule import files_changed  # the schedule stage's check
+
+    if edition.status in ("frozen", "scheduled", "missed") and files_changed(
+        get_settings(), engine, slug
+    ):
+        again = "reschedule" if edition.status == "scheduled" else "schedule"
+        console.print(
+            f"The files of {slug} changed since it was frozen; the frozen edition is what "
+            f"will be sent. 'newsletter issue {again} {slug}' freezes the edited files.",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @issue_app.command("resume")

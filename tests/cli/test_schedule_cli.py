@@ -284,3 +284,28 @@ def test_cron_line_options(cli_nodb: Run, tmp_path: Path) -> None:
     assert "# /etc/systemd/system/newsletter-send-due.timer" in units.stdout
     assert "OnCalendar=*:0/5" in units.stdout
     assert "ExecStart=/" in units.stdout and "flock" not in units.stdout
+
+
+def test_issue_status_says_when_files_changed_since_freezing(
+    cli: Run, settings: Settings, engine: Engine
+) -> None:
+    scheduled(cli, settings, engine, 2)
+    assert "changed since it was frozen" not in cli("issue", "status", SLUG).stdout
+    path = settings.issues_dir / SLUG / "issue.md"
+    path.write_text(path.read_text().replace("all about one treatment", "about one treatment"))
+    status = cli("issue", "status", SLUG)
+    assert status.exit_code == 0, status.output
+    assert (
+        f"The files of {SLUG} changed since it was frozen; the frozen edition is what will "
+        f"be sent. 'newsletter issue reschedule {SLUG}' freezes the edited files.\n"
+    ) in status.stdout
+    assert cli("issue", "reschedule", SLUG).exit_code == 0
+    assert "changed since it was frozen" not in cli("issue", "status", SLUG).stdout
+
+    # send-due sends the edition as frozen, not the files as they are now
+    path.write_text(path.read_text().replace("about one treatment", "about ONE treatment"))
+    assert cli("send-due", now=ON_TIME).exit_code == 0
+    bodies = [p.read_text() for p in (settings.outbox_dir / "new").iterdir()]
+    assert len(bodies) == 2
+    assert not any("ONE treatment" in b for b in bodies)
+    assert all("about one treatment" in b for b in bodies)
