@@ -120,6 +120,7 @@ class RecordingHandler:
         self.script: list[str] = []
         self.refuse: set[str] = set()
         self.always: str | None = None
+        self.last = b""
         self.target = 0  # when this many messages are accepted, ``reached`` is set
         self.reached = threading.Event()
         self.lock = threading.Lock()
@@ -141,6 +142,7 @@ class RecordingHandler:
         if answer:
             return answer
         content: bytes = envelope.content
+        self.last = content
         start = content.find(b"\r\nMessage-ID: ") + 14
         message_id = content[start : content.find(b"\r\n", start)].decode()
         with self.lock:

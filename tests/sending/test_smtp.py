@@ -154,3 +154,22 @@ def test_unreachable_server_is_transient(make_settings: Callable[..., Settings])
     assert result.outcome == "transient"
     assert result.error is not None
     assert result.error.startswith(f"cannot connect to 127.0.0.1:{port}: ")
+
+
+def test_lines_starting_with_a_dot_arrive_intact(
+    make_settings: Callable[..., Settings], db_url: str, smtp_server: SmtpServer
+) -> None:
+    import email
+    import email.policy
+
+    from pipeline.render.personalise import compile_edition
+
+    settings = _smtp_settings(make_settings, db_url, smtp_server)
+    text = ".starts with a dot\n..two dots\n.\nend"
+    compiled = compile_edition("Dots", "<p>.</p>", text)
+    values = recipient_values(settings, 1, "seed@example.org", "", None)
+    assert send_single(settings, compiled, to_email="seed@example.org", values=values).ok
+    msg = email.message_from_bytes(smtp_server.handler.last, policy=email.policy.default)
+    body = msg.get_body(("plain",))
+    assert body is not None
+    assert body.get_content().replace("\r\n", "\n") == text  # type: ignore[attr-defined]

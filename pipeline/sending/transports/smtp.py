@@ -37,6 +37,22 @@ def _classify(code: int, message: bytes | str) -> Result:
     return Result("failed", error=_reply(code, message))
 
 
+def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """DATA with the message already in CRLF form: dot-stuffing is one bytes.replace
+    (smtplib's regex over every message costs more than the rest of the transaction)."""
+    conn.putcmd("data")
+    code, reply = conn.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    stuffed = data.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    conn.send(stuffed + b".\r\n")
+    return conn.getreply()
+
+
 class SmtpTransport(Transport):
     name = "smtp"
 
@@ -150,7 +166,7 @@ class SmtpTransport(Transport):
                 if code not in (250, 251):
                     result = _classify(code, reply)
                 else:
-                    code, reply = conn.data(message.data)
+                    code, reply = _data(conn, message.data)
                     result = (
                         Result("sent", provider_id=_reply(code, reply)[:300])
                         if code == 250
