@@ -23,7 +23,7 @@ from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
 from pipeline.content.issues import new_issue, write_article
 from pipeline.errors import FeedError
-from pipeline.feeds.inbox import InboxEntry, list_entries, mark_used
+from pipeline.feeds.inbox import InboxEntry, list_entries, mark_used, strip_tracking
 from pipeline.feeds.sanitize import html_to_text
 
 SUBJECT_MAX = 78
@@ -72,15 +72,16 @@ def entry_markdown(entry: InboxEntry) -> str:
 
 
 def entry_front_matter(entry: InboxEntry) -> dict[str, object]:
-    parts = urlsplit(entry.link)
-    site = f"{parts.scheme}://{parts.netloc}/" if parts.scheme and parts.netloc else ""
+    link = strip_tracking(entry.link)
+    parts = urlsplit(link)
+    site = f"{parts.scheme}://{parts.netloc.lower()}/" if parts.scheme and parts.netloc else ""
     summary = html_to_text(entry.summary_html) if entry.content_html else ""
     return {
         "title": entry.title or "Untitled",
         "summary": shorten(summary, SUMMARY_MAX),
         "image": entry.image_url or "",
         "image_alt": (entry.image_alt or entry.title) if entry.image_url else "",
-        "link": entry.link,
+        "link": link,
         "author": entry.author,
         "tags": list(entry.tags),
         "source": entry.source_name,

@@ -80,6 +80,22 @@ class StoreReport:
         return self.duplicate_guid + self.duplicate_link + self.duplicate_text
 
 
+def _tracking(key: str) -> bool:
+    return key.lower() in TRACKING_PARAMS or key.lower().startswith(TRACKING_PREFIXES)
+
+
+def strip_tracking(url: str) -> str:
+    """``url`` without tracking parameters (utm_*, fbclid, ...); the rest as it was."""
+    parts = urlsplit(url.strip())
+    if not parts.query:
+        return url.strip()
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not _tracking(k)]
+    if len(kept) == len(pairs):
+        return url.strip()
+    return urlunsplit(parts._replace(query=urlencode(kept)))
+
+
 def normalise_link(url: str) -> str:
     """``url`` without tracking parameters or fragment, scheme and host lower-cased,
     default port and a lone trailing slash on the path removed; '' for no link."""
@@ -95,11 +111,7 @@ def normalise_link(url: str) -> str:
         port = None
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
-    ]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _tracking(k)]
     path = parts.path or "/"
     if path != "/" and path.endswith("/"):
         path = path.rstrip("/")

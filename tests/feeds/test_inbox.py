@@ -5,7 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from pipeline.feeds.inbox import list_entries, mark_used, normalise_link, store_entries
+from pipeline.feeds.inbox import (
+    list_entries,
+    mark_used,
+    normalise_link,
+    store_entries,
+    strip_tracking,
+)
 from pipeline.feeds.parse import FeedEntry
 from pipeline.feeds.sources import Feed, add_feed
 
@@ -54,6 +60,13 @@ def feed(engine: Engine) -> Feed:
 )
 def test_normalise_link(url: str, expected: str) -> None:
     assert normalise_link(url) == expected
+
+
+def test_strip_tracking_keeps_the_rest() -> None:
+    assert strip_tracking("https://A.example/x?utm_source=a&id=2&fbclid=z#f") == (
+        "https://A.example/x?id=2#f"
+    )
+    assert strip_tracking("https://a.example/x?b=1&a=2") == "https://a.example/x?b=1&a=2"
 
 
 def test_store_and_list(engine: Engine, feed: Feed) -> None:
