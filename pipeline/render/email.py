@@ -16,10 +16,15 @@ from pipeline.render.mjml import check_mjml_template, mjml_to_html
 from pipeline.render.personalise import CompiledEdition, compile_edition
 
 
-def check_templates(settings: Settings) -> None:
-    """Check the MJML structure of every email template (cached by file content)."""
-    for path in sorted((settings.templates_dir / "email").rglob("*.mjml.j2")):
-        check_mjml_template(path, show(settings, str(path)))
+def check_templates(settings: Settings, template: str) -> None:
+    """Check the MJML structure of ``template``, the layout and the partials (cached by
+    file content). Other emails' templates are not this email's business."""
+    folder = settings.templates_dir / "email"
+    paths = [folder / f"{template}.mjml.j2", folder / "layout.mjml.j2"]
+    paths += sorted((folder / "partials").glob("*.mjml.j2"))
+    for path in paths:
+        if path.is_file():
+            check_mjml_template(path, show(settings, str(path)))
 
 
 def _context(context: dict[str, Any], subject: str, preheader: str) -> dict[str, Any]:
@@ -35,7 +40,7 @@ def render_email(
     preheader: str = "",
 ) -> CompiledEdition:
     """The compiled email (subject, HTML, text) for ``template`` and ``context``."""
-    check_templates(settings)
+    check_templates(settings, template)
     envs = environments(settings)
     ctx = _context(context, subject, preheader)
     name = f"email/{template}.mjml.j2"

@@ -3,26 +3,38 @@ desktop widths: nothing overflows, images fit, the legal footer is visible."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipeline.config import Settings
+from pipeline.config import Settings, load_settings
 from pipeline.render.build import build_issue, write_build
+from tests.conftest import REPO, TEST_SECRET
 
 SLUG = "2026-12-01-microneedling"
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def built(file_settings: Settings) -> dict[str, Path]:
-    return write_build(file_settings, build_issue(file_settings, SLUG))
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One copied project for the module: the pages are only read."""
+    root = tmp_path_factory.mktemp("browser-project")
+    for name in ("templates", "issues"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copyfile(REPO / "newsletter.toml", root / "newsletter.toml")
+    return load_settings(root / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": TEST_SECRET})
+
+
+@pytest.fixture(scope="module")
+def built(module_settings: Settings) -> dict[str, Path]:
+    return write_build(module_settings, build_issue(module_settings, SLUG))
 
 
 @pytest.mark.parametrize("width", [320, 375, 600])
 def test_the_email_fits_and_shows_the_footer(
-    page: Any, built: dict[str, Path], file_settings: Settings, width: int
+    page: Any, built: dict[str, Path], module_settings: Settings, width: int
 ) -> None:
     page.set_viewport_size({"width": width, "height": 800})
     page.goto(built["email.html"].as_uri())
@@ -45,7 +57,7 @@ def test_the_email_fits_and_shows_the_footer(
         assert image["loaded"], image
         assert image["width"] <= image["parent"] + 0.5, image
         assert image["right"] <= width, image
-    address = page.get_by_text(file_settings.newsletter.postal_address, exact=True)
+    address = page.get_by_text(module_settings.newsletter.postal_address, exact=True)
     address.scroll_into_view_if_needed()
     assert address.is_visible()
     box = address.bounding_box()
