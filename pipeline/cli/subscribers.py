@@ -297,7 +297,11 @@ def import_(
         return
     console.print(_summary(report))
     if report.rejects_path is not None:
-        console.print(f"Rejected rows, with the reason for each: {report.rejects_path}")
+        console.print(
+            f"Rejected rows, with the reason for each: {report.rejects_path}",
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 @subscribers_app.command("export")
@@ -315,7 +319,7 @@ def export(
     else:
         with output.open("w", encoding="utf-8", newline="") as fh:
             n = export_csv(engine, fh, lists or None)
-        console.print(f"Wrote {n:,} rows to {output}.")
+        console.print(f"Wrote {n:,} rows to {output}.", soft_wrap=True, markup=False)
 
 
 @subscribers_app.command("export-data")
@@ -343,4 +347,7 @@ def erase(
         if report.found
         else f"no subscriber record; {report.deliveries} delivery record(s) anonymised"
     )
-    console.print(f"Erased {report.email}: {what}. The address is suppressed for good (hash only).")
+    console.print(
+        f"Erased {report.email}: {what}. The address is suppressed for good (hash only).",
+        soft_wrap=True,
+    )
