@@ -115,7 +115,9 @@ def feeds_fetch(
     exit code 1 when any feed failed."""
     settings = get_settings()
     engine = get_engine()
-    show = not as_json and console.is_terminal
+    sync_config_feeds(settings, engine)
+    total = len([f for f in list_feeds(engine) if not feeds or f.url in feeds or f.name in feeds])
+    show = not as_json and err_console.is_terminal
     with Progress(
         TextColumn("Fetching feeds"),
         BarColumn(),
@@ -124,7 +126,7 @@ def feeds_fetch(
         transient=True,
         disable=not show,
     ) as progress:
-        task = progress.add_task("fetch", total=None)
+        task = progress.add_task("fetch", total=total)
 
         def fetched(_result: FetchResult) -> None:
             progress.advance(task)

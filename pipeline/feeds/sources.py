@@ -19,6 +19,10 @@ from pipeline.config import Settings
 from pipeline.errors import FeedError
 from pipeline.store.tables import feeds, utcnow
 
+NAME_MAX = 200
+ETAG_MAX = 300
+LAST_MODIFIED_MAX = 100
+
 
 @dataclass(frozen=True)
 class Feed:
@@ -128,6 +132,11 @@ def add_feed(
 ) -> Feed:
     """Add a source; refuses a URL that is already there."""
     source = normalise_source(url, root)
+    if len(name.strip()) > NAME_MAX:
+        raise FeedError(
+            f"the feed name is {len(name.strip())} characters long",
+            fix=f"use at most {NAME_MAX}",
+        )
     with engine.begin() as conn:
         exists = conn.execute(select(feeds.c.id).where(feeds.c.url == source)).first()
         if exists is not None:
@@ -174,7 +183,7 @@ def sync_config_feeds(settings: Settings, engine: Engine) -> SyncReport:
     wanted: dict[str, tuple[str, list[str]]] = {}
     for source in settings.feeds.sources:
         url = normalise_source(source.url, settings.root, must_exist=False)
-        wanted[url] = (source.name.strip(), clean_tags(source.tags))
+        wanted[url] = (source.name.strip()[:NAME_MAX], clean_tags(source.tags))
     added = updated = removed = 0
     with engine.begin() as conn:
         rows = {r.url: r for r in conn.execute(select(feeds))}
@@ -214,8 +223,11 @@ def record_fetch(
     """Remember how the last fetch went (and the validators for the next conditional GET)."""
     values: dict[str, object] = {"last_fetched_at": at, "last_status": status, "last_error": error}
     if status == "ok":
-        values["etag"] = etag
-        values["last_modified"] = last_modified
+        # Validators too long for their columns are not kept (the next fetch is a full GET).
+        values["etag"] = etag if etag and len(etag) <= ETAG_MAX else None
+        values["last_modified"] = (
+            last_modified if last_modified and len(last_modified) <= LAST_MODIFIED_MAX else None
+        )
     statement = update(feeds).where(feeds.c.id == feed_id).values(**values)
     if isinstance(engine, Engine):
         with engine.begin() as conn:

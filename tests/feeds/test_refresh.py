@@ -140,3 +140,13 @@ def test_only_some_feeds(feed_server: FeedServer, feed_settings: Settings, engin
     add_feed(engine, feed_server.add("/b", ATOM_10), name="b")
     outcomes = refresh_feeds(feed_settings, engine, only=["b"], clock=CLOCK)
     assert [o.feed.name for o in outcomes] == ["b"]
+
+
+def test_overlong_validators_are_not_kept(
+    feed_server: FeedServer, feed_settings: Settings, engine: Engine
+) -> None:
+    add_feed(engine, feed_server.add("/long", RSS_10, etag='"' + "x" * 400 + '"'), name="long")
+    [outcome] = refresh_feeds(feed_settings, engine, clock=CLOCK)
+    assert outcome.status == "ok"
+    [feed] = list_feeds(engine)
+    assert (feed.etag, feed.last_status) == (None, "ok")
