@@ -154,12 +154,12 @@ def unschedule_cmd(
 
 # ---- the schedule listing ----------------------------------------------------------------
 def _table(title: str, entries: list[ScheduleEntry], tz_name: str) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("Issue", overflow="fold")
-    table.add_column("Status")
-    table.add_column(f"Send at ({tz_name})", no_wrap=True)
+    table = Table(title=f"{title} (times in {tz_name})", title_justify="left")
+    table.add_column("Issue", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Send at", no_wrap=True)
     table.add_column("Lists", overflow="fold")
-    table.add_column("Sent", justify="right")
+    table.add_column("Sent", justify="right", no_wrap=True)
     table.add_column("Note", overflow="fold")
     for e in entries:
         table.add_row(
@@ -197,9 +197,10 @@ def schedule_list_cmd(
             soft_wrap=True,
         )
     else:
-        ago = format_duration(listing.now - run.started_at)
+        age = listing.now - run.started_at
+        ago = f" ({format_duration(age)} ago)" if age.total_seconds() >= 0 else ""
         console.print(
-            f"Last send-due run: {format_local(run.started_at, tz)} ({ago} ago), {run.status}, "
+            f"Last send-due run: {format_local(run.started_at, tz)}{ago}, {run.status}, "
             f"{run.sent} sent, {run.missed} missed.",
             markup=False,
             soft_wrap=True,

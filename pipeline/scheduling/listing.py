@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -91,7 +91,7 @@ def _counts(engine: Engine, ids: list[int]) -> dict[int, dict[str, int]]:
     return found
 
 
-def _note(row: Any, now: datetime, max_late: timedelta) -> str:
+def _note(row: Any, now: datetime, max_late: timedelta, tz: tzinfo) -> str:
     if row.status == "scheduled" and row.send_at is not None:
         wait = row.send_at - now
         if wait > timedelta(0):
@@ -103,6 +103,8 @@ def _note(row: Any, now: datetime, max_late: timedelta) -> str:
         return "not scheduled"
     if row.status == "paused":
         return str(row.pause_reason or "paused")
+    if row.status == "sent" and row.finished_at is not None:
+        return f"finished {format_local(row.finished_at, tz)}"
     if row.status == "missed" and row.send_at is not None and row.finished_at is not None:
         return f"marked missed {format_duration(row.finished_at - row.send_at)} after its time"
     return ""
@@ -153,7 +155,7 @@ def list_schedule(
             started_at=row.started_at,
             finished_at=row.finished_at,
             counts=counts.get(row.id, {}),
-            note=_note(row, now, max_late),
+            note=_note(row, now, max_late, tz),
         )
 
     scheduled = [entry(r) for r in current if r.status == "scheduled"]
