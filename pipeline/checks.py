@@ -219,6 +219,17 @@ def _check_duplicates(
                 )
 
 
+def _config_line(settings: Settings, key: str) -> tuple[str, int | None]:
+    """newsletter.toml and the line that sets ``key`` (None when it is not in the file)."""
+    path = settings.config_path
+    if path is None or not path.is_file():
+        return "newsletter.toml", None
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+        if line.strip().startswith(key):
+            return path.name, number
+    return path.name, None
+
+
 def _template_line(settings: Settings, needle: str) -> tuple[str, int | None]:
     """The first template file and line that holds ``needle`` (case-insensitive)."""
     lowered = needle.lower()
@@ -258,8 +269,7 @@ def _check_compiled(
         yield error(
             "postal-address",
             "no postal address",
-            "newsletter.toml",
-            None,
+            *_config_line(settings, "postal_address"),
             "set newsletter.postal_address (the law requires it in every email)",
         )
     else:
@@ -331,7 +341,7 @@ def _check_front(settings: Settings, issue: Issue) -> Iterator[Finding]:
         )
     base = settings.newsletter.base_url
     if base.startswith("http://") and not base.startswith(_LOCAL_HOSTS):
-        yield _http(base, "newsletter.toml", None)
+        yield _http(base, *_config_line(settings, "base_url"))
 
 
 def check_issue(

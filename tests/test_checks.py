@@ -170,10 +170,27 @@ def test_no_unsubscribe_link_or_postal_address_is_an_error(file_settings: Settin
 def test_an_empty_postal_address_is_an_error(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(**{"newsletter.postal_address": ""})
     write_issue(settings.root)
+    line = config_line(settings, "postal_address")
     assert findings(settings) == [
-        "error: newsletter.toml: no postal address "
+        f"error: newsletter.toml:{line}: no postal address "
         "(set newsletter.postal_address (the law requires it in every email))"
     ]
+
+
+def test_a_public_http_base_url_is_a_warning(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(**{"newsletter.base_url": "http://news.example.com"})
+    write_issue(settings.root)
+    line = config_line(settings, "base_url")
+    assert findings(settings) == [
+        f"warning: newsletter.toml:{line}: link uses http:// (http://news.example.com) "
+        "(use https:// so mail clients do not flag it)"
+    ]
+
+
+def config_line(settings: Settings, key: str) -> int:
+    assert settings.config_path is not None
+    lines = settings.config_path.read_text().split("\n")
+    return next(i for i, t in enumerate(lines, 1) if t.startswith(key))
 
 
 def test_html_over_102_kb_is_an_error(file_settings: Settings) -> None:
