@@ -181,3 +181,30 @@ def test_preview_serves_the_build_and_rebuilds_on_change(
         stop.set()
         server.shutdown()
         server.server_close()
+
+
+def test_a_missing_image_is_one_error_line_and_nothing_is_written(project_dir: Path) -> None:
+    md = "---\ntitle: Pics\nimage: images/nope.png\nimage_alt: A jar\n---\n\nText.\n"
+    write_issue(project_dir, articles={"01-pics": md})
+    result = run(project_dir, "issue", "build", "2026-01-05-test")
+    assert result.exit_code == 1
+    assert result.stderr.split("\n")[0] == (
+        "Error: issues/2026-01-05-test/articles/01-pics.md:3: image 'images/nope.png' not "
+        "found (put the file in the issue folder or fix the path)"
+    )
+    assert not (project_dir / "var" / "build" / "2026-01-05-test").exists()
+
+
+def test_preview_refuses_a_port_in_use(project_dir: Path, port: int) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = run(project_dir, "issue", "preview", SAMPLE, "--port", str(port))
+    assert result.exit_code == 1
+    assert result.stdout == f"Built {SAMPLE} (0 error(s)).\n"
+    assert result.stderr == (
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(choose another --port)\n"
+    )
