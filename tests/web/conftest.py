@@ -39,7 +39,10 @@ class Server:
     clock: FixedClock
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=30, **kwargs)
+        # plain HTTP on loopback: no certificate store to load
+        return httpx.Client(
+            base_url=self.url, follow_redirects=False, timeout=30, verify=False, **kwargs
+        )
 
 
 class SigningKey:

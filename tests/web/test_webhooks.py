@@ -64,7 +64,8 @@ def post(server: Server, key: SigningKey, body: bytes, **overrides: str) -> http
         SIGNATURE_HEADER: overrides.pop("signature", key.sign(timestamp, body)),
         TIMESTAMP_HEADER: timestamp,
     }
-    return httpx.post(f"{server.url}/webhooks/sendgrid", content=body, headers=headers)
+    with server.client() as client:
+        return client.post("/webhooks/sendgrid", content=body, headers=headers)
 
 
 def test_signed_events_are_recorded_once_and_act_on_subscribers(
