@@ -2,9 +2,9 @@
 
 POST takes the page's form (CSRF token required) or JSON from a site's own form. Every
 accepted request gets the same answer whether the address is new, known or suppressed (no
-account enumeration). In order: CSRF (forms), the per-IP rate limit (counted in the
-database), the honeypot field ``website`` (filled: answer as usual, do nothing), then the
-fields. Consent is recorded with the subscription: when, the IP, the exact text shown, the
+account enumeration). In order: CSRF (forms), the fields (mistakes are shown, not
+counted), the per-IP rate limit (counted in the database, so every worker agrees), then the
+honeypot field ``website`` (filled: answer as usual, do nothing). Consent is recorded with the subscription: when, the IP, the exact text shown, the
 lists.
 
 Lists with double opt-in start 'unconfirmed' and a confirmation email goes out; the link
@@ -243,6 +243,14 @@ async def subscribe(request: Request, ctx: WebContext = Depends(get_ctx)) -> Res
     ):
         form.errors["form"] = "This form had expired. Please check it and send it again."
         return _form_page(request, ctx, form, 403)
+    if "form" not in form.errors:
+        validate(settings, form)
+    if form.errors and not form.honeypot:
+        if is_json:
+            return JSONResponse(
+                {"error": "Please check the form.", "fields": form.errors}, status_code=422
+            )
+        return _form_page(request, ctx, form, 422)
     ip = ctx.ip(request)
     verdict = await run_in_threadpool(
         count_hit,
@@ -260,14 +268,6 @@ async def subscribe(request: Request, ctx: WebContext = Depends(get_ctx)) -> Res
             f"Too many signups from your network. Please try again in {minutes} minutes.",
             headers={"Retry-After": str(verdict.retry_after)},
         )
-    if "form" not in form.errors:
-        validate(settings, form)
-    if form.errors and not form.honeypot:
-        if is_json:
-            return JSONResponse(
-                {"error": "Please check the form.", "fields": form.errors}, status_code=422
-            )
-        return _form_page(request, ctx, form, 422)
     message = _thanks_message(settings, form.lists)
     if not form.honeypot:
         try:

@@ -163,7 +163,8 @@ def test_rate_limit_per_ip_lives_in_the_database(
                     in third.text
                 )
                 json_answer = client.post(
-                    "/subscribe", json={"email": "f4@example.com", "consent": True}
+                    "/subscribe",
+                    json={"email": "f4@example.com", "lists": ["news"], "consent": True},
                 )
                 assert json_answer.status_code == 429
                 assert json_answer.json() == {
