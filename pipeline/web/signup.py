@@ -4,8 +4,8 @@ POST takes the page's form (CSRF token required) or JSON from a site's own form.
 accepted request gets the same answer whether the address is new, known or suppressed (no
 account enumeration). In order: CSRF (forms), the fields (mistakes are shown, not
 counted), the per-IP rate limit (counted in the database, so every worker agrees), then the
-honeypot field ``website`` (filled: answer as usual, do nothing). Consent is recorded with the subscription: when, the IP, the exact text shown, the
-lists.
+honeypot field ``website`` (filled: answer as usual, do nothing). Consent is recorded
+with the subscription: when, the IP, the exact text shown, the lists.
 
 Lists with double opt-in start 'unconfirmed' and a confirmation email goes out; the link
 (``/confirm/<token>?lists=...``, 7 days) confirms them and sends the welcome email. A
