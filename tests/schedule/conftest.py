@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from pipeline.config import Settings
 from pipeline.store.tables import deliveries, lists, subscribers, subscriptions
 from pipeline.subscribers.lists import sync_lists
+from tests.conftest import free_port
 
 SLUG = "2026-12-01-microneedling"
 AT = "2026-12-01 09:00"  # GMT: 09:00 UTC
@@ -81,3 +87,36 @@ def ledger(engine: Engine) -> dict[str, int]:
             select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
         ).all()
     return {status: int(n) for status, n in rows}
+
+
+@dataclass
+class SmtpRecorder:
+    """An aiosmtpd handler that keeps (recipient, Message-ID) of every message it accepts
+    and sets ``reached`` once ``target`` messages are in (to kill a sender at that point)."""
+
+    port: int = 0
+    accepted: list[tuple[str, str]] = field(default_factory=list)
+    target: int = 0
+    reached: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        headers = BytesHeaderParser().parsebytes(envelope.content)
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.accepted.append((rcpt, str(headers["Message-ID"])))
+            if self.target and len(self.accepted) >= self.target:
+                self.reached.set()
+        return "250 2.0.0 Ok: queued"
+
+
+@pytest.fixture
+def smtp_recorder() -> Iterator[SmtpRecorder]:
+    """A real SMTP server on 127.0.0.1 that records what it is sent."""
+    from aiosmtpd.controller import Controller
+
+    recorder = SmtpRecorder(port=free_port())
+    controller = Controller(recorder, hostname="127.0.0.1", port=recorder.port)
+    controller.start()
+    yield recorder
+    controller.stop()

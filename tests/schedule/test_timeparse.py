@@ -21,8 +21,8 @@ NEW_YORK = ZoneInfo("America/New_York")
 CLI = "add --fold first|second or write the offset"
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, sec: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
