@@ -23,6 +23,7 @@ from pipeline.cli.app import (
 )
 from pipeline.config import ENV_CONFIG
 from pipeline.sending.editions import get_edition
+from pipeline.subscribers.service import sync_lists
 from pipeline.web.stats import edition_stats
 
 
@@ -43,6 +44,7 @@ def serve(
     bind_host = host or settings.web.host
     bind_port = port or settings.web.port
     engine = get_engine()  # creates or upgrades the database once, before any worker
+    sync_lists(engine, settings)  # so that workers starting together find nothing to add
     console.print(
         f"Serving {settings.newsletter.name} on http://{bind_host}:{bind_port} "
         f"(public address {settings.newsletter.base_url}); Ctrl+C stops.",
