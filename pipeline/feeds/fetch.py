@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -176,7 +177,13 @@ def fetch_all(
     on_done: Callable[[FetchResult], None] | None = None,
 ) -> list[FetchResult]:
     """Fetch every request, at most ``[feeds] concurrency`` at once; results in order.
-    ``on_done`` is called (in this thread) as each fetch finishes, for progress bars."""
+    ``on_done`` is called as each fetch finishes, for progress bars. Callable from inside a
+    running event loop too (the fetching then runs on a worker thread)."""
     if not requests:
         return []
-    return asyncio.run(_fetch_all(settings, requests, on_done))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_fetch_all(settings, requests, on_done))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _fetch_all(settings, requests, on_done)).result()

@@ -140,3 +140,17 @@ def test_many_at_once_keep_order_and_one_failure_stops_nothing(
     assert [r.status for r in results].count("ok") == 10
     assert results[3].error == "timed out after 0.3 s"
     assert results[6].error == "HTTP 500 Internal Server Error"
+
+
+def test_fetch_from_inside_a_running_event_loop(
+    feed_server: FeedServer, fetch_settings: Make
+) -> None:
+    """E.g. under Playwright's sync API or an async web app."""
+    import asyncio
+
+    url = feed_server.add("/rss", RSS_20)
+
+    async def inside() -> FetchResult:
+        return one(fetch_settings(), url)
+
+    assert asyncio.run(inside()).ok
