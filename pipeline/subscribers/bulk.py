@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 class Values:
     """Converters from Python values to what the driver of ``conn`` stores."""
@@ -36,7 +38,7 @@ class Values:
 
     def json(self, value: Any) -> Any:
         if self.sqlite:
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            return _ENCODE(value) if value else "{}"
         from psycopg.types.json import Json
 
         return Json(value)
@@ -61,3 +63,18 @@ def insert_rows(
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     conn.exec_driver_sql(sql, list(rows))
+
+
+def select_in(conn: Connection, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run ``sql`` whose ``{marks}`` stands for one placeholder per value (``IN ({marks})``)
+    straight on the driver: SQLAlchemy's expanding IN costs more than the lookup."""
+    if not values:
+        return []
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    result = conn.exec_driver_sql(sql.format(marks=", ".join([mark] * len(values))), tuple(values))
+    return [tuple(row) for row in result]
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column read through the driver: text on SQLite, already decoded on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str) else value

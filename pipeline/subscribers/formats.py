@@ -24,6 +24,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from pipeline.errors import SubscriberError
@@ -38,7 +39,7 @@ class RowError(Exception):
     """This row cannot be imported; ``str()`` is the reason written to the rejects file."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """What one row asks for."""
 
@@ -128,8 +129,10 @@ def parse_json_object(value: str, column: str) -> dict[str, Any]:
     return data
 
 
-def split_list(value: str) -> list[str]:
-    return [part.strip() for part in value.replace(",", ";").split(";") if part.strip()]
+@lru_cache(maxsize=1024)
+def split_list(value: str) -> tuple[str, ...]:
+    """'a; b,c' -> ('a', 'b', 'c') (cached: the same few values repeat on every row)."""
+    return tuple(part.strip() for part in value.replace(",", ";").split(";") if part.strip())
 
 
 def _ip(value: str) -> str | None:
@@ -147,7 +150,7 @@ def _plain(row: Row) -> Entry:
     name = row.get("name")
     if name is None and ("first name" in row or "last name" in row):
         name = f"{row.get('first name', '').strip()} {row.get('last name', '').strip()}"
-    lists = tuple(split_list(row["lists"])) if row.get("lists", "").strip() else None
+    lists = split_list(row["lists"]) if row.get("lists", "").strip() else None
     return Entry(
         email=row["email"],
         name=name.strip() if name is not None else None,

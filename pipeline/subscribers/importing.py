@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.errors import SubscriberError
@@ -32,7 +32,7 @@ from pipeline.store.tables import (
     suppressions,
     utcnow,
 )
-from pipeline.subscribers.bulk import Values, insert_rows
+from pipeline.subscribers.bulk import Values, insert_rows, json_value, select_in
 from pipeline.subscribers.csvsource import CsvSource, RawRow
 from pipeline.subscribers.formats import Entry, Format, RowError, detect_format, recognisable
 from pipeline.subscribers.history import list_ids
@@ -41,7 +41,7 @@ from pipeline.subscribers.suppression import STATUS_FOR, hash_with_salt, suppres
 
 MAX_FIELD = 10_000  # characters in one cell
 MAX_NAME = 200
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in the file)
 
@@ -75,7 +75,7 @@ class ImportReport:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     line: int
     email: str
@@ -97,7 +97,7 @@ class _Context:
     check_dns: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     """What a batch knows about one address."""
 
@@ -246,12 +246,12 @@ def _prepare(raw: RawRow, ctx: _Context) -> _Item:
             f"the row has {len(fields)} fields but the header has {len(ctx.keys)}"
             " (an unquoted delimiter?)"
         )
-    for index, value in enumerate(fields):
-        if len(value) > MAX_FIELD:
-            raise RowError(
-                f"field {index + 1} ({ctx.header[index]}) is {len(value):,} characters long;"
-                f" at most {MAX_FIELD:,} are allowed"
-            )
+    if max(map(len, fields)) > MAX_FIELD:
+        index, value = next((i, v) for i, v in enumerate(fields) if len(v) > MAX_FIELD)
+        raise RowError(
+            f"field {index + 1} ({ctx.header[index]}) is {len(value):,} characters long;"
+            f" at most {MAX_FIELD:,} are allowed"
+        )
     if len(fields) < len(ctx.keys):
         fields = fields + [""] * (len(ctx.keys) - len(fields))
     entry = ctx.fmt.convert(dict(zip(ctx.keys, fields, strict=True)))
@@ -310,32 +310,27 @@ def _apply(conn: Connection, batch: list[_Item], ctx: _Context) -> Counter[str]:
     counts: Counter[str] = Counter()
     emails = list(dict.fromkeys(i.email for i in batch))
     digests = list(dict.fromkeys(i.digest for i in batch))
-    supp = dict(
-        conn.execute(
-            select(suppressions.c.address_hash, suppressions.c.reason).where(
-                suppressions.c.address_hash.in_(digests)
-            )
-        ).all()
+    supp: dict[str, str] = dict(
+        select_in(
+            conn,
+            "SELECT address_hash, reason FROM suppressions WHERE address_hash IN ({marks})",
+            digests,
+        )
     )
     state: dict[str, _State] = {}
-    for r in conn.execute(
-        select(
-            subscribers.c.id,
-            subscribers.c.email,
-            subscribers.c.name,
-            subscribers.c.attributes,
-            subscribers.c.status,
-        ).where(subscribers.c.email.in_(emails))
+    for id_, email, name, attrs, status in select_in(
+        conn,
+        "SELECT id, email, name, attributes, status FROM subscribers WHERE email IN ({marks})",
+        emails,
     ):
-        state[r.email] = _State(r.id, r.name, dict(r.attributes or {}), r.status)
+        state[email] = _State(id_, name, dict(json_value(attrs) or {}), status)
     by_id = {s.id: s for s in state.values()}
-    if by_id:
-        for sid, list_id, sub_status in conn.execute(
-            select(
-                subscriptions.c.subscriber_id, subscriptions.c.list_id, subscriptions.c.status
-            ).where(subscriptions.c.subscriber_id.in_(list(by_id)))
-        ):
-            by_id[sid].subs[list_id] = sub_status
+    for sid, list_id, sub_status in select_in(
+        conn,
+        "SELECT subscriber_id, list_id, status FROM subscriptions WHERE subscriber_id IN ({marks})",
+        list(by_id),
+    ):
+        by_id[sid].subs[list_id] = sub_status
 
     now_v = values.time(now)
     detail_v = values.json({"file": ctx.consent_text})
@@ -466,12 +461,15 @@ def _write(
     )
     fresh = [(email, st) for email, st in state.items() if st.new]
     if fresh:
+        for (_, st), id_ in zip(fresh, _reserve_ids(conn, len(fresh)), strict=True):
+            st.id = id_
         insert_rows(
             conn,
             subscribers,
-            ("email", "name", "attributes", "status", "created_at", "updated_at"),
+            ("id", "email", "name", "attributes", "status", "created_at", "updated_at"),
             [
                 (
+                    st.id,
                     email,
                     st.name[:MAX_NAME],
                     values.json(st.attributes),
@@ -482,13 +480,6 @@ def _write(
                 for email, st in fresh
             ],
         )
-        rows = conn.execute(
-            select(subscribers.c.id, subscribers.c.email).where(
-                subscribers.c.email.in_([email for email, _ in fresh])
-            )
-        ).all()
-        for id_, email in rows:
-            state[email].id = id_
     dirty = [st for st in state.values() if st.dirty and not st.new]
     if dirty:
         conn.execute(
@@ -550,3 +541,17 @@ def _write(
             confirms,
         )
     insert_rows(conn, subscription_log, LOG_COLUMNS, log_rows)
+
+
+def _reserve_ids(conn: Connection, n: int) -> list[int]:
+    """``n`` new subscriber ids: from the sequence on PostgreSQL; on SQLite, after the
+    largest id (safe: the transaction holds the database's write lock, BEGIN IMMEDIATE)."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('subscribers', 'id'))"
+            " FROM generate_series(1, %s)",
+            (n,),
+        )
+        return [int(r[0]) for r in rows]
+    last = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM subscribers").scalar_one()
+    return list(range(int(last) + 1, int(last) + 1 + n))
