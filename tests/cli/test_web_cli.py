@@ -20,7 +20,7 @@ from pipeline.config import Settings
 from pipeline.store.tables import delivery_events
 from pipeline.subscribers.service import sync_lists
 from tests.conftest import TEST_SECRET, free_port
-from tests.web.test_webhooks import delivered_to, sent_edition
+from tests.web.helpers import delivered_to, sent_edition
 
 
 def _env(project_dir: Path, db_url: str) -> dict[str, str]:

@@ -7,11 +7,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from pipeline.clock import FixedClock
 from pipeline.config import Settings
-from pipeline.store.tables import lists, subscribers, subscriptions
+from pipeline.render.personalise import compile_edition
+from pipeline.sending.editions import store_edition, transition
+from pipeline.store.tables import deliveries, lists, subscribers, subscriptions
+from pipeline.subscribers import service
 from pipeline.web.app import create_app
 from tests.conftest import free_port
 from tests.web.conftest import Server, csrf_from, serve
@@ -74,3 +77,27 @@ def other_server(
     app = create_app(settings, engine=engine, clock=clock)
     with serve(app, port) as url:
         yield Server(url, app, settings, engine, clock)
+
+
+def sent_edition(engine: Engine, slug: str = "2026-12-01-test", web_html: str = "") -> int:
+    """A sent edition (as the sending stage leaves it), without sending anything."""
+    compiled = compile_edition(f"Issue {slug}", "<p>Hello</p>", "Hello")
+    edition_id = store_edition(
+        engine, slug, compiled, lists=["beauty-tips"], content_hash="0" * 64, web_html=web_html
+    )
+    assert transition(engine, edition_id, ["frozen"], "sent")
+    return edition_id
+
+
+def delivered_to(engine: Engine, edition_id: int, email: str) -> tuple[int, int]:
+    """(subscriber id, delivery id) of a sent delivery to ``email``."""
+    sub = service.add_subscriber(engine, email, lists=["beauty-tips"], method="cli", confirmed=True)
+    assert sub.subscriber_id is not None
+    with engine.begin() as conn:
+        row = conn.execute(
+            insert(deliveries).values(
+                edition_id=edition_id, subscriber_id=sub.subscriber_id, email=email, status="sent"
+            )
+        ).inserted_primary_key
+    assert row is not None
+    return sub.subscriber_id, int(row[0])

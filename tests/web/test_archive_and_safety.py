@@ -10,7 +10,7 @@ from sqlalchemy import update
 from pipeline.store.tables import editions
 from pipeline.web.security import SECURITY_HEADERS
 from tests.web.conftest import Server
-from tests.web.test_webhooks import sent_edition
+from tests.web.helpers import sent_edition
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 WEB_HTML = (

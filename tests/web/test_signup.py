@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from pipeline.config import Settings
 from pipeline.subscribers import service
 from tests.web.conftest import Server, link_in, mails, text_of
-from tests.web.helpers import other_server, person, signup
+from tests.web.helpers import other_server, person, sent_edition, signup
 
 CONSENT = (
     "Yes, send me Glow Notes by email. I can unsubscribe at any time with the link in every email."
@@ -227,3 +227,19 @@ def test_a_damaged_confirmation_link_changes_nothing(server: Server) -> None:
         assert bad.status_code == 400
         assert "Sorry, this link is not valid (copy the whole link from the email)." in bad.text
     assert person(server.engine, "jo@example.com")["lists"]["beauty-tips"].status == "unconfirmed"
+
+
+def test_the_welcome_email_links_the_latest_issue(server: Server) -> None:
+    sent_edition(server.engine, "2026-11-01-serums")
+    with server.client() as client:
+        signup(client, "kai@example.com", name="Kai")
+        [confirm] = mails(server.settings, "Please confirm", to="kai@example.com")
+        client.get(link_in(confirm, "/confirm/"))
+    [welcome] = mails(server.settings, "Welcome to Glow Notes", to="kai@example.com")
+    text = text_of(welcome)
+    assert (
+        'While you wait for the next one, here is the latest issue, "Issue 2026-11-01-serums":'
+        in text
+    )
+    assert f"{server.url}/issues/2026-11-01-serums" in text
+    assert "Hi Kai," in text

@@ -7,41 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
 from pipeline.config import Settings
-from pipeline.render.personalise import compile_edition
-from pipeline.sending.editions import store_edition, transition
-from pipeline.store.tables import deliveries, delivery_events
-from pipeline.subscribers import service
+from pipeline.store.tables import delivery_events
 from pipeline.web.events import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from pipeline.web.stats import edition_stats
 from tests.web.conftest import Server, SigningKey
-from tests.web.helpers import other_server, person
-
-
-def sent_edition(engine: Engine, slug: str = "2026-12-01-test", web_html: str = "") -> int:
-    """A sent edition (as the sending stage leaves it), without sending anything."""
-    compiled = compile_edition(f"Issue {slug}", "<p>Hello</p>", "Hello")
-    edition_id = store_edition(
-        engine, slug, compiled, lists=["beauty-tips"], content_hash="0" * 64, web_html=web_html
-    )
-    assert transition(engine, edition_id, ["frozen"], "sent")
-    return edition_id
-
-
-def delivered_to(engine: Engine, edition_id: int, email: str) -> tuple[int, int]:
-    """(subscriber id, delivery id) of a sent delivery to ``email``."""
-    sub = service.add_subscriber(engine, email, lists=["beauty-tips"], method="cli", confirmed=True)
-    assert sub.subscriber_id is not None
-    with engine.begin() as conn:
-        row = conn.execute(
-            insert(deliveries).values(
-                edition_id=edition_id, subscriber_id=sub.subscriber_id, email=email, status="sent"
-            )
-        ).inserted_primary_key
-    assert row is not None
-    return sub.subscriber_id, int(row[0])
+from tests.web.helpers import delivered_to, other_server, person, sent_edition
 
 
 def event(kind: str, email: str, delivery_id: int, edition_id: int, n: int, **extra: Any) -> dict:
