@@ -2,7 +2,8 @@
 scanners follow links); ``POST /unsubscribe/{token}`` unsubscribes from every list at once.
 
 The same POST answers RFC 8058 one-click requests from mail providers: the body
-``List-Unsubscribe=One-Click`` (urlencoded or multipart), no cookies, no CSRF token; the
+``List-Unsubscribe=One-Click`` (urlencoded, multipart, or with no content type at all), no
+cookies, no CSRF token; the
 answer is a plain 200, never a redirect. The page's own button carries a CSRF token.
 The confirmation page offers to resubscribe (a button that posts to the preferences page).
 """
@@ -97,11 +98,14 @@ async def unsubscribe_now(
 ) -> Response:
     if int(request.headers.get("content-length") or 0) > MAX_BODY:
         return PlainTextResponse("Body too large.\n", status_code=413)
+    raw = await request.body()
     try:
         form = await request.form(max_files=0, max_fields=20)
     except Exception:  # not a form at all
         return PlainTextResponse("The request could not be read.\n", status_code=400)
-    one_click = form.get(ONE_CLICK[0]) == ONE_CLICK[1] and not form.get(CSRF_FIELD)
+    one_click = raw.strip() == b"List-Unsubscribe=One-Click" or (
+        form.get(ONE_CLICK[0]) == ONE_CLICK[1] and not form.get(CSRF_FIELD)
+    )
     secret = ctx.settings.secrets.secret_key
     try:
         data = _read(secret, token)

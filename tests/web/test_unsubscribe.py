@@ -72,6 +72,8 @@ def test_one_click_post_needs_no_cookie_and_answers_200(server: Server) -> None:
         files={"List-Unsubscribe": (None, "One-Click")},  # multipart, as RFC 8058 allows
     )
     assert again.status_code == 200
+    bare = httpx.post(f"{server.url}/unsubscribe/{token}", content=b"List-Unsubscribe=One-Click")
+    assert (bare.status_code, bare.text) == (200, "You are unsubscribed.\n")
     with server.engine.connect() as conn:  # counted once
         assert len(conn.execute(select(delivery_events.c.id)).all()) == 1
 
