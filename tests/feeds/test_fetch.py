@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline.config import Settings
@@ -153,4 +154,6 @@ def test_fetch_from_inside_a_running_event_loop(
     async def inside() -> FetchResult:
         return one(fetch_settings(), url)
 
-    assert asyncio.run(inside()).ok
+    # A thread of its own: this test session may already run a loop on the main thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(asyncio.run, inside()).result().ok
