@@ -28,12 +28,14 @@ def audience_select(list_slugs: Sequence[str]) -> Select[int, str, str]:
 
     Usable on its own or inside ``INSERT ... SELECT`` (the delivery ledger snapshot).
     """
+    # The list ids are an uncorrelated subquery (evaluated once), so each subscriber costs
+    # one primary-key probe into subscriptions per list.
+    list_ids = select(lists.c.id).where(lists.c.slug.in_(list(list_slugs))).scalar_subquery()
     on_list = exists().where(
         and_(
             subscriptions.c.subscriber_id == subscribers.c.id,
+            subscriptions.c.list_id.in_(list_ids),
             subscriptions.c.status == "confirmed",
-            subscriptions.c.list_id == lists.c.id,
-            lists.c.slug.in_(list(list_slugs)),
         )
     )
     return (
