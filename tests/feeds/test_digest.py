@@ -130,3 +130,25 @@ def test_bad_days(digest_settings: Callable[..., Settings], engine: Engine) -> N
         "newsletter.toml: digest.days: unknown day 'someday'"
         " (use mon, tue, wed, thu, fri, sat, sun or daily)"
     )
+
+
+def test_check_errors_leave_the_digest_for_the_editor(
+    digest_settings: Callable[..., Settings], engine: Engine
+) -> None:
+    settings = digest_settings(auto_schedule=True, min_entries=1)
+    doc = RSS_20.replace(
+        "<description>SPF 30 is the minimum, dermatologists say.</description>",
+        "<description>&lt;p&gt;Skin concerns include:&lt;/p&gt;</description>",
+    )
+    fill(engine, doc)
+    report = run_digest(settings, engine, clock=TUESDAY)
+    assert report.status == "needs_editor"
+    assert report.message == (
+        "drafted issues/digest-2026-12-01 from 3 entries, but the check found 1 error(s);"
+        " fix them, then schedule it by hand"
+    )
+    assert report.problems == [
+        "issues/digest-2026-12-01/articles/03-sunscreen-every-day.md:12: this paragraph"
+        " introduces a list that never comes: 'Skin concerns include:' (add the list after"
+        " it, or rewrite the sentence)"
+    ]
