@@ -65,6 +65,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        redirect_slashes=False,  # its redirects take the host from the request: none at all
     )
     app.state.ctx = ctx
     for module in (archive, signup, unsubscribe, preferences, webhooks):

@@ -88,6 +88,7 @@ async def issue_page(slug: str, request: Request, ctx: WebContext = Depends(get_
     return await _issue(slug, request, ctx)
 
 
+@router.get("/archive/{slug}", summary="One sent issue (without the trailing slash)")
 @router.get("/archive/{slug}/", summary="One sent issue (the web link in emails)")
 async def archive_issue_page(
     slug: str, request: Request, ctx: WebContext = Depends(get_ctx)

@@ -37,6 +37,7 @@ def test_archive_lists_only_sent_issues(server: Server) -> None:
         assert "<style>.x{color:red}</style><h1>Autumn serums</h1>" in issue.text
         assert "<title>Issue 2026-11-01-serums · Glow Notes</title>" in issue.text
         assert client.get("/archive/2026-11-01-serums/").text == issue.text
+        assert client.get("/archive/2026-11-01-serums").text == issue.text
 
         for path in ("/issues/2026-12-15-draft", "/issues/nothing-here"):
             missing = client.get(path)
@@ -115,7 +116,8 @@ def test_no_open_redirects(server: Server) -> None:
             "//evil.example/",
             "/confirm/x?lists=news&next=https://evil.example",
             "/archive/https:%2F%2Fevil.example/",
+            "/subscribe/",
         ):
-            answer = client.get(path)
+            answer = client.get(path, headers={"Host": "evil.example"})
             assert answer.status_code < 300 or answer.status_code >= 400
             assert "location" not in answer.headers
