@@ -83,7 +83,9 @@ def test_every_corpus_feed_fetches_safely(
     assert (statuses["empty"], empty_warned) == (121, 19)
 
     stored = list_entries(engine)
-    assert len(stored) >= 200
+    parsed = sum(o.entries for o in outcomes)
+    print(f"corpus: {parsed} entries parsed, {len(stored)} stored after de-duplication")
+    assert parsed == 235 and len(stored) >= 200
     for entry in stored:
         assert_safe(entry.summary_html, entry.guid)
         assert_safe(entry.content_html, entry.guid)
