@@ -34,6 +34,7 @@ def cli(project_dir: Path, db_url: str) -> Run:
                 "NEWSLETTER_SECRET_KEY": TEST_SECRET,
                 "NEWSLETTER_DATABASE_URL": db_url,
                 "NEWSLETTER_NOW": now,
+                "COLUMNS": "200",
             },
         )
 
