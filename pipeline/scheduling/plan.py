@@ -199,7 +199,20 @@ def reschedule_issue(
             fix=f"give one: 'newsletter issue reschedule {slug} --at \"2026-12-01 09:00\"'",
         )
     _refuse_past(when, tz, clock, source)
-    return _freeze(settings, engine, slug, when, tz, source, clock, True)
+    if existing.status != "scheduled":
+        return _freeze(settings, engine, slug, when, tz, source, clock, True)
+    # Off the schedule first (atomic: fails if a send-due run claimed it a moment ago), so
+    # that no run can start it while it is being frozen again; back on if freezing fails.
+    if not transition(engine, existing.id, ["scheduled"], "frozen"):
+        raise ScheduleError(
+            f"{slug} was claimed for sending a moment ago and can no longer be changed",
+            fix=f"see 'newsletter issue status {slug}'",
+        )
+    try:
+        return _freeze(settings, engine, slug, when, tz, source, clock, True)
+    except BaseException:
+        transition(engine, existing.id, ["frozen"], "scheduled")
+        raise
 
 
 def unschedule_issue(engine: Engine, slug: str) -> Edition:

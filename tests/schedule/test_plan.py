@@ -219,3 +219,22 @@ def test_an_edition_that_started_cannot_be_moved(settings: Settings, engine: Eng
     with pytest.raises(ScheduleError) as err:
         unschedule_issue(engine, SLUG)
     assert str(err.value).startswith(f"{SLUG} is not scheduled (it is sending)")
+
+
+def test_a_failed_reschedule_leaves_the_schedule_as_it_was(
+    settings: Settings, engine: Engine
+) -> None:
+    schedule_issue(settings, engine, SLUG, at=AT, clock=CLOCK)
+    before = get_edition(engine, SLUG)
+    article = settings.issues_dir / SLUG / "articles" / "01-microneedling.md"
+    article.write_text(
+        "\n".join(x for x in article.read_text().split("\n") if not x.startswith("image_alt:"))
+    )
+    with pytest.raises(CheckFailed):
+        reschedule_issue(settings, engine, SLUG, at="2026-12-05 09:00", clock=CLOCK)
+    after = get_edition(engine, SLUG)
+    assert (after.status, after.send_at, after.content_hash) == (
+        "scheduled",
+        DUE,
+        before.content_hash,
+    )
