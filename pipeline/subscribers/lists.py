@@ -34,6 +34,16 @@ def sync_lists(engine: Engine, settings: Settings) -> dict[str, str]:
     happened ('created' or 'updated'); unchanged lists are left out. Lists that are only in
     the database stay (their subscriptions are kept)."""
     changes: dict[str, str] = {}
+    # Read first: most commands find nothing to change and need no write lock.
+    with engine.connect() as conn:
+        rows = {r.slug: r for r in conn.execute(select(lists)).all()}
+    if all(
+        item.slug in rows
+        and (rows[item.slug].name, rows[item.slug].description, rows[item.slug].double_opt_in)
+        == (item.name, item.description, item.double_opt_in)
+        for item in settings.lists
+    ):
+        return changes
     with engine.begin() as conn:
         rows = {r.slug: r for r in conn.execute(select(lists)).all()}
         for item in settings.lists:

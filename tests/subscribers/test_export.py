@@ -75,13 +75,14 @@ people = st.lists(
         attributes,
         st.sampled_from(["none", "news", "both", "unconfirmed", "left-news"]),
     ),
-    max_size=6,
+    max_size=5,
     unique_by=lambda p: p[0],
 )
 
 
+@pytest.mark.slow
 @settings(
-    max_examples=12,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

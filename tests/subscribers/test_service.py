@@ -170,3 +170,12 @@ def test_salt_is_made_once(db: Engine) -> None:
     assert address_hash(db, "A@EXAMPLE.COM") == first
     with db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(app_meta)).scalar_one() == 1
+
+
+def test_sync_lists_is_idempotent(engine: Engine, settings: Settings) -> None:
+    assert sync_lists(engine, settings) == {"beauty-tips": "created", "news": "created"}
+    assert sync_lists(engine, settings) == {}
+    renamed = settings.model_copy(
+        update={"lists": [settings.lists[0].model_copy(update={"name": "Tips"})]}
+    )
+    assert sync_lists(engine, renamed) == {"beauty-tips": "updated"}
