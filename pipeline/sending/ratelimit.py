@@ -37,18 +37,17 @@ class TokenBucket:
             return 0.0
         self._refill()
         missing = n - self.tokens
-        return 0.0 if missing <= 0 else missing / self.rate
+        return 0.0 if missing <= 1e-9 else missing / self.rate  # no float dust
 
     def acquire(self, n: float = 1.0) -> float:
-        """Take ``n`` tokens, sleeping as needed; return the seconds slept."""
+        """Take ``n`` tokens, sleeping once if needed; return the seconds slept."""
         if self.rate <= 0:
             return 0.0
-        slept = 0.0
-        while True:
-            delay = self.wait_time(min(n, self.capacity))
-            if delay <= 0:
-                break
+        delay = self.wait_time(n)
+        if delay > 0:
             self._sleep(delay)
-            slept += delay
-        self.tokens -= n  # may go negative for n > capacity: the debt is paid next time
-        return slept
+            # The sleep paid for the missing tokens (also with a sleep that does not wait).
+            self.tokens = n
+            self._last = max(self._last, self._now())
+        self.tokens -= n
+        return delay

@@ -82,3 +82,41 @@ def test_expired_leases_are_reclaimed(settings: Settings, engine: Engine) -> Non
     clock.advance(timedelta(seconds=settings.sending.claim_lease_seconds + 1))
     report = send_edition(settings, engine, eid, clock=clock)
     assert (report.sent, report.status) == (5, "sent")
+
+
+def test_several_workers_send_each_recipient_once(settings: Settings, engine: Engine) -> None:
+    import threading
+    from collections import Counter
+
+    add_audience(engine, 300)
+    eid = make_edition(engine)
+    reports = []
+
+    def work(name: str) -> None:
+        reports.append(send_edition(settings, engine, eid, clock=FixedClock(), worker=name))
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.sent for r in reports) == 300
+    box = mailbox.Maildir(settings.outbox_dir)
+    copies = Counter(message["To"] for message in box)
+    assert len(copies) == 300 and set(copies.values()) == {1}
+    assert get_edition(engine, "2026-12-01-test").status == "sent"
+
+
+def test_cancel_stops_a_running_send(settings: Settings, engine: Engine) -> None:
+    from pipeline.sending.engine import SendReport
+
+    add_audience(engine, 1200)
+    eid = make_edition(engine)
+
+    def cancel_after_first_batch(report: SendReport) -> None:
+        transition(engine, eid, ["sending"], "cancelled")
+
+    report = send_edition(
+        settings, engine, eid, clock=FixedClock(), progress=cancel_after_first_batch
+    )
+    assert (report.sent, report.status) == (settings.sending.batch_size, "cancelled")
