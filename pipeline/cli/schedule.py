@@ -222,7 +222,7 @@ def _logging(quiet: bool, log_file: Path | None, log_format: LogFormat) -> Itera
     """Where send-due's events go: the terminal (or cron's mail), and a log file."""
     logger = logging.getLogger("pipeline.scheduling")
     logger.setLevel(logging.INFO)
-    logger.propagate = False
+    propagate, logger.propagate = logger.propagate, False
     handlers: list[logging.Handler] = []
     if log_format is LogFormat.json and log_file is None:
         out = logging.StreamHandler(sys.stdout)
@@ -258,6 +258,7 @@ def _logging(quiet: bool, log_file: Path | None, log_format: LogFormat) -> Itera
         for handler in handlers:
             logger.removeHandler(handler)
             handler.close()
+        logger.propagate = propagate
 
 
 def _summary(report: DueReport) -> str:

@@ -266,6 +266,13 @@ def send_due(
     late_ids = _claim_due(settings, engine, report, include_late)
     for row in _rows(engine, ["sending"]):
         report.outcomes.append(_send_one(settings, engine, row, report, clock, transport, late_ids))
+    touched = {o.edition_id for o in report.outcomes}
+    for row in _rows(engine, ["paused"]):
+        if row.id not in touched:
+            log.warning(
+                f"{row.slug} is paused and waits for 'newsletter issue resume {row.slug}'",
+                extra={"fields": {"event": "waiting", "slug": row.slug, "edition_id": row.id}},
+            )
     upcoming = _next_scheduled(engine)
     if upcoming is not None:
         report.next_slug, report.next_at = upcoming

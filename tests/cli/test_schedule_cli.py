@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 
 from pipeline.cli import app
 from pipeline.config import Settings
-from pipeline.sending.editions import get_edition
+from pipeline.sending.editions import get_edition, transition
 from tests.conftest import TEST_SECRET
 from tests.schedule.conftest import SLUG, add_audience, outbox
 
@@ -310,3 +310,18 @@ def test_issue_status_says_when_files_changed_since_freezing(
     assert len(bodies) == 2
     assert not any("ONE treatment" in b for b in bodies)
     assert all("about one treatment" in b for b in bodies)
+
+
+def test_a_paused_edition_is_mentioned_but_does_not_fail_later_runs(
+    cli: Run, settings: Settings, engine: Engine
+) -> None:
+    scheduled(cli, settings, engine, 1)
+    edition = get_edition(engine, SLUG)
+    assert transition(engine, edition.id, ["scheduled"], "paused", pause_reason="test")
+    result = cli("send-due", now=ON_TIME)
+    assert (result.exit_code, result.stdout) == (
+        0,
+        f"{SLUG} is paused and waits for 'newsletter issue resume {SLUG}'\n"
+        "Nothing due. No edition is scheduled.\n",
+    )
+    assert cli("send-due", "--quiet", now=ON_TIME).stdout == ""
