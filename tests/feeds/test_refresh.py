@@ -79,7 +79,7 @@ def test_fetch_every_kind_of_feed(
     )
     assert outcomes["page"].error == "not a usable feed: not an RSS or Atom feed"
     assert outcomes["err"].error == "HTTP 500 Internal Server Error"
-    assert outcomes["slow"].error == "timed out after 0.5 s"
+    assert outcomes["slow"].error == "timed out after 2 s"
     assert outcomes["huge"].error == "larger than 65,536 bytes ([feeds] max_bytes)"
     assert outcomes["loop"].error == "more than 3 redirects ([feeds] max_redirects)"
     assert outcomes["rss20"].added == 3
