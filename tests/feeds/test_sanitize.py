@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from pipeline.feeds.sanitize import html_to_text, safe_url, sanitize_html, url_scheme
 from tests.feeds.safety import assert_safe, problems
@@ -78,3 +81,20 @@ def test_html_to_text() -> None:
     assert html_to_text("<p>Tom &amp; <b>Jerry</b></p><script>x()</script>\n\n<p>again</p>") == (
         "Tom & Jerry again"
     )
+
+
+PIECES = [
+    "<", ">", "/", '"', "'", "=", " ", "\t", "\x00", "&#", "&#x", ";", "&lt;", "&gt;",
+    "script", "SCRIPT", "ScRiPt", "style", "iframe", "object", "embed", "form", "svg",
+    "img", "a", "p", "src", "href", "onerror", "OnLoad", "onclick", "style=",
+    "javascript:", "JaVaScRiPt:", "java\tscript:", "vbscript:", "data:", "expression(",
+    "106", "6A", "alert(1)", "url(", "<!--", "-->", "<![CDATA[", "]]>", "x",
+]  # fmt: skip
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40), st.booleans())
+def test_any_soup_of_hostile_pieces_comes_out_clean(pieces: list[str], data_images: bool) -> None:
+    soup = "".join(pieces)
+    cleaned = sanitize_html(soup, base_url="https://b.example/p", allow_data_images=data_images)
+    assert_safe(cleaned, soup)
