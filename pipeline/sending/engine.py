@@ -251,9 +251,9 @@ def _send_claimed(
             settings, row.subscriber_id, row.email, row.name, edition_id, web=web
         )
         message = Outgoing(skeleton, row.email, row.name, values, skeleton.new_message_id(), row.id)
-        if transport.name != "sendgrid":
+        if transport.name != "sendgrid":  # SendGrid checks its own (other) limits
             try:
-                _ = message.data
+                skeleton.check(row.email, row.name, values)
             except PersonalisationError as exc:
                 outcomes.append(ledger.Outcome(row.id, "failed", error=str(exc)))
                 report.failed += 1

@@ -185,6 +185,14 @@ class MessageSkeleton:
                 merged.append(item)
         self._body = merged
 
+    def check(self, email: str, name: str, values: Mapping[str, str]) -> None:
+        """Raise PersonalisationError if this recipient's headers cannot be written (the
+        same checks as ``build``, without building the body)."""
+        _no_newlines("unsubscribe URL", values.get("unsubscribe_url", ""))
+        format_address(name, email)
+        if self._static_subject is None:
+            format_subject(self.compiled.subject.fill(values))
+
     def new_message_id(self) -> str:
         return f"<{os.urandom(16).hex()}@{self.domain}>"
 

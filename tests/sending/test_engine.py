@@ -120,3 +120,20 @@ def test_cancel_stops_a_running_send(settings: Settings, engine: Engine) -> None
         settings, engine, eid, clock=FixedClock(), progress=cancel_after_first_batch
     )
     assert (report.sent, report.status) == (settings.sending.batch_size, "cancelled")
+
+
+def test_a_name_with_a_line_break_fails_only_that_recipient(
+    settings: Settings, engine: Engine
+) -> None:
+    add_audience(engine, 4, name=lambda i: "Eve\r\nBcc: all@example.org" if i == 2 else "Ann")
+    eid = make_edition(engine)
+    report = send_edition(settings, engine, eid, clock=FixedClock())
+    assert (report.sent, report.failed, report.status) == (3, 1, "sent")
+    with engine.connect() as conn:
+        error = conn.execute(
+            select(deliveries.c.error).where(deliveries.c.email == "reader2@example.org")
+        ).scalar_one()
+    assert error == (
+        "the name holds a line break and would reach a header "
+        "(remove CR/LF characters from the subscriber's data)"
+    )

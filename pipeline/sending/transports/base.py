@@ -11,7 +11,7 @@ for the recipient, HTTP 400). ``TransportError`` means the transport cannot be u
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from pipeline.sending.mime import MessageSkeleton
@@ -21,7 +21,8 @@ Outcome = Literal["sent", "transient", "failed"]
 
 @dataclass
 class Outgoing:
-    """One message to one recipient. ``data`` is built lazily from the skeleton."""
+    """One message to one recipient. ``data`` is built when a transport asks for it and not
+    kept, so a batch in memory is only its recipients, never all their messages."""
 
     skeleton: MessageSkeleton
     email: str
@@ -29,15 +30,10 @@ class Outgoing:
     values: Mapping[str, str]
     message_id: str
     delivery_id: int | None = None
-    _data: bytes | None = field(default=None, repr=False)
 
     @property
     def data(self) -> bytes:
-        if self._data is None:
-            self._data = self.skeleton.build(
-                self.email, self.name, self.values, message_id=self.message_id
-            )
-        return self._data
+        return self.skeleton.build(self.email, self.name, self.values, message_id=self.message_id)
 
 
 @dataclass(frozen=True)
