@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.errors import RenderError
-from pipeline.render.build import build_issue, sample_values, write_build
+from pipeline.render.build import Build, build_issue, sample_values, write_build
 from pipeline.render.email import render_email
 from pipeline.render.mjml import FILLER
 
@@ -17,17 +17,17 @@ SAMPLE = "2026-12-01-microneedling"
 
 
 @pytest.fixture
-def sample_build(file_settings: Settings):  # type: ignore[no-untyped-def]
+def sample_build(file_settings: Settings) -> Build:
     return build_issue(file_settings, SAMPLE)
 
 
-def test_the_sample_issue_builds_without_findings(sample_build) -> None:  # type: ignore[no-untyped-def]
+def test_the_sample_issue_builds_without_findings(sample_build: Build) -> None:
     assert sample_build.findings == []
     assert len(sample_build.content_hash) == 64
     assert sample_build.compiled.meta == {"template": "issue", "slug": SAMPLE}
 
 
-def test_the_html_has_lang_colour_scheme_and_a_preheader_with_filler(sample_build) -> None:  # type: ignore[no-untyped-def]
+def test_the_html_has_lang_colour_scheme_and_a_preheader_with_filler(sample_build: Build) -> None:
     html = sample_build.compiled.html.fill({})
     assert html.startswith('<!DOCTYPE html><html lang="en"')
     assert '<meta name="color-scheme" content="light dark">' in html
@@ -43,7 +43,7 @@ def test_the_html_has_lang_colour_scheme_and_a_preheader_with_filler(sample_buil
     assert not re.findall(r"padding(?:-\w+)?:\s*(?:[\d.]+\s+)*0(?![\w.%])", styles)
 
 
-def test_per_recipient_fields_are_slots_escaped_per_part(sample_build) -> None:  # type: ignore[no-untyped-def]
+def test_per_recipient_fields_are_slots_escaped_per_part(sample_build: Build) -> None:
     compiled = sample_build.compiled
     assert {"first_name", "unsubscribe_url", "preferences_url", "web_url"} <= compiled.fields
     values = {"first_name": '<Zoë & "Bo">', "unsubscribe_url": "https://x.example/u?a=1&b=2"}
@@ -89,7 +89,7 @@ def test_images_link_to_the_archive_and_are_copied_by_write_build(
     assert [p.name for p in file_settings.build_dir.iterdir()] == [SAMPLE]
 
 
-def test_the_text_part_is_written_from_markdown(sample_build) -> None:  # type: ignore[no-untyped-def]
+def test_the_text_part_is_written_from_markdown(sample_build: Build) -> None:
     text = sample_build.compiled.text.fill(sample_values_for_text())
     assert "UNDERSTANDING MICRONEEDLING\n===========================" in text
     assert "- acne scars\n- fine lines and wrinkles" in text
