@@ -76,7 +76,7 @@ def systemd_units(settings: Settings, plan: CronPlan) -> dict[str, str]:
         "After=network-online.target\n\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"WorkingDirectory={workdir}\n"
+        f"WorkingDirectory={str(workdir).replace('%', '%%')}\n"
         "# EnvironmentFile=/etc/newsletter.env   (NEWSLETTER_SECRET_KEY=..., API keys)\n"
         f"ExecStart={command.removeprefix(f'cd {_q(workdir)} && ').replace('%', '%%')}\n"
     )
