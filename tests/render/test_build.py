@@ -57,7 +57,7 @@ def test_per_recipient_fields_are_slots_escaped_per_part(sample_build: Build) ->
 
 def test_the_web_version_has_no_personal_links_and_the_signup_call(
     sample_build,
-    file_settings: Settings,  # type: ignore[no-untyped-def]
+    file_settings: Settings,
 ) -> None:
     web = sample_build.web_html
     base = file_settings.newsletter.base_url
@@ -71,7 +71,7 @@ def test_the_web_version_has_no_personal_links_and_the_signup_call(
 
 def test_images_link_to_the_archive_and_are_copied_by_write_build(
     sample_build,
-    file_settings: Settings,  # type: ignore[no-untyped-def]
+    file_settings: Settings,
 ) -> None:
     base = file_settings.newsletter.base_url
     assert f'src="{base}/archive/{SAMPLE}/images/glow.png"' in sample_build.compiled.html.fill({})
