@@ -56,7 +56,7 @@ def test_per_recipient_fields_are_slots_escaped_per_part(sample_build: Build) ->
 
 
 def test_the_web_version_has_no_personal_links_and_the_signup_call(
-    sample_build,
+    sample_build: Build,
     file_settings: Settings,
 ) -> None:
     web = sample_build.web_html
@@ -70,7 +70,7 @@ def test_the_web_version_has_no_personal_links_and_the_signup_call(
 
 
 def test_images_link_to_the_archive_and_are_copied_by_write_build(
-    sample_build,
+    sample_build: Build,
     file_settings: Settings,
 ) -> None:
     base = file_settings.newsletter.base_url
