@@ -14,6 +14,7 @@ again later). 400 (and other 4xx) fails the request's recipients permanently.
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 import time
@@ -81,6 +82,9 @@ class _Template:
         if not base["headers"]:
             del base["headers"]
         self.base = base
+        # (token, part kind, field, default) per slot, and the bytes the tokens take.
+        self.slots = [(t, part.kind, slot.field, slot.default) for t, part, slot in self.tokens]
+        self.token_bytes = sum(len(t.encode()) for t, _, _ in self.tokens)
 
     def personalization(self, message: Outgoing) -> dict[str, Any]:
         """One recipient's personalization; PersonalisationError when it cannot be sent."""
@@ -89,25 +93,37 @@ class _Template:
         to: dict[str, str] = {"email": message.email}
         if message.name:
             to["name"] = message.name
-        subs = {token: part.value(slot, values) for token, part, slot in self.tokens}
-        size = sum(len(k.encode()) + len(v.encode()) for k, v in subs.items())
+        subs: dict[str, str] = {}
+        size = self.token_bytes
+        escaped: dict[str, str] = {}
+        for token, kind, field, default in self.slots:
+            raw = values.get(field) or ""
+            if not raw:
+                value = default
+            elif kind == "html":
+                value = escaped.get(field) or escaped.setdefault(
+                    field, html.escape(raw, quote=True)
+                )
+            else:
+                value = raw
+            subs[token] = value
+            size += len(value) if value.isascii() else len(value.encode())
         if size > LIMIT_BYTES:
             raise PersonalisationError(
                 f"the personalised values take {size:,} bytes, above SendGrid's "
                 f"{LIMIT_BYTES:,}-byte substitutions limit",
                 fix="shorten the subscriber's name or use fewer recipient() fields",
             )
-        args = {
-            "delivery_id": str(message.delivery_id or 0),
-            "edition": self.skeleton.slug,
-            "message_id": message.message_id,
-        }
-        if sum(len(k.encode()) + len(v.encode()) for k, v in args.items()) > LIMIT_BYTES:
-            raise PersonalisationError("custom_args above SendGrid's 10,000-byte limit")
         out: dict[str, Any] = {
             "to": [to],
             "subject": self.static_subject or self.skeleton.compiled.subject.fill(values),
-            "custom_args": args,
+            # custom_args stay far below SendGrid's 10,000 bytes: an id, the slug (at most
+            # 200 characters) and a Message-ID.
+            "custom_args": {
+                "delivery_id": str(message.delivery_id or 0),
+                "edition": self.skeleton.slug,
+                "message_id": message.message_id,
+            },
             "headers": {
                 "List-Unsubscribe": f"<{values.get('unsubscribe_url', '')}>, {self.mailto}",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
