@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_STR = json.encoder.encode_basestring
 
 
 class Values:
@@ -38,7 +39,15 @@ class Values:
 
     def json(self, value: Any) -> Any:
         if self.sqlite:
-            return _ENCODE(value) if value else "{}"
+            if not value:
+                return "{}"
+            if isinstance(value, dict) and all(
+                type(k) is str and type(v) is str for k, v in value.items()
+            ):
+                # The usual attributes (CSV columns): flat text, encoded without the
+                # general encoder's overhead; the same text json.dumps gives.
+                return "{" + ",".join(f"{_STR(k)}:{_STR(v)}" for k, v in value.items()) + "}"
+            return _ENCODE(value)
         from psycopg.types.json import Json
 
         return Json(value)

@@ -27,7 +27,7 @@ _CHUNK = 1024 * 1024
 UTF8_FIX = "save it as UTF-8 (in a spreadsheet: Save As, 'CSV UTF-8') and import again"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RawRow:
     line: int  # the line of the file the row starts on (the header is line 1)
     fields: list[str]

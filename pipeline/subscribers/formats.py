@@ -141,25 +141,29 @@ def _ip(value: str) -> str | None:
 
 def _rest(row: Row, skip: set[str]) -> dict[str, Any]:
     """Columns not otherwise used, kept as attributes (non-empty values only)."""
-    return {k: v for k, v in row.items() if k not in skip and k and v.strip()}
+    return {k: row[k] for k in row.keys() - skip if k and row[k].strip()}
 
 
 # ---- the formats -----------------------------------------------------------------------
 def _plain(row: Row) -> Entry:
-    status, suppress = parse_status(row.get("status", ""))
+    # (Written for speed: this runs for every row of million-row files.)
+    status_text = row.get("status")
+    status, suppress = parse_status(status_text) if status_text else (None, None)
     name = row.get("name")
     if name is None and ("first name" in row or "last name" in row):
         name = f"{row.get('first name', '').strip()} {row.get('last name', '').strip()}"
-    lists = split_list(row["lists"]) if row.get("lists", "").strip() else None
+    lists_text = row.get("lists")
+    consent_text = row.get("consent_at")
+    ip_text = row.get("consent_ip")
     return Entry(
         email=row["email"],
         name=name.strip() if name is not None else None,
         attributes=_rest(row, PLAIN_COLUMNS),
-        lists=lists,
+        lists=split_list(lists_text) if lists_text and lists_text.strip() else None,
         status=status,
         suppress=suppress,
-        consent_at=parse_time(row.get("consent_at", ""), "consent_at"),
-        consent_ip=_ip(row.get("consent_ip", "")),
+        consent_at=parse_time(consent_text, "consent_at") if consent_text else None,
+        consent_ip=_ip(ip_text) if ip_text else None,
     )
 
 

@@ -201,9 +201,10 @@ def import_subscribers(
             assert raw is not None
             raw.execute("PRAGMA cache_size=-65536")
             raw.execute("PRAGMA foreign_keys=OFF")
+        rows = 0
         try:
             for raw in source.rows():
-                report.rows += 1
+                rows += 1
                 try:
                     item = _prepare(raw, ctx)
                     key = hash((item.email, item.list_ids) if fmt.key_by_list else item.email)
@@ -226,6 +227,7 @@ def import_subscribers(
             if progress is not None:
                 progress(source.size, source.size)
         finally:
+            report.rows = rows
             conn.close()
             rejects.close()
     report.rejects_path = rejects.path if report.rejected else None

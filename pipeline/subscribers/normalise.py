@@ -89,8 +89,9 @@ def normalise_email(address: str, *, check_dns: bool = False) -> str:
         quick = _fast(stripped)
         if quick is not None:
             return quick
-    normalised = _validate(stripped, check_dns).lower()
-    if not normalised.isascii():
+    validated = _validate(stripped, check_dns)
+    normalised = validated.lower()
+    if normalised != validated and not normalised.isascii():
         # Lower-casing non-ASCII text can change its Unicode normal form ('İ' -> 'i̇');
         # validate once more so that the stored form is itself a valid, stable address.
         normalised = unicodedata.normalize("NFC", normalised)
