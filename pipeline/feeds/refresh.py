@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
+from pipeline.errors import FeedError
 from pipeline.feeds.fetch import FetchRequest, FetchResult, fetch_all
 from pipeline.feeds.inbox import recent_shingles, store_entries
 from pipeline.feeds.parse import parse_feed
@@ -45,7 +46,14 @@ def refresh_feeds(
     """Fetch every feed (or those whose URL or name is in ``only``) into the inbox."""
     clock = clock or SystemClock()
     sync_config_feeds(settings, engine)
-    feeds = [f for f in list_feeds(engine) if not only or f.url in only or f.name in only]
+    every = list_feeds(engine)
+    unknown = [name for name in only if not any(name in (f.url, f.name) for f in every)]
+    if unknown:
+        raise FeedError(
+            f"no feed {unknown[0]!r}",
+            fix="give a URL or name from 'newsletter feeds list'",
+        )
+    feeds = [f for f in every if not only or f.url in only or f.name in only]
     requests = [FetchRequest(f.url, f.etag, f.last_modified) for f in feeds]
     results = fetch_all(settings, requests, on_fetched)
     now = clock.now()

@@ -3,10 +3,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from pipeline.clock import FixedClock
 from pipeline.config import Settings
+from pipeline.errors import FeedError
 from pipeline.feeds.inbox import list_entries
 from pipeline.feeds.refresh import refresh_feeds
 from pipeline.feeds.sources import add_feed, list_feeds
@@ -137,6 +139,9 @@ def test_only_some_feeds(feed_server: FeedServer, feed_settings: Settings, engin
     add_feed(engine, feed_server.add("/b", ATOM_10), name="b")
     outcomes = refresh_feeds(feed_settings, engine, only=["b"], clock=CLOCK)
     assert [o.feed.name for o in outcomes] == ["b"]
+    with pytest.raises(FeedError) as err:
+        refresh_feeds(feed_settings, engine, only=["b", "c"], clock=CLOCK)
+    assert str(err.value) == "no feed 'c' (give a URL or name from 'newsletter feeds list')"
 
 
 def test_overlong_validators_are_not_kept(
