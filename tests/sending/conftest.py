@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -198,8 +199,7 @@ def _fast_smtp_class() -> Any:
     return FastSMTP
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
+def _start_smtp(**kwargs: Any) -> tuple[Any, SmtpServer]:
     from aiosmtpd.controller import Controller
 
     handler = RecordingHandler()
@@ -208,11 +208,45 @@ def smtp_server() -> Iterator[SmtpServer]:
 
     class FastController(Controller):  # type: ignore[misc]
         def factory(self) -> Any:
-            return fast(self.handler, **self.SMTP_kwargs)
+            with warnings.catch_warnings():  # AUTH without TLS is fine on loopback
+                warnings.simplefilter("ignore", UserWarning)
+                return fast(self.handler, **self.SMTP_kwargs)
 
-    controller = FastController(handler, hostname="127.0.0.1", port=port)
+    controller = FastController(handler, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
-    yield SmtpServer("127.0.0.1", port, handler)
+    return controller, SmtpServer("127.0.0.1", port, handler)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    controller, server = _start_smtp()
+    yield server
+    controller.stop()
+
+
+SMTP_USER, SMTP_PASSWORD = "newsletter", "s3cret-password"
+
+
+@pytest.fixture
+def smtp_auth_server() -> Iterator[SmtpServer]:
+    """Like ``smtp_server``, but AUTH is required (newsletter / s3cret-password)."""
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            SMTP_USER.encode(),
+            SMTP_PASSWORD.encode(),
+        )
+        return AuthResult(success=ok, handled=False)
+
+    with warnings.catch_warnings():  # AUTH without TLS is fine on loopback
+        warnings.simplefilter("ignore", UserWarning)
+        controller, server = _start_smtp(
+            authenticator=authenticator, auth_required=True, auth_require_tls=False
+        )
+    yield server
     controller.stop()
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import Engine, select
 
 from pipeline.clock import FixedClock
 from pipeline.config import Settings
+from pipeline.errors import TransportError
 from pipeline.sending.engine import send_edition
 from pipeline.sending.ledger import count_by_status
 from pipeline.sending.single import send_single
@@ -173,3 +175,40 @@ def test_lines_starting_with_a_dot_arrive_intact(
     body = msg.get_body(("plain",))
     assert body is not None
     assert body.get_content().replace("\r\n", "\n") == text  # type: ignore[attr-defined]
+
+
+def test_smtp_auth_uses_the_password_from_the_environment(
+    make_settings: Callable[..., Settings], smtp_auth_server: SmtpServer
+) -> None:
+    from tests.sending.conftest import SMTP_PASSWORD, SMTP_USER
+
+    def settings_with(password: str) -> Settings:
+        return make_settings(
+            env={"NEWSLETTER_SMTP_PASSWORD": password} if password else {},
+            **{
+                "sending.transport": "smtp",
+                "smtp.host": smtp_auth_server.host,
+                "smtp.port": smtp_auth_server.port,
+                "smtp.username": SMTP_USER,
+            },
+        )
+
+    good = settings_with(SMTP_PASSWORD)
+    values = recipient_values(good, 1, "seed@example.org", "", None)
+    assert send_single(good, sample_compiled(), to_email="seed@example.org", values=values).ok
+    assert [r for r, _ in smtp_auth_server.handler.accepted] == ["seed@example.org"]
+
+    with pytest.raises(TransportError) as err:
+        send_single(
+            settings_with("wrong"), sample_compiled(), to_email="a@example.org", values=values
+        )
+    assert str(err.value) == (
+        "the SMTP server refused the login for 'newsletter': SMTP 535 5.7.8 Authentication "
+        "credentials invalid (check [smtp] username and NEWSLETTER_SMTP_PASSWORD)"
+    )
+    with pytest.raises(TransportError) as err:
+        get_transport(settings_with(""))
+    assert str(err.value) == (
+        "[smtp] username is 'newsletter' but there is no password "
+        "(set NEWSLETTER_SMTP_PASSWORD in the environment)"
+    )

@@ -20,6 +20,7 @@ import ssl
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from pipeline.config import Settings
 from pipeline.errors import TransportError
@@ -130,7 +131,7 @@ class SmtpTransport(Transport):
         conn.ehlo()
         if self.username:
             try:
-                conn.login(self.username, self.password)
+                self._login(conn)
             except smtplib.SMTPAuthenticationError as exc:
                 conn.close()
                 raise TransportError(
@@ -139,6 +140,27 @@ class SmtpTransport(Transport):
                     fix="check [smtp] username and NEWSLETTER_SMTP_PASSWORD",
                 ) from None
         return conn
+
+    def _login(self, conn: smtplib.SMTP) -> None:
+        """AUTH with the best method the server offers, once (smtplib's ``login`` tries
+        every method in turn, and some servers hang up on the second try)."""
+        offered = conn.esmtp_features.get("auth", "").upper().split()
+        methods: dict[str, Any] = {
+            "CRAM-MD5": conn.auth_cram_md5,
+            "PLAIN": conn.auth_plain,
+            "LOGIN": conn.auth_login,
+        }
+        chosen = next((m for m in methods if m in offered), None)
+        if chosen is None:
+            conn.close()
+            raise TransportError(
+                f"the SMTP server {self.host}:{self.port} offers no AUTH method we support "
+                f"({' '.join(offered) or 'none'})",
+                fix='use security = "starttls" (servers often offer AUTH only after it), '
+                "or leave [smtp] username empty",
+            )
+        conn.user, conn.password = self.username, self.password
+        conn.auth(chosen, methods[chosen], initial_response_ok=True)
 
     def _checkout(self) -> smtplib.SMTP:
         try:
