@@ -31,7 +31,7 @@ from pipeline.cli.app import (
     issue_app,
     print_json,
 )
-from pipeline.errors import ScheduleError
+from pipeline.errors import NewsletterError, ScheduleError
 from pipeline.schedule import (
     CronPlan,
     DueReport,
@@ -312,7 +312,11 @@ def send_due_cmd(
     """
     settings = get_settings()
     with _logging(quiet, log_file, log_format) as logger:
-        report = send_due(settings, get_engine(), clock=get_clock(), include_late=include_late)
+        try:
+            report = send_due(settings, get_engine(), clock=get_clock(), include_late=include_late)
+        except NewsletterError as exc:  # e.g. the database is down: into the log file too
+            logger.error(f"Error: {exc}", extra={"fields": {"event": "error"}})
+            raise typer.Exit(code=1) from None
         summary = _summary(report)
         event = "nothing_due" if not report.outcomes else "summary"
         logger.info(summary, extra={"fields": {"event": event, **_counts(report)}})

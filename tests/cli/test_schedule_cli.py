@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from pipeline.cli import app
 from pipeline.config import Settings
 from pipeline.sending.editions import get_edition, transition
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, free_port
 from tests.schedule.conftest import SLUG, add_audience, outbox
 
 BEFORE = "2026-11-20T10:00:00+00:00"
@@ -325,3 +325,30 @@ def test_a_paused_edition_is_mentioned_but_does_not_fail_later_runs(
         "Nothing due. No edition is scheduled.\n",
     )
     assert cli("send-due", "--quiet", now=ON_TIME).stdout == ""
+
+
+def test_a_database_that_cannot_be_opened_is_logged(project_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "send-due.jsonl"
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(project_dir / "newsletter.toml"),
+            "send-due",
+            "--quiet",
+            "--log-file",
+            str(log),
+            "--log-format",
+            "json",
+        ],
+        env={
+            "NEWSLETTER_SECRET_KEY": TEST_SECRET,
+            "NEWSLETTER_DATABASE_URL": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x",
+        },
+    )
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: cannot open the database: ")
+    [event] = [json.loads(x) for x in log.read_text().splitlines()]
+    assert (event["event"], event["level"]) == ("error", "error")
+    assert event["message"] == result.stderr.rstrip("\n")
