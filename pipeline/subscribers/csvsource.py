@@ -108,7 +108,9 @@ class CsvSource:
         first = self._text.readline()
         self.delimiter = detect_delimiter(first.rstrip("\r\n"), wanted)
         self._text.seek(0)
-        self._reader = csv.reader(self._text, delimiter=self.delimiter)
+        # strict: a quote that is never closed is an error, not the rest of the file
+        # silently read into one field.
+        self._reader = csv.reader(self._text, delimiter=self.delimiter, strict=True)
         with _field_limit(CSV_FIELD_LIMIT):
             try:
                 self.header = [h.strip() for h in next(self._reader)]
@@ -142,6 +144,12 @@ class CsvSource:
                         reason = "a field is longer than 64 MB (is a quote left open?)"
                     elif "NUL" in reason:
                         reason = "the row contains a NUL character"
+                    elif "unexpected end of data" in reason:
+                        reason = (
+                            "a quoted field is never closed (the rest of the file was read into it)"
+                        )
+                    elif "expected after" in reason:
+                        reason = f"a quote in the middle of a field ({reason})"
                     yield RawRow(start, [], f"unreadable row: {reason}")
                     continue
                 self._line = self._reader.line_num

@@ -125,6 +125,25 @@ def test_bad_rows_are_rejected_with_reasons(db: Engine, tmp_path: Path) -> None:
     assert sorted(people(db)) == ["good@example.com", "last@example.com"]
 
 
+def test_unclosed_quote_and_stray_quote(db: Engine, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "q.csv",
+        'email,name\nok@example.com,"Ok"x\nfine@example.com,Fine\nann@example.com,"Ann\n'
+        "bo@example.com,Bo\n",
+    )
+    report = import_subscribers(db, path, lists=["news"])
+    assert (report.added, report.rejected) == (1, 2)
+    assert report.rejects_path is not None
+    assert [r[:2] for r in _rejects(report.rejects_path)[1:]] == [
+        ["2", "unreadable row: a quote in the middle of a field (',' expected after '\"')"],
+        [
+            "4",
+            "unreadable row: a quoted field is never closed (the rest of the file was read"
+            " into it)",
+        ],
+    ]
+
+
 def test_rejects_path_option(db: Engine, tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "email\nnope\n")
     target = tmp_path / "out" / "r.csv"
