@@ -238,3 +238,13 @@ def test_a_failed_reschedule_leaves_the_schedule_as_it_was(
         DUE,
         before.content_hash,
     )
+
+
+def test_front_matter_date_without_a_time_is_refused(settings: Settings, engine: Engine) -> None:
+    line = set_front_matter_send_at(settings, "2026-12-01")
+    with pytest.raises(ScheduleError) as err:
+        schedule_issue(settings, engine, SLUG, clock=CLOCK)
+    assert str(err.value) == (
+        f"issues/{SLUG}/issue.md:{line}: send_at: 2026-12-01 has no time of day (write a "
+        "date and a time, e.g. '2026-12-01 09:00')"
+    )
