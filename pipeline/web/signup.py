@@ -328,6 +328,7 @@ def confirm_signup(ctx: WebContext, token: str, lists: list[str], ip: str) -> di
     confirmed = [s for s, st in after.subscriptions.items() if st == "confirmed"]
     secret = settings.secrets.secret_key
     return {
+        "welcomed": bool(new),
         "list_names": list_names(settings, confirmed),
         "preferences_url": "/preferences/" + make_token(secret, "preferences", after.id),
     }
