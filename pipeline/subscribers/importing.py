@@ -202,6 +202,8 @@ def import_subscribers(
             raw.execute("PRAGMA cache_size=-65536")
             raw.execute("PRAGMA foreign_keys=OFF")
         rows = 0
+        if progress is not None:
+            progress(0, source.size)
         try:
             for raw in source.rows():
                 rows += 1
