@@ -145,8 +145,10 @@ def send_edition(
                 engine, edition_id, now, older_than=now - lease, resend=cfg.resend_in_flight
             )
             status = _edition_status(engine, edition_id)
-            if status != "sending":
+            if status != "sending":  # paused or cancelled by someone else
                 report.status = status
+                if status == "paused":
+                    report.pause_reason = edition_by_id(engine, edition_id).pause_reason
                 break
             claim_id = secrets.token_hex(12)
             claimed = ledger.claim_batch(
