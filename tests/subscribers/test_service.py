@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import Engine, func, select
 
 from pipeline.config import Settings
 from pipeline.errors import SubscriberError
+from pipeline.store.db import connect
 from pipeline.store.tables import app_meta, subscription_log, suppressions
 from pipeline.subscribers.audience import stream_audience
 from pipeline.subscribers.service import (
@@ -21,6 +24,7 @@ from pipeline.subscribers.service import (
     sync_lists,
     unsubscribe,
 )
+from pipeline.subscribers.suppression import suppression_salt
 
 
 @pytest.fixture
@@ -179,3 +183,14 @@ def test_sync_lists_is_idempotent(engine: Engine, settings: Settings) -> None:
         update={"lists": [settings.lists[0].model_copy(update={"name": "Tips"})]}
     )
     assert sync_lists(engine, renamed) == {"beauty-tips": "updated"}
+
+
+def test_salt_race_gives_one_salt(db_url: str) -> None:
+    engines = [connect(db_url) for _ in range(4)]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            salts = list(pool.map(suppression_salt, engines))
+    finally:
+        for eng in engines:
+            eng.dispose()
+    assert len(set(salts)) == 1
