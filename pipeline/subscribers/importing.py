@@ -126,8 +126,15 @@ class _Rejects:
 
     def add(self, raw: RawRow, reason: str) -> None:
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("w", encoding="utf-8", newline="")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self.path.open("w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise SubscriberError(
+                    f"cannot write the rejects file: {exc.strerror}",
+                    path=self.path,
+                    fix="name another file with --rejects PATH and run the import again",
+                ) from None
             self._writer = csv.writer(self._fh)
             self._writer.writerow(["line", "reason", *self.header])
         cells = [v if len(v) <= 1000 else v[:1000] + "…" for v in raw.fields]

@@ -155,6 +155,18 @@ def test_rejects_path_option(db: Engine, tmp_path: Path) -> None:
     ]
 
 
+def test_rejects_file_that_cannot_be_written(db: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", "email\nnope\n")
+    (tmp_path / "taken").write_text("a file, not a folder")
+    target = tmp_path / "taken" / "r.csv"
+    with pytest.raises(SubscriberError) as err:
+        import_subscribers(db, path, lists=["news"], rejects_path=target)
+    assert str(err.value) == (
+        f"{target}: cannot write the rejects file: File exists (name another file with"
+        " --rejects PATH and run the import again)"
+    )
+
+
 def test_file_without_email_column(db: Engine, tmp_path: Path) -> None:
     path = write(tmp_path / "people.csv", "Mail,Full name\na@example.com,A\n")
     with pytest.raises(SubscriberError) as err:
