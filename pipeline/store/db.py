@@ -34,7 +34,13 @@ def connect(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the folder for the database {path}: {exc.strerror}",
+                    fix="point [database] url in newsletter.toml at a writable folder",
+                ) from None
         engine = create_engine(url, echo=echo, poolclass=NullPool, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
