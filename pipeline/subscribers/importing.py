@@ -351,9 +351,11 @@ def _apply(conn: Connection, batch: list[_Item], ctx: _Context) -> Counter[str]:
     source = ("import: " + ctx.consent_text)[:200]
     new_supps: list[tuple[Any, ...]] = []
     to_suppress: list[tuple[_State, str]] = []
-    sub_rows: list[tuple[str, tuple[Any, ...]]] = []  # (email, row without subscriber_id)
+    sub_rows: list[tuple[_State, tuple[Any, ...]]] = []  # (whose, row without their id)
     confirms: list[dict[str, Any]] = []
-    logs: list[tuple[str, tuple[Any, ...]]] = []  # (email, log row without subscriber_id)
+    logs: list[tuple[_State, tuple[Any, ...]]] = []  # (whose, log row without their id)
+    default_text, default_status = ctx.consent_text, ctx.default_status
+    added = updated = unchanged = 0
 
     for item in batch:
         entry = item.entry
@@ -382,16 +384,16 @@ def _apply(conn: Connection, batch: list[_Item], ctx: _Context) -> Counter[str]:
                 created_at=entry.created_at or now,
             )
             state[item.email] = st
-            outcome = "added"
+            outcome = 1
         else:
-            outcome = "added" if st.new else "updated"
+            outcome = 1 if st.new else 2
             if entry.name and entry.name != st.name:
                 st.name, st.dirty, changed = entry.name, True, True
             if entry.attributes:
                 merged = {**st.attributes, **entry.attributes}
                 if merged != st.attributes:
                     st.attributes, st.dirty, changed = merged, True, True
-        status = entry.status or ctx.default_status
+        status = entry.status or default_status
         for list_id in item.list_ids:
             old = st.subs.get(list_id)
             if old is None:
@@ -403,10 +405,10 @@ def _apply(conn: Connection, batch: list[_Item], ctx: _Context) -> Counter[str]:
                 unsubscribed_at = entry.unsubscribed_at
                 if not restore and status == "unsubscribed" and unsubscribed_at is None:
                     unsubscribed_at = now
-                text = entry.consent_text if entry.consent_text is not None else ctx.consent_text
+                text = entry.consent_text if entry.consent_text is not None else default_text
                 sub_rows.append(
                     (
-                        item.email,
+                        st,
                         (
                             list_id,
                             status,
@@ -422,10 +424,7 @@ def _apply(conn: Connection, batch: list[_Item], ctx: _Context) -> Counter[str]:
                     )
                 )
                 logs.append(
-                    (
-                        item.email,
-                        (list_id, "subscribe", None, status, "import", detail_v, None, now_v),
-                    )
+                    (st, (list_id, "subscribe", None, status, "import", detail_v, None, now_v))
                 )
                 changed = True
             elif old == "unconfirmed" and status == "confirmed" and st.id is not None:
@@ -439,15 +438,18 @@ def _apply(conn: Connection, batch: list[_Item], ctx: _Context) -> Counter[str]:
                     }
                 )
                 logs.append(
-                    (
-                        item.email,
-                        (list_id, "confirm", old, "confirmed", "import", detail_v, None, now_v),
-                    )
+                    (st, (list_id, "confirm", old, "confirmed", "import", detail_v, None, now_v))
                 )
                 changed = True
-        if outcome == "updated" and not changed:
-            outcome = "unchanged"
-        counts[outcome] += 1
+        if outcome == 1:
+            added += 1
+        elif changed:
+            updated += 1
+        else:
+            unchanged += 1
+    counts["added"] += added
+    counts["updated"] += updated
+    counts["unchanged"] += unchanged
 
     _write(conn, values, state, new_supps, to_suppress, sub_rows, confirms, logs, ctx, now)
     return counts
@@ -459,9 +461,9 @@ def _write(
     state: dict[str, _State],
     new_supps: list[tuple[Any, ...]],
     to_suppress: list[tuple[_State, str]],
-    sub_rows: list[tuple[str, tuple[Any, ...]]],
+    sub_rows: list[tuple[_State, tuple[Any, ...]]],
     confirms: list[dict[str, Any]],
-    logs: list[tuple[str, tuple[Any, ...]]],
+    logs: list[tuple[_State, tuple[Any, ...]]],
     ctx: _Context,
     now: datetime,
 ) -> None:
@@ -502,7 +504,7 @@ def _write(
             .values(name=bindparam("b_name"), attributes=bindparam("b_attrs"), updated_at=now),
             [{"b_id": st.id, "b_name": st.name, "b_attrs": st.attributes} for st in dirty],
         )
-    log_rows = [(state[email].id, *row) for email, row in logs]
+    log_rows = [(st.id, *row) for st, row in logs]
     if to_suppress:
         conn.execute(
             update(subscribers)
@@ -535,9 +537,7 @@ def _write(
                     now_v,
                 )
             )
-    insert_rows(
-        conn, subscriptions, SUB_COLUMNS, [(state[email].id, *row) for email, row in sub_rows]
-    )
+    insert_rows(conn, subscriptions, SUB_COLUMNS, [(st.id, *row) for st, row in sub_rows])
     if confirms:
         conn.execute(
             update(subscriptions)
