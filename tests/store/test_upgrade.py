@@ -45,24 +45,32 @@ ROWS = {
 }
 
 
+SCHEMA = "upgrade_test"
+
+
 @pytest.fixture
 def empty_engine(db_kind: str, tmp_path: Path, _pg_engine: Engine | None) -> Iterator[Engine]:
-    """An empty database: a new SQLite file, or the PostgreSQL test database emptied (and
-    brought back to the newest schema afterwards, for the tests that follow)."""
+    """An empty database: a new SQLite file, or on PostgreSQL a schema of its own (the
+    search path points there), so the rest of the suite's database is not touched."""
     if db_kind == "sqlite":
         engine = connect(f"sqlite:///{tmp_path / 'old.db'}")
         yield engine
         engine.dispose()
         return
-    engine = connect(os.environ[PG_ENV])
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    url = os.environ[PG_ENV]
+    admin = connect(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    joiner = "&" if "?" in url else "?"
+    engine = connect(f"{url}{joiner}options=-csearch_path%3D{SCHEMA}")
     try:
         yield engine
     finally:
-        ensure_schema(engine)
         engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {SCHEMA} CASCADE"))
+        admin.dispose()
 
 
 def _snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
