@@ -1,11 +1,10 @@
 """Import subscribers from a CSV file, in batches, idempotently.
 
-Each batch of rows (2,000 by default) is one transaction: an interrupted import (Ctrl-C,
+Each batch of rows (5,000 by default) is one transaction: an interrupted import (Ctrl-C,
 kill, power cut) leaves whole batches in the database and nothing half-written, and
 running the same command again completes it, because every row is applied as "make it so"
-(a row that is already in the database changes nothing). Per batch there are a fixed number
-of queries (existing addresses, subscriptions and suppressions are looked up with
-``IN (...)``; writes are ``executemany``), never one query per row.
+(a row that is already in the database changes nothing). ``batches`` writes each batch
+with a fixed number of queries, never one query per row.
 
 Rows that cannot be imported go to a rejects CSV (line, reason, the original columns).
 A suppressed address is never subscribed again by an import.
@@ -14,33 +13,23 @@ A suppressed address is never subscribed again by an import.
 from __future__ import annotations
 
 import csv
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, bindparam, update
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.errors import SubscriberError
-from pipeline.store.tables import (
-    subscribers,
-    subscription_log,
-    subscriptions,
-    suppressions,
-    utcnow,
-)
-from pipeline.subscribers.bulk import Values, insert_rows, json_value, select_in
+from pipeline.subscribers.batches import MAX_NAME, Context, Item, apply_batch
 from pipeline.subscribers.csvsource import CsvSource, RawRow
-from pipeline.subscribers.formats import Entry, Format, RowError, detect_format, recognisable
+from pipeline.subscribers.formats import Format, RowError, detect_format, recognisable
 from pipeline.subscribers.history import list_ids
 from pipeline.subscribers.normalise import normalise_email
-from pipeline.subscribers.suppression import STATUS_FOR, hash_with_salt, suppression_salt
+from pipeline.subscribers.suppression import hash_with_salt, suppression_salt
 
 MAX_FIELD = 10_000  # characters in one cell
-MAX_NAME = 200
 BATCH_SIZE = 5000
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in the file)
@@ -73,42 +62,6 @@ class ImportReport:
             "rejected": self.rejected,
             "rejects_file": str(self.rejects_path) if self.rejects_path else None,
         }
-
-
-@dataclass(slots=True)
-class _Item:
-    line: int
-    email: str
-    digest: str
-    entry: Entry
-    list_ids: tuple[int, ...]
-
-
-@dataclass
-class _Context:
-    fmt: Format
-    header: list[str]
-    keys: list[str]
-    known: dict[str, int]
-    default_lists: tuple[int, ...] | None
-    default_status: str
-    consent_text: str
-    salt: str
-    check_dns: bool
-
-
-@dataclass(slots=True)
-class _State:
-    """What a batch knows about one address."""
-
-    id: int | None
-    name: str
-    attributes: dict[str, Any]
-    status: str
-    subs: dict[int, str] = field(default_factory=dict)
-    new: bool = False
-    dirty: bool = False
-    created_at: datetime | None = None
 
 
 def default_rejects_path(path: Path) -> Path:
@@ -181,7 +134,7 @@ def import_subscribers(
                 + (", ".join(sorted(known)) or "none")
                 + ")",
             )
-        ctx = _Context(
+        ctx = Context(
             fmt=fmt,
             header=source.header,
             keys=keys,
@@ -198,7 +151,7 @@ def import_subscribers(
         # -> its line. Hashes keep memory near 70 bytes a row for million-row files; two
         # different addresses share one about once in 30 million imports of 10^6 rows.
         seen: dict[int, int] = {}
-        batch: list[_Item] = []
+        batch: list[Item] = []
         conn = engine.connect()
         if conn.dialect.name == "sqlite":
             # 64 MB of page cache for the indexes. Foreign keys are not checked row by row:
@@ -250,7 +203,7 @@ def _rows_name_lists(fmt: Format, keys: list[str]) -> bool:
     return fmt.name == "mailchimp" and ("unsub_time" in keys or "clean_time" in keys)
 
 
-def _prepare(raw: RawRow, ctx: _Context) -> _Item:
+def _prepare(raw: RawRow, ctx: Context) -> Item:
     """Check and convert one row; RowError says why it cannot be imported."""
     if raw.error:
         raise RowError(raw.error)
@@ -292,280 +245,16 @@ def _prepare(raw: RawRow, ctx: _Context) -> _Item:
                     f"unknown list {unknown[0]!r} (known lists: {', '.join(sorted(ctx.known))})"
                 )
             ids = tuple(dict.fromkeys(ctx.known[s] for s in entry.lists))
-    return _Item(raw.line, email, hash_with_salt(ctx.salt, email), entry, ids)
+    return Item(raw.line, email, hash_with_salt(ctx.salt, email), entry, ids)
 
 
-def _commit(conn: Connection, batch: list[_Item], ctx: _Context, report: ImportReport) -> None:
+def _commit(conn: Connection, batch: list[Item], ctx: Context, report: ImportReport) -> None:
     """Apply one batch in one transaction; once more if a concurrent writer got in first."""
     try:
         with conn.begin():
-            counts = _apply(conn, batch, ctx)
+            counts = apply_batch(conn, batch, ctx)
     except IntegrityError:
         with conn.begin():
-            counts = _apply(conn, batch, ctx)
+            counts = apply_batch(conn, batch, ctx)
     for key, value in counts.items():
         setattr(report, key, getattr(report, key) + value)
-
-
-SUB_COLUMNS = (
-    "subscriber_id", "list_id", "status", "consent_at", "consent_method", "consent_text",
-    "consent_ip", "confirmed_at", "confirm_ip", "unsubscribed_at", "updated_at",
-)  # fmt: skip
-LOG_COLUMNS = (
-    "subscriber_id", "list_id", "action", "old_status", "new_status", "method", "detail",
-    "ip", "at",
-)  # fmt: skip
-
-
-def _apply(conn: Connection, batch: list[_Item], ctx: _Context) -> Counter[str]:
-    now = utcnow()
-    values = Values(conn)
-    restore = ctx.fmt.name == "newsletter"
-    counts: Counter[str] = Counter()
-    emails = list(dict.fromkeys(i.email for i in batch))
-    digests = list(dict.fromkeys(i.digest for i in batch))
-    supp: dict[str, str] = dict(
-        select_in(
-            conn,
-            "SELECT address_hash, reason FROM suppressions WHERE address_hash IN ({marks})",
-            digests,
-        )
-    )
-    state: dict[str, _State] = {}
-    for id_, email, name, attrs, status in select_in(
-        conn,
-        "SELECT id, email, name, attributes, status FROM subscribers WHERE email IN ({marks})",
-        emails,
-    ):
-        state[email] = _State(id_, name, dict(json_value(attrs) or {}), status)
-    by_id = {s.id: s for s in state.values()}
-    for sid, list_id, sub_status in select_in(
-        conn,
-        "SELECT subscriber_id, list_id, status FROM subscriptions WHERE subscriber_id IN ({marks})",
-        list(by_id),
-    ):
-        by_id[sid].subs[list_id] = sub_status
-
-    now_v = values.time(now)
-    detail_v = values.json({"file": ctx.consent_text})
-    source = ("import: " + ctx.consent_text)[:200]
-    new_supps: list[tuple[Any, ...]] = []
-    to_suppress: list[tuple[_State, str]] = []
-    sub_rows: list[tuple[_State, tuple[Any, ...]]] = []  # (whose, row without their id)
-    confirms: list[dict[str, Any]] = []
-    logs: list[tuple[_State, tuple[Any, ...]]] = []  # (whose, log row without their id)
-    default_text, default_status = ctx.consent_text, ctx.default_status
-    added = updated = unchanged = 0
-
-    for item in batch:
-        entry = item.entry
-        reason = supp.get(item.digest)
-        st = state.get(item.email)
-        if entry.suppress is not None:
-            counts["suppressed"] += 1
-            if reason is None:
-                supp[item.digest] = entry.suppress
-                counts["newly_suppressed"] += 1
-                new_supps.append((item.digest, entry.suppress, source, now_v))
-                if st is not None and not st.new:
-                    to_suppress.append((st, entry.suppress))
-            continue
-        if reason is not None or (st is not None and st.status != "active"):
-            counts["suppressed"] += 1
-            continue
-        changed = False
-        if st is None:
-            st = _State(
-                None,
-                entry.name or "",
-                entry.attributes,
-                "active",
-                new=True,
-                created_at=entry.created_at or now,
-            )
-            state[item.email] = st
-            outcome = 1
-        else:
-            outcome = 1 if st.new else 2
-            if entry.name and entry.name != st.name:
-                st.name, st.dirty, changed = entry.name, True, True
-            if entry.attributes:
-                merged = {**st.attributes, **entry.attributes}
-                if merged != st.attributes:
-                    st.attributes, st.dirty, changed = merged, True, True
-        status = entry.status or default_status
-        for list_id in item.list_ids:
-            old = st.subs.get(list_id)
-            if old is None:
-                st.subs[list_id] = status
-                consent_at = entry.consent_at if restore else entry.consent_at or now
-                confirmed_at = entry.confirmed_at
-                if not restore and status == "confirmed" and confirmed_at is None:
-                    confirmed_at = consent_at
-                unsubscribed_at = entry.unsubscribed_at
-                if not restore and status == "unsubscribed" and unsubscribed_at is None:
-                    unsubscribed_at = now
-                text = entry.consent_text if entry.consent_text is not None else default_text
-                sub_rows.append(
-                    (
-                        st,
-                        (
-                            list_id,
-                            status,
-                            values.time(consent_at),
-                            entry.consent_method or "import",
-                            text,
-                            entry.consent_ip,
-                            values.time(confirmed_at),
-                            entry.confirm_ip,
-                            values.time(unsubscribed_at),
-                            now_v,
-                        ),
-                    )
-                )
-                logs.append(
-                    (st, (list_id, "subscribe", None, status, "import", detail_v, None, now_v))
-                )
-                changed = True
-            elif old == "unconfirmed" and status == "confirmed" and st.id is not None:
-                st.subs[list_id] = "confirmed"
-                confirms.append(
-                    {
-                        "b_sid": st.id,
-                        "b_lid": list_id,
-                        "b_at": entry.confirmed_at or now,
-                        "b_ip": entry.confirm_ip,
-                    }
-                )
-                logs.append(
-                    (st, (list_id, "confirm", old, "confirmed", "import", detail_v, None, now_v))
-                )
-                changed = True
-        if outcome == 1:
-            added += 1
-        elif changed:
-            updated += 1
-        else:
-            unchanged += 1
-    counts["added"] += added
-    counts["updated"] += updated
-    counts["unchanged"] += unchanged
-
-    _write(conn, values, state, new_supps, to_suppress, sub_rows, confirms, logs, ctx, now)
-    return counts
-
-
-def _write(
-    conn: Connection,
-    values: Values,
-    state: dict[str, _State],
-    new_supps: list[tuple[Any, ...]],
-    to_suppress: list[tuple[_State, str]],
-    sub_rows: list[tuple[_State, tuple[Any, ...]]],
-    confirms: list[dict[str, Any]],
-    logs: list[tuple[_State, tuple[Any, ...]]],
-    ctx: _Context,
-    now: datetime,
-) -> None:
-    now_v = values.time(now)
-    insert_rows(
-        conn,
-        suppressions,
-        ("address_hash", "reason", "source", "created_at"),
-        new_supps,
-        ignore_conflicts=True,
-    )
-    fresh = [(email, st) for email, st in state.items() if st.new]
-    if fresh:
-        for (_, st), id_ in zip(fresh, _reserve_ids(conn, len(fresh)), strict=True):
-            st.id = id_
-        insert_rows(
-            conn,
-            subscribers,
-            ("id", "email", "name", "attributes", "status", "created_at", "updated_at"),
-            [
-                (
-                    st.id,
-                    email,
-                    st.name[:MAX_NAME],
-                    values.json(st.attributes),
-                    "active",
-                    values.time(st.created_at),
-                    now_v,
-                )
-                for email, st in fresh
-            ],
-        )
-    dirty = [st for st in state.values() if st.dirty and not st.new]
-    if dirty:
-        conn.execute(
-            update(subscribers)
-            .where(subscribers.c.id == bindparam("b_id"))
-            .values(name=bindparam("b_name"), attributes=bindparam("b_attrs"), updated_at=now),
-            [{"b_id": st.id, "b_name": st.name, "b_attrs": st.attributes} for st in dirty],
-        )
-    log_rows = [(st.id, *row) for st, row in logs]
-    if to_suppress:
-        conn.execute(
-            update(subscribers)
-            .where(subscribers.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), updated_at=now),
-            [{"b_id": st.id, "b_status": STATUS_FOR[reason]} for st, reason in to_suppress],
-        )
-        ending = [st for st, reason in to_suppress if reason in ("unsubscribed", "manual")]
-        if ending:
-            conn.execute(
-                update(subscriptions)
-                .where(
-                    subscriptions.c.subscriber_id.in_([st.id for st in ending]),
-                    subscriptions.c.status != "unsubscribed",
-                )
-                .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
-            )
-        for st, reason in to_suppress:
-            detail = values.json({"file": ctx.consent_text, "reason": reason})
-            log_rows.append(
-                (
-                    st.id,
-                    None,
-                    "suppress",
-                    st.status,
-                    STATUS_FOR[reason],
-                    "import",
-                    detail,
-                    None,
-                    now_v,
-                )
-            )
-    insert_rows(conn, subscriptions, SUB_COLUMNS, [(st.id, *row) for st, row in sub_rows])
-    if confirms:
-        conn.execute(
-            update(subscriptions)
-            .where(
-                subscriptions.c.subscriber_id == bindparam("b_sid"),
-                subscriptions.c.list_id == bindparam("b_lid"),
-                subscriptions.c.status == "unconfirmed",
-            )
-            .values(
-                status="confirmed",
-                confirmed_at=bindparam("b_at"),
-                confirm_ip=bindparam("b_ip"),
-                updated_at=now,
-            ),
-            confirms,
-        )
-    insert_rows(conn, subscription_log, LOG_COLUMNS, log_rows)
-
-
-def _reserve_ids(conn: Connection, n: int) -> list[int]:
-    """``n`` new subscriber ids: from the sequence on PostgreSQL; on SQLite, after the
-    largest id (safe: the transaction holds the database's write lock, BEGIN IMMEDIATE)."""
-    if conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(
-            "SELECT nextval(pg_get_serial_sequence('subscribers', 'id'))"
-            " FROM generate_series(1, %s)",
-            (n,),
-        )
-        return [int(r[0]) for r in rows]
-    last = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM subscribers").scalar_one()
-    return list(range(int(last) + 1, int(last) + 1 + n))

@@ -23,10 +23,11 @@ CHILD = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
+    import pipeline.subscribers.batches as batches
     import pipeline.subscribers.importing as importing
     from pipeline.store.db import connect
 
-    real = importing.insert_rows
+    real = batches.insert_rows
     logs = []
 
     def insert_rows(conn, table, *args, **kwargs):
@@ -36,7 +37,7 @@ CHILD = textwrap.dedent(
             if len(logs) == 3:  # inside the third batch's transaction: die like kill -9
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    importing.insert_rows = insert_rows
+    batches.insert_rows = insert_rows
     importing.import_subscribers(
         connect(sys.argv[1]), Path(sys.argv[2]), lists=["news"], batch_size=400
     )
