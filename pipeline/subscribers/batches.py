@@ -76,6 +76,8 @@ LOG_COLUMNS = (
 
 
 def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[str]:
+    """Apply ``batch`` inside the open transaction of ``conn``; returns the counts of rows
+    added, updated, unchanged, suppressed and newly suppressed."""
     now = utcnow()
     values = Values(conn)
     restore = ctx.fmt.name == "newsletter"
