@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
 from pipeline.errors import StoreError
-from pipeline.store.db import connect, current_revision, ensure_schema, head_revision
+from pipeline.store.db import HEAD, connect, current_revision, ensure_schema, head_revision
 from pipeline.store.tables import metadata
 
 
@@ -19,6 +19,10 @@ def test_migrated_schema_matches_tables(engine: Engine) -> None:
         ctx = MigrationContext.configure(conn, opts={"compare_type": False})
         diff = compare_metadata(ctx, metadata)
     assert diff == []
+
+
+def test_head_constant_is_alembics_head(engine: Engine) -> None:
+    assert head_revision(engine) == HEAD
 
 
 def test_database_is_at_head_and_upgrade_is_idempotent(engine: Engine) -> None:
