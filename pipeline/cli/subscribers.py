@@ -37,6 +37,7 @@ from pipeline.subscribers.service import (
     SubscriberInfo,
     add_subscriber,
     get_subscriber,
+    suppress,
     sync_lists,
     unsubscribe,
 )
@@ -149,8 +150,13 @@ def unsubscribe_cmd(
     email: str = typer.Argument(..., help="The address to unsubscribe."),
     lists: list[str] | None = LIST_OPTION,
 ) -> None:
-    """Unsubscribe from lists; without --list, from everything, and suppress the address."""
+    """Unsubscribe from lists; without --list, from everything, and suppress the address
+    (also for an address that is not a subscriber: it will never be added or imported)."""
     engine = _engine()
+    if not lists and get_subscriber(engine, email=email) is None:
+        suppress(engine, email, "unsubscribed", source="cli")
+        console.print(f"{normalise_email(email)} is not a subscriber; the address is suppressed.")
+        return
     info = _find(engine, email)
     unsubscribe(engine, info.id, lists or None, method="cli")
     if lists:

@@ -87,6 +87,12 @@ def test_add_show_unsubscribe_remove(cli: Run) -> None:
     )
     back = cli("subscribers", "add", "ann@example.com", "--list", "news", "--resubscribe")
     assert back.stdout == "Updated ann@example.com (id 1).\n"
+    stranger = cli("subscribers", "unsubscribe", "Stranger@example.com")
+    assert stranger.stdout == (
+        "stranger@example.com is not a subscriber; the address is suppressed.\n"
+    )
+    refused = cli("subscribers", "add", "stranger@example.com", "--list", "news")
+    assert refused.exit_code == 1
     gone = cli("subscribers", "remove", "ann@example.com")
     assert gone.stdout == "Removed ann@example.com with their subscriptions and history.\n"
     missing = cli("subscribers", "show", "ann@example.com")
