@@ -82,8 +82,17 @@ class _Template:
         if not base["headers"]:
             del base["headers"]
         self.base = base
-        # (token, part kind, field, default) per slot, and the bytes the tokens take.
-        self.slots = [(t, part.kind, slot.field, slot.default) for t, part, slot in self.tokens]
+        # Tokens grouped by field (plain, HTML-escaped), and the bytes the tokens take.
+        self.defaults = {t: slot.default for t, _, slot in self.tokens}
+        fields = dict.fromkeys(slot.field for _, _, slot in self.tokens)
+        self.by_field = [
+            (
+                f,
+                [t for t, part, slot in self.tokens if slot.field == f and part.kind != "html"],
+                [t for t, part, slot in self.tokens if slot.field == f and part.kind == "html"],
+            )
+            for f in fields
+        ]
         self.token_bytes = sum(len(t.encode()) for t, _, _ in self.tokens)
 
     def personalization(self, message: Outgoing) -> dict[str, Any]:
@@ -95,19 +104,24 @@ class _Template:
             to["name"] = message.name
         subs: dict[str, str] = {}
         size = self.token_bytes
-        escaped: dict[str, str] = {}
-        for token, kind, field, default in self.slots:
+        for field, plain, escaped in self.by_field:
             raw = values.get(field) or ""
-            if not raw:
-                value = default
-            elif kind == "html":
-                value = escaped.get(field) or escaped.setdefault(
-                    field, html.escape(raw, quote=True)
-                )
+            if raw:
+                raw_size = len(raw) if raw.isascii() else len(raw.encode())
+                for token in plain:
+                    subs[token] = raw
+                    size += raw_size
+                if escaped:
+                    esc = html.escape(raw, quote=True)
+                    esc_size = len(esc) if esc.isascii() else len(esc.encode())
+                    for token in escaped:
+                        subs[token] = esc
+                        size += esc_size
             else:
-                value = raw
-            subs[token] = value
-            size += len(value) if value.isascii() else len(value.encode())
+                for token in plain + escaped:
+                    default = self.defaults[token]
+                    subs[token] = default
+                    size += len(default.encode())
         if size > LIMIT_BYTES:
             raise PersonalisationError(
                 f"the personalised values take {size:,} bytes, above SendGrid's "
