@@ -135,6 +135,7 @@ class MessageSkeleton:
     ) -> None:
         self.compiled = compiled
         self.slug = slug
+        self.base_url = settings.newsletter.base_url
         self.sender_email = settings.sender.email
         self.domain = settings.sender.email.rpartition("@")[2]
         self.mailto = settings.sending.list_unsubscribe_mailto or f"unsubscribe@{self.domain}"

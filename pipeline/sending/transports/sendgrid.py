@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -29,10 +30,12 @@ from sendgrid import SendGridAPIClient
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError, TransportError
 from pipeline.render.personalise import CompiledPart, Slot
-from pipeline.sending.mime import MessageSkeleton, format_address
+from pipeline.sending.mime import _BAD_ADDRESS, MessageSkeleton, format_address
 from pipeline.sending.transports.base import Outgoing, Result, Transport
 
 LIMIT_BYTES = 10_000
+_HTML_SPECIAL = re.compile(r"[&<>\"']")
+_URL_FIELDS = frozenset({"unsubscribe_url", "preferences_url", "web_url"})
 MAX_PERSONALIZATIONS = 1000
 MISSING_KEY_FIX = (
     "export SENDGRID_API_KEY=SG.xxxx (an API key with Mail Send permission), "
@@ -49,9 +52,15 @@ class _Template:
         self.tokens: list[tuple[str, CompiledPart, Slot]] = []
         seen: dict[tuple[str, str, str], str] = {}
 
+        # URLs the pipeline makes itself (signed tokens on a base URL with no HTML-special
+        # characters) read the same escaped or not, so their text and HTML slots share one
+        # token: fewer substitutions per recipient, smaller and faster requests.
+        url_safe = not _HTML_SPECIAL.search(skeleton.base_url)
+
         def token_for(part: CompiledPart) -> Callable[[Slot], str]:
             def token(slot: Slot) -> str:
-                key = (part.kind, slot.field, slot.default)
+                kind = "url" if url_safe and slot.field in _URL_FIELDS else part.kind
+                key = (kind, slot.field, slot.default)
                 if key not in seen:
                     seen[key] = f"[%nl{len(seen)}%]"
                     self.tokens.append((seen[key], part, slot))
@@ -97,7 +106,9 @@ class _Template:
 
     def personalization(self, message: Outgoing) -> dict[str, Any]:
         """One recipient's personalization; PersonalisationError when it cannot be sent."""
-        format_address(message.name, message.email)  # refuses CR/LF and broken addresses
+        name, email = message.name, message.email
+        if "\r" in name or "\n" in name or email.count("@") != 1 or _BAD_ADDRESS.search(email):
+            format_address(name, email)  # raises the PersonalisationError that says why
         values = message.values
         to: dict[str, str] = {"email": message.email}
         if message.name:
