@@ -49,6 +49,9 @@ def _send(
     email: str,
     name: str,
 ) -> None:
+    # email_kind tells the shared layout that this is not an issue: no "view in browser"
+    # line, and a confirmation goes to someone who has not subscribed yet.
+    context = {**context, "email_kind": template}
     compiled = render_email(settings, template, context, subject=subject, preheader=preheader)
     values = recipient_values(settings, subscriber_id, email, name)
     result = send_single(settings, compiled, to_email=email, to_name=name, values=values)

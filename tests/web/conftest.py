@@ -143,6 +143,12 @@ def text_of(message: EmailMessage) -> str:
     return str(part.get_content())
 
 
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
 def link_in(message: EmailMessage, path: str) -> str:
     """The first link to ``path`` (e.g. '/confirm/') in the message's text part."""
     found = re.search(r"https?://\S*" + re.escape(path) + r"\S+", text_of(message))

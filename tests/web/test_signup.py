@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from pipeline.config import Settings
 from pipeline.subscribers import service
-from tests.web.conftest import Server, link_in, mails, text_of
+from tests.web.conftest import Server, html_of, link_in, mails, text_of
 from tests.web.helpers import other_server, person, sent_edition, signup
 
 CONSENT = (
@@ -39,6 +39,10 @@ def test_form_signup_records_consent_and_the_link_confirms(server: Server) -> No
 
         [confirm] = mails(server.settings, "Please confirm", to="ann.lee@example.com")
         assert "Hi Ann," in text_of(confirm)
+        # Not subscribed yet: no unsubscribe link, no web version, and the footer says why.
+        for part in (text_of(confirm), html_of(confirm)):
+            assert "Until you confirm, you are not subscribed" in part
+            assert "/unsubscribe/" not in part and "View this email" not in part
         url = link_in(confirm, "/confirm/")
         assert url.startswith(server.url + "/confirm/")
         done = client.get(url)
@@ -52,6 +56,8 @@ def test_form_signup_records_consent_and_the_link_confirms(server: Server) -> No
     [welcome] = mails(server.settings, "Welcome to Glow Notes", to="ann.lee@example.com")
     assert "The first issue is on its way." in text_of(welcome)
     assert "/preferences/" in text_of(welcome)
+    assert "/unsubscribe/" in html_of(welcome)
+    assert "View this email" not in html_of(welcome)
 
 
 def test_new_known_and_suppressed_addresses_get_the_same_answer(server: Server) -> None:
