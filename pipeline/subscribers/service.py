@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.store.tables import lists as lists_table
@@ -368,39 +368,60 @@ def unsubscribe(
             )
             return
         ids = list_ids(conn, lists)
-        rows = conn.execute(
-            select(subscriptions.c.list_id, subscriptions.c.status).where(
-                subscriptions.c.subscriber_id == subscriber_id,
-                subscriptions.c.list_id.in_(list(ids.values())),
-                subscriptions.c.status != "unsubscribed",
-            )
-        ).all()
-        if not rows:
-            return
-        conn.execute(
-            update(subscriptions)
-            .where(
-                subscriptions.c.subscriber_id == subscriber_id,
-                subscriptions.c.list_id.in_([r.list_id for r in rows]),
-            )
-            .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
-        )
-        write_log(
+        _unsubscribe_from(
             conn,
-            [
-                log_row(
-                    subscriber_id,
-                    r.list_id,
-                    "unsubscribe",
-                    r.status,
-                    "unsubscribed",
-                    method=method,
-                    at=now,
-                    ip=ip,
-                )
-                for r in rows
-            ],
+            subscriber_id,
+            subscriptions.c.list_id.in_(list(ids.values())),
+            method=method,
+            ip=ip,
+            now=now,
         )
+
+
+def _unsubscribe_from(
+    conn: Connection,
+    subscriber_id: int,
+    which: ColumnElement[bool],
+    *,
+    method: str,
+    ip: str | None,
+    now: datetime,
+) -> None:
+    """Unsubscribe from the subscriptions matching ``which`` that are not already, and log
+    each change."""
+    rows = conn.execute(
+        select(subscriptions.c.list_id, subscriptions.c.status).where(
+            subscriptions.c.subscriber_id == subscriber_id,
+            which,
+            subscriptions.c.status != "unsubscribed",
+        )
+    ).all()
+    if not rows:
+        return
+    conn.execute(
+        update(subscriptions)
+        .where(
+            subscriptions.c.subscriber_id == subscriber_id,
+            subscriptions.c.list_id.in_([r.list_id for r in rows]),
+        )
+        .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
+    )
+    write_log(
+        conn,
+        [
+            log_row(
+                subscriber_id,
+                r.list_id,
+                "unsubscribe",
+                r.status,
+                "unsubscribed",
+                method=method,
+                at=now,
+                ip=ip,
+            )
+            for r in rows
+        ],
+    )
 
 
 def get_subscriber(
@@ -485,35 +506,11 @@ def set_lists(
             reopen=True,
             now=now,
         )
-        others = conn.execute(
-            select(subscriptions.c.list_id, subscriptions.c.status).where(
-                subscriptions.c.subscriber_id == subscriber_id,
-                subscriptions.c.list_id.not_in(list(ids.values())),
-                subscriptions.c.status != "unsubscribed",
-            )
-        ).all()
-        if others:
-            conn.execute(
-                update(subscriptions)
-                .where(
-                    subscriptions.c.subscriber_id == subscriber_id,
-                    subscriptions.c.list_id.in_([r.list_id for r in others]),
-                )
-                .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
-            )
-            write_log(
-                conn,
-                [
-                    log_row(
-                        subscriber_id,
-                        r.list_id,
-                        "unsubscribe",
-                        r.status,
-                        "unsubscribed",
-                        method=method,
-                        at=now,
-                        ip=ip,
-                    )
-                    for r in others
-                ],
-            )
+        _unsubscribe_from(
+            conn,
+            subscriber_id,
+            subscriptions.c.list_id.not_in(list(ids.values())),
+            method=method,
+            ip=ip,
+            now=now,
+        )
