@@ -66,8 +66,9 @@ def write_markdown(results: dict[str, Any]) -> None:
     for row in sorted(results.values(), key=lambda r: (r["suite"], r["name"])):
         met = {True: "yes", False: "**no**", None: "-"}[row.get("ok")]
         value = row["value"]
+        digits = 2 if isinstance(value, float) and abs(value) < 10 else 1
         shown = (
-            f"{value:,.1f}"
+            f"{value:,.{digits}f}"
             if isinstance(value, float)
             else f"{value:,}"
             if isinstance(value, int)
