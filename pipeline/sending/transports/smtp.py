@@ -177,6 +177,14 @@ class SmtpTransport(Transport):
     def _send_one(self, message: Outgoing) -> Result:
         try:
             conn = self._checkout()
+        except ssl.SSLCertVerificationError as exc:
+            # Not a passing fault: every retry would fail the same way, so stop the send.
+            raise TransportError(
+                f"the SMTP server {self.host}:{self.port} presented a certificate that cannot "
+                f"be trusted: {exc.verify_message}",
+                fix="make [smtp] host the name in the server's certificate, or trust a "
+                "private CA by setting SSL_CERT_FILE to its PEM file",
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             return Result("transient", error=f"cannot connect to {self.host}:{self.port}: {exc}")
         try:
