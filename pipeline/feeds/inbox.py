@@ -21,6 +21,7 @@ from pipeline.content.similarity import THRESHOLD, overlap, shingles
 from pipeline.feeds.parse import FeedEntry
 from pipeline.feeds.sanitize import html_to_text
 from pipeline.feeds.sources import Feed, clean_tags
+from pipeline.store.rows import from_row
 from pipeline.store.tables import inbox_entries
 
 RECENT_DAYS = 30
@@ -119,24 +120,7 @@ def normalise_link(url: str) -> str:
 
 
 def _entry(row: Row[Any]) -> InboxEntry:
-    m = row._mapping
-    return InboxEntry(
-        id=m["id"],
-        guid=m["guid"],
-        link=m["link"],
-        title=m["title"],
-        summary_html=m["summary_html"],
-        content_html=m["content_html"],
-        author=m["author"],
-        published_at=m["published_at"],
-        image_url=m["image_url"],
-        image_alt=m["image_alt"],
-        tags=list(m["tags"] or []),
-        source_name=m["source_name"],
-        feed_id=m["feed_id"],
-        used_in=m["used_in"],
-        fetched_at=m["fetched_at"],
-    )
+    return from_row(InboxEntry, row, tags=list(row.tags or []))
 
 
 def recent_shingles(engine: Engine | Connection, now: datetime) -> list[frozenset[str]]:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
 
 from pipeline.config import Settings
 from pipeline.errors import FeedError
+from pipeline.store.rows import from_row
 from pipeline.store.tables import feeds, utcnow
 
 NAME_MAX = 200
@@ -50,19 +51,7 @@ class SyncReport:
 
 
 def _feed(row: Row[Any]) -> Feed:
-    m = row._mapping
-    return Feed(
-        id=m["id"],
-        url=m["url"],
-        name=m["name"],
-        tags=list(m["tags"] or []),
-        origin=m["origin"],
-        etag=m["etag"],
-        last_modified=m["last_modified"],
-        last_fetched_at=m["last_fetched_at"],
-        last_status=m["last_status"],
-        last_error=m["last_error"],
-    )
+    return from_row(Feed, row, tags=list(row.tags or []))
 
 
 def normalise_source(url: str, root: Path | None = None, *, must_exist: bool = True) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from pipeline.store.rows import from_row
 from pipeline.store.tables import send_runs
 
 
@@ -95,14 +96,4 @@ def last_run(engine: Engine) -> SendRun | None:
         ).first()
     if row is None:
         return None
-    return SendRun(
-        id=row.id,
-        worker=row.worker,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        status=row.status,
-        editions=row.editions,
-        sent=row.sent,
-        failed=row.failed,
-        missed=row.missed,
-    )
+    return from_row(SendRun, row)

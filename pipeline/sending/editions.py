@@ -26,6 +26,7 @@ from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
 from pipeline.errors import CheckFailed, SendError
 from pipeline.render.personalise import CompiledEdition
+from pipeline.store.rows import from_row
 from pipeline.store.tables import deliveries, editions
 
 STATES: tuple[str, ...] = (
@@ -63,24 +64,8 @@ class Edition:
 
 
 def _edition(row: Any) -> Edition:
-    return Edition(
-        id=row.id,
-        slug=row.slug,
-        status=row.status,
-        subject=row.subject,
-        content_hash=row.content_hash,
-        lists=list(row.lists),
-        send_at=row.send_at,
-        compiled=CompiledEdition.from_bytes(row.compiled),
-        web_html=row.web_html,
-        transport=row.transport,
-        pause_reason=row.pause_reason,
-        claimed_by=row.claimed_by,
-        claimed_at=row.claimed_at,
-        created_at=row.created_at,
-        frozen_at=row.frozen_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
+    return from_row(
+        Edition, row, lists=list(row.lists), compiled=CompiledEdition.from_bytes(row.compiled)
     )
 
 
