@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -93,6 +93,28 @@ def _print_scheduled(result: Scheduled, verb: str, as_json: bool) -> None:
         )
 
 
+def _plan(
+    plan: Callable[..., Scheduled],
+    verb: str,
+    slug: str,
+    at: str | None,
+    tz: str | None,
+    fold: FoldChoice | None,
+    as_json: bool,
+) -> None:
+    """Run schedule_issue or reschedule_issue with the command's options, and report."""
+    result = plan(
+        get_settings(),
+        get_engine(),
+        slug,
+        at=at,
+        tz_name=tz,
+        fold=fold.value if fold else None,
+        clock=get_clock(),
+    )
+    _print_scheduled(result, verb, as_json)
+
+
 @issue_app.command("schedule")
 def schedule_cmd(
     slug: str = typer.Argument(..., help="The issue folder's name under issues/."),
@@ -102,16 +124,7 @@ def schedule_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Build and check the issue, then freeze it to be sent at a time (by send-due)."""
-    result = schedule_issue(
-        get_settings(),
-        get_engine(),
-        slug,
-        at=at,
-        tz_name=tz,
-        fold=fold.value if fold else None,
-        clock=get_clock(),
-    )
-    _print_scheduled(result, "Scheduled", as_json)
+    _plan(schedule_issue, "Scheduled", slug, at, tz, fold, as_json)
 
 
 @issue_app.command("reschedule")
@@ -125,16 +138,7 @@ def reschedule_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Freeze the issue's edited files again, and move it to --at if given."""
-    result = reschedule_issue(
-        get_settings(),
-        get_engine(),
-        slug,
-        at=at,
-        tz_name=tz,
-        fold=fold.value if fold else None,
-        clock=get_clock(),
-    )
-    _print_scheduled(result, "Rescheduled", as_json)
+    _plan(reschedule_issue, "Rescheduled", slug, at, tz, fold, as_json)
 
 
 @issue_app.command("unschedule")

@@ -10,6 +10,7 @@ for the recipient, HTTP 400). ``TransportError`` means the transport cannot be u
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -47,19 +48,20 @@ class Result:
         return self.outcome == "sent"
 
 
-class Transport:
+class Transport(ABC):
     """Base class: a name, a batch size and a concurrency, and ``send_batch``."""
 
     name = "transport"
     batch_size = 500
     concurrency = 1
 
+    @abstractmethod
     def send_batch(self, messages: Sequence[Outgoing]) -> list[Result]:
-        raise NotImplementedError
+        """Send each message; one Result per message, in the same order."""
 
     def describe(self) -> str:
         """Where messages go, for people (e.g. 'maildir var/outbox')."""
         return self.name
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: most transports hold nothing)
         """Release connections; the transport may be used again afterwards."""
