@@ -81,32 +81,30 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, dat
     return AuthResult(success=ok, handled=False)
 
 
-@pytest.fixture
-def starttls_server(certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
-    """Plain port that requires STARTTLS before AUTH and MAIL."""
+def _tls_server(certificate: tuple[Path, Path], kind: str) -> tuple[Any, SmtpServer]:
+    """``starttls``: a plain port that requires STARTTLS before AUTH and MAIL;
+    ``ssl``: a port that speaks TLS from the first byte. AUTH is required on both."""
+    context = _server_context(certificate)
+    tls: dict[str, Any] = (
+        {"tls_context": context, "require_starttls": True}
+        if kind == "starttls"
+        else {"ssl_context": context, "auth_require_tls": False}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        controller, server = _start_smtp(
-            tls_context=_server_context(certificate),
-            require_starttls=True,
-            authenticator=_authenticator,
-            auth_required=True,
-        )
+        return _start_smtp(authenticator=_authenticator, auth_required=True, **tls)
+
+
+@pytest.fixture
+def starttls_server(certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
+    controller, server = _tls_server(certificate, "starttls")
     yield server
     controller.stop()
 
 
 @pytest.fixture
 def ssl_server(certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
-    """A port that speaks TLS from the first byte."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        controller, server = _start_smtp(
-            ssl_context=_server_context(certificate),
-            authenticator=_authenticator,
-            auth_required=True,
-            auth_require_tls=False,
-        )
+    controller, server = _tls_server(certificate, "ssl")
     yield server
     controller.stop()
 
