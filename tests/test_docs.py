@@ -1,5 +1,6 @@
-"""Documentation is tested: every command has help text and appears in the README, and
-every setting of newsletter.toml is in the README's configuration reference."""
+"""Documentation is tested: every command has help text and appears in the README or the
+documentation under docs/, and every setting of newsletter.toml is in the configuration
+reference."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from pipeline.cli import app
 from pipeline.config import _SECTIONS, FeedSource
 from tests.conftest import REPO
 
-README = (REPO / "README.md").read_text(encoding="utf-8")
+README = "\n".join(
+    path.read_text(encoding="utf-8")
+    for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    if path.exists()
+)
 
 
 def _commands(typer_app: typer.Typer, prefix: str = "") -> list[tuple[str, Any]]:
