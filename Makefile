@@ -1,20 +1,33 @@
 # The two commands of the set-up contract are `make demo` and `make test`.
-# Both create .venv when it is missing and install what they need.
+# Both create .venv when it is missing and install what they need, at the versions pinned
+# in constraints.txt (`make lock` refreshes it; commit the result).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench golden clean browser-check
+.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --constraint constraints.txt -e '.[test]'
 	touch $(STAMP)
+
+# Resolve the newest versions pyproject.toml allows in a scratch venv and pin every package
+# (direct and indirect) in constraints.txt. Run it to take upgrades on purpose, then
+# `make test` (the golden files depend on exact mjml-python and css-inline versions).
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet '.[test]'
+	{ echo "# Pinned by 'make lock' from pyproject.toml; make demo, make test and CI install with it."; \
+	  .lock-venv/bin/pip freeze --exclude newsletter-pipeline --exclude pip; } > constraints.txt
+	rm -rf .lock-venv build
 
 demo: $(STAMP)
 	$(BIN)/newsletter db upgrade
@@ -32,11 +45,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/ruff format --check pipeline tests bench
 	$(BIN)/mypy pipeline
+	$(BIN)/lint-imports
 
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-test: lint pytest
+test: lint pytest docs-build
+
+docs-build: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site-docs
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -36,9 +36,9 @@ from pipeline.render.personalise import CompiledEdition
 from pipeline.sending.editions import store_edition
 from pipeline.sending.engine import send_edition
 from pipeline.sending.mime import MessageSkeleton
+from pipeline.sending.recipient_values import recipient_values
 from pipeline.sending.transports.base import Outgoing, Result, Transport
 from pipeline.sending.transports.sendgrid import SendgridTransport
-from pipeline.sending.values import recipient_values
 from pipeline.store.db import open_database
 
 REPO = Path(__file__).resolve().parent.parent

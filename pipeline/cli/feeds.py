@@ -20,12 +20,12 @@ from pipeline.cli.app import (
     inbox_app,
     print_json,
 )
-from pipeline.feeds.digest import run_digest
 from pipeline.feeds.draft import parse_since
 from pipeline.feeds.fetch import FetchResult
 from pipeline.feeds.inbox import list_entries
 from pipeline.feeds.refresh import FeedOutcome, refresh_feeds
 from pipeline.feeds.sources import add_feed, list_feeds, remove_feed, sync_config_feeds
+from pipeline.scheduling.digest import run_digest
 
 
 def _when(value: object) -> str:

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
-from pipeline.checks import Finding, error
 from pipeline.cli.app import (
     JSON_OPTION,
     console,
@@ -24,6 +23,8 @@ from pipeline.config import Settings
 from pipeline.content.issues import display_path, list_issues, new_issue
 from pipeline.errors import ContentError, NewsletterError, RenderError
 from pipeline.render.build import Build, build_issue, write_build
+from pipeline.render.checks import Finding, error
+from pipeline.sending.editions import build_checked
 
 SLUG_ARG = typer.Argument(..., help="The issue's folder name under issues/.")
 
@@ -119,7 +120,7 @@ def build(
 def run_checks(settings: Settings, slug: str) -> tuple[list[Finding], Build | None]:
     """Every check; an issue that does not load or render is one error finding."""
     try:
-        result = build_issue(settings, slug, engine=_database_engine(settings))
+        result = build_checked(settings, _database_engine(settings), slug)
     except (ContentError, RenderError, NewsletterError) as exc:
         code = "template" if isinstance(exc, RenderError) else "content"
         return [error(code, exc.what, exc.path or "issues", exc.line, exc.fix or "")], None

@@ -32,22 +32,12 @@ from pipeline.cli.app import (
     print_json,
 )
 from pipeline.errors import NewsletterError, ScheduleError
-from pipeline.schedule import (
-    CronPlan,
-    DueReport,
-    Scheduled,
-    ScheduleEntry,
-    cron_line,
-    last_run,
-    list_schedule,
-    reschedule_issue,
-    schedule_issue,
-    send_due,
-    systemd_units,
-    unschedule_issue,
-)
-from pipeline.scheduling.cronline import default_log_file
+from pipeline.scheduling.cronline import CronPlan, cron_line, default_log_file, systemd_units
+from pipeline.scheduling.due import DueReport, send_due
+from pipeline.scheduling.listing import ScheduleEntry, list_schedule
 from pipeline.scheduling.logs import MessageFormatter, formatter
+from pipeline.scheduling.plan import Scheduled, reschedule_issue, schedule_issue, unschedule_issue
+from pipeline.scheduling.runs import last_run
 from pipeline.scheduling.timeparse import format_duration, format_local
 
 

@@ -43,6 +43,7 @@ from pipeline.clock import Clock
 from pipeline.config import Settings
 from pipeline.errors import CheckFailed, SendError
 from pipeline.sending import ledger
+from pipeline.sending.direct import send_single
 from pipeline.sending.editions import (
     REFREEZABLE,
     Edition,
@@ -53,15 +54,14 @@ from pipeline.sending.editions import (
 )
 from pipeline.sending.engine import SendReport, reclaim_in_flight, send_edition
 from pipeline.sending.mime import MessageSkeleton
+from pipeline.sending.recipient_values import recipient_values, web_url
 from pipeline.sending.report import (
     audience_count,
     edition_status,
     failures,
     write_report_csv,
 )
-from pipeline.sending.single import send_single
 from pipeline.sending.transports import get_transport
-from pipeline.sending.values import recipient_values, web_url
 from pipeline.subscribers.audience import stream_audience
 
 
@@ -302,7 +302,7 @@ def status_command(
     )
     if status.pause_reason and status.status == "paused":
         console.print(f"Paused: {status.pause_reason}", markup=False, soft_wrap=True)
-    from pipeline.schedule import files_changed  # the schedule stage's check
+    from pipeline.scheduling.plan import files_changed  # the schedule stage's check
 
     if edition.status in ("frozen", "scheduled", "missed") and files_changed(
         get_settings(), engine, slug

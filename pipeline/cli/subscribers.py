@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 
 from pipeline.cli.app import (
     JSON_OPTION,
@@ -24,15 +24,13 @@ from pipeline.cli.app import (
     subscribers_app,
 )
 from pipeline.errors import SubscriberError
-from pipeline.store.tables import subscribers as subscribers_table
-from pipeline.store.tables import subscriptions
 from pipeline.subscribers.erasure import erase as erase_person
 from pipeline.subscribers.exporting import export_csv, export_person
 from pipeline.subscribers.formats import FORMATS
-from pipeline.subscribers.history import list_ids
 from pipeline.subscribers.importing import ImportReport, import_subscribers
 from pipeline.subscribers.normalise import normalise_email
 from pipeline.subscribers.queries import count_subscribers, list_subscribers
+from pipeline.subscribers.removal import remove_subscriber
 from pipeline.subscribers.service import (
     SubscriberInfo,
     add_subscriber,
@@ -128,21 +126,9 @@ def remove(
 ) -> None:
     """Delete subscriptions (or, without --list, the subscriber) without suppressing the
     address: for mistakes. To stop mail for good use 'unsubscribe'; for GDPR use 'erase'."""
-    engine = _engine()
-    info = _find(engine, email)
-    with engine.begin() as conn:
-        if lists:
-            ids = list_ids(conn, lists)
-            conn.execute(
-                delete(subscriptions).where(
-                    subscriptions.c.subscriber_id == info.id,
-                    subscriptions.c.list_id.in_(list(ids.values())),
-                )
-            )
-        else:
-            conn.execute(delete(subscribers_table).where(subscribers_table.c.id == info.id))
+    removal = remove_subscriber(_engine(), email, lists=lists or None, method="cli")
     where = f"from {', '.join(lists)}" if lists else "with their subscriptions and history"
-    console.print(f"Removed {info.email} {where}.")
+    console.print(f"Removed {removal.email} {where}.")
 
 
 @subscribers_app.command("unsubscribe")

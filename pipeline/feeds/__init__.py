@@ -7,5 +7,5 @@ sanitize.py  the email-safe HTML allowlist (nh3)
 inbox.py     storing entries with de-duplication; listing and marking them used
 refresh.py   fetch + parse + store for every feed, one failure never stopping the rest
 draft.py     an issue folder drafted from unused inbox entries
-digest.py    the recurring digest for cron
+(the recurring digest, which drafts and then schedules, lives in pipeline.scheduling.digest)
 """

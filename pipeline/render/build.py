@@ -17,20 +17,20 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Engine
 
-from pipeline.checks import Finding, check_issue
 from pipeline.config import Settings
 from pipeline.content import markdown
 from pipeline.content.issues import load_issue
 from pipeline.content.models import Article, Issue
 from pipeline.render.assets import ImageRef, archive_prefix, resolve_image
+from pipeline.render.checks import Finding, check_issue
 from pipeline.render.email import render_email, render_web
 from pipeline.render.personalise import CompiledEdition
 
@@ -141,11 +141,16 @@ def issue_context(settings: Settings, issue: Issue) -> tuple[dict[str, Any], dic
 
 
 def build_issue(
-    settings: Settings, slug: str, *, web: bool = True, engine: Engine | None = None
+    settings: Settings,
+    slug: str,
+    *,
+    web: bool = True,
+    recent: Sequence[tuple[str, str]] = (),
 ) -> Build:
     """Load, render and check ``issues/<slug>``. Raises ContentError or RenderError
     (naming file and line) when the issue cannot be rendered at all; check problems are
-    returned as findings. ``engine`` adds the check against recently sent editions."""
+    returned as findings. ``recent`` (slug, text part of editions sent lately) adds the
+    check against them: ``pipeline.sending.editions.build_checked`` reads and passes them."""
     issue = load_issue(settings, slug)
     context, images = issue_context(settings, issue)
     compiled = render_email(
@@ -167,7 +172,7 @@ def build_issue(
         compiled,
         web_html=web_html,
         sample=sample_values(settings, slug),
-        engine=engine,
+        recent=recent,
     )
     return Build(issue, compiled, web_html, content_hash(settings, issue), findings, images)
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
@@ -28,6 +28,11 @@ from pipeline.errors import CheckFailed, SendError
 from pipeline.render.personalise import CompiledEdition
 from pipeline.store.rows import from_row
 from pipeline.store.tables import deliveries, editions
+
+if TYPE_CHECKING:
+    from pipeline.render.build import Build
+
+RECENT_DAYS = 60  # how far back the duplicate check looks for sent editions
 
 STATES: tuple[str, ...] = (
     "frozen",
@@ -159,6 +164,41 @@ def store_edition(
             )
         conn.execute(update(editions).where(editions.c.id == row.id).values(**values))
         return int(row.id)
+
+
+def recent_texts(
+    engine: Engine, slug: str, clock: Clock | None = None, days: int = RECENT_DAYS
+) -> list[tuple[str, str]]:
+    """(slug, text part) of editions sent in the last ``days`` days, except ``slug``: what
+    the duplicate check compares an issue's articles with."""
+    since = (clock or SystemClock()).now() - timedelta(days=days)
+    query = (
+        select(editions.c.slug, editions.c.compiled)
+        .where(editions.c.status == "sent")
+        .where(editions.c.slug != slug)
+        .where(func.coalesce(editions.c.finished_at, editions.c.frozen_at) >= since)
+    )
+    with engine.connect() as conn:
+        return [
+            (row.slug, CompiledEdition.from_bytes(bytes(row.compiled)).text.fill({}))
+            for row in conn.execute(query)
+        ]
+
+
+def build_checked(
+    settings: Settings,
+    engine: Engine | None,
+    slug: str,
+    *,
+    web: bool = True,
+    clock: Clock | None = None,
+) -> Build:
+    """``build_issue`` plus the check against the editions sent lately (when there is a
+    database): what ``issue check`` and the digest run."""
+    from pipeline.render.build import build_issue
+
+    recent = recent_texts(engine, slug, clock) if engine is not None else []
+    return build_issue(settings, slug, web=web, recent=recent)
 
 
 def freeze_edition(

@@ -32,9 +32,9 @@ from pipeline.sending.dkim import make_signer
 from pipeline.sending.editions import edition_by_id, transition
 from pipeline.sending.mime import MessageSkeleton
 from pipeline.sending.ratelimit import TokenBucket
+from pipeline.sending.recipient_values import recipient_values, web_url
 from pipeline.sending.transports import get_transport
 from pipeline.sending.transports.base import Outgoing, Result, Transport
-from pipeline.sending.values import recipient_values, web_url
 from pipeline.store.tables import editions
 
 

@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from pipeline.config import Settings
 from pipeline.errors import SendError
 from pipeline.render.email import render_email
-from pipeline.sending.single import send_single
-from pipeline.sending.values import recipient_values
+from pipeline.sending.direct import send_single
+from pipeline.sending.recipient_values import recipient_values
 from pipeline.tokens import link, make_token
 from pipeline.web.archive import issue_url, latest_issue
 

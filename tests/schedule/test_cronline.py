@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import Settings, load_settings
-from pipeline.schedule import CronPlan, cron_line, systemd_units
+from pipeline.scheduling.cronline import CronPlan, cron_line, systemd_units
 from tests.conftest import TEST_SECRET
 
 EXE = "/srv/glow/.venv/bin/newsletter"

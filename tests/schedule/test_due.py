@@ -9,7 +9,10 @@ from sqlalchemy import Engine, select
 
 from pipeline.clock import FixedClock
 from pipeline.config import Settings
-from pipeline.schedule import last_run, list_schedule, schedule_issue, send_due
+from pipeline.scheduling.due import send_due
+from pipeline.scheduling.listing import list_schedule
+from pipeline.scheduling.plan import schedule_issue
+from pipeline.scheduling.runs import last_run
 from pipeline.sending.editions import get_edition
 from pipeline.store.tables import send_runs
 from tests.schedule.conftest import AT, BEFORE, DUE, SLUG, add_audience, ledger, outbox

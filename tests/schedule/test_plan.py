@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from pipeline.clock import FixedClock
 from pipeline.config import Settings
 from pipeline.errors import CheckFailed, ScheduleError
-from pipeline.schedule import (
+from pipeline.scheduling.plan import (
     files_changed,
     reschedule_issue,
     schedule_issue,

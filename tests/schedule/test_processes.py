@@ -24,7 +24,8 @@ from sqlalchemy import Engine, select
 
 from pipeline.clock import FixedClock
 from pipeline.config import Settings
-from pipeline.schedule import schedule_issue, send_due
+from pipeline.scheduling.due import send_due
+from pipeline.scheduling.plan import schedule_issue
 from pipeline.sending.editions import get_edition
 from pipeline.store.tables import deliveries
 from tests.conftest import TEST_SECRET

@@ -12,7 +12,7 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.sending.dkim import make_signer
 from pipeline.sending.mime import MessageSkeleton
-from pipeline.sending.values import recipient_values
+from pipeline.sending.recipient_values import recipient_values
 from tests.sending.conftest import sample_compiled
 
 

@@ -13,7 +13,7 @@ from pipeline.config import Settings
 from pipeline.errors import PersonalisationError
 from pipeline.render.personalise import CompiledEdition
 from pipeline.sending.mime import MessageSkeleton, encoded_words
-from pipeline.sending.values import recipient_values
+from pipeline.sending.recipient_values import recipient_values
 from tests.sending.conftest import sample_compiled
 
 NAMES = st.text(

@@ -10,10 +10,10 @@ from pipeline.config import Settings
 from pipeline.errors import TransportError
 from pipeline.sending.engine import send_edition
 from pipeline.sending.mime import MessageSkeleton
+from pipeline.sending.recipient_values import recipient_values
 from pipeline.sending.transports import get_transport
 from pipeline.sending.transports.base import Outgoing
 from pipeline.sending.transports.sendgrid import SendgridTransport
-from pipeline.sending.values import recipient_values
 from pipeline.store.tables import deliveries
 from tests.sending.conftest import SendgridStandIn, add_audience, make_edition, sample_compiled
 

@@ -9,11 +9,11 @@ from sqlalchemy import Engine, select
 from pipeline.clock import FixedClock
 from pipeline.config import Settings
 from pipeline.errors import TransportError
+from pipeline.sending.direct import send_single
 from pipeline.sending.engine import send_edition
 from pipeline.sending.ledger import count_by_status
-from pipeline.sending.single import send_single
+from pipeline.sending.recipient_values import recipient_values
 from pipeline.sending.transports import get_transport
-from pipeline.sending.values import recipient_values
 from pipeline.store.tables import deliveries
 from tests.sending.conftest import SmtpServer, add_audience, make_edition, sample_compiled
 

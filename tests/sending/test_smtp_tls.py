@@ -22,8 +22,8 @@ from cryptography.x509.oid import NameOID
 
 from pipeline.config import Settings
 from pipeline.errors import TransportError
-from pipeline.sending.single import send_single
-from pipeline.sending.values import recipient_values
+from pipeline.sending.direct import send_single
+from pipeline.sending.recipient_values import recipient_values
 from tests.sending.conftest import (
     SMTP_PASSWORD,
     SMTP_USER,

@@ -1,4 +1,5 @@
-"""The recurring digest: ``newsletter digest run``, meant for cron.
+"""The recurring digest: ``newsletter digest run``, meant for cron (part of scheduling: it
+reads the feeds stage upstream, never the other way round).
 
 On a digest day (``[digest] days``, in the newsletter's time zone) it drafts
 ``issues/digest-<date>/`` from the unused inbox entries (``tags``, at most ``max_entries``),
@@ -21,8 +22,8 @@ from pipeline.content.issues import display_path
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.feeds.draft import draft_issue
 from pipeline.feeds.inbox import list_entries
-from pipeline.render.build import build_issue
-from pipeline.schedule import schedule_issue
+from pipeline.scheduling.plan import schedule_issue
+from pipeline.sending.editions import build_checked
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -68,7 +69,7 @@ def digest_time(settings: Settings) -> time:
 def check_problems(settings: Settings, engine: Engine, slug: str) -> list[str]:
     """The errors of building and checking the issue (empty when it is fine)."""
     try:
-        build = build_issue(settings, slug, web=False, engine=engine)
+        build = build_checked(settings, engine, slug, web=False)
     except NewsletterError as exc:
         return [str(exc)]
     return [str(finding) for finding in build.errors]

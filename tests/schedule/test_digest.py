@@ -11,10 +11,10 @@ from pipeline.clock import FixedClock
 from pipeline.config import Settings
 from pipeline.content.issues import load_issue
 from pipeline.errors import ConfigError
-from pipeline.feeds.digest import run_digest
 from pipeline.feeds.inbox import list_entries, store_entries
 from pipeline.feeds.parse import parse_feed
 from pipeline.feeds.sources import add_feed
+from pipeline.scheduling.digest import run_digest
 from pipeline.sending.editions import get_edition
 from tests.feeds.samples import RSS_20
 

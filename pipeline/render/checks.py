@@ -10,7 +10,7 @@ Errors (block scheduling and sending):
     image-alt       an image without alt text
     dangling-list   a paragraph that introduces a list which never comes ("including:")
     duplicate       two articles that are near-duplicates, or an article that repeats one
-                    sent in the last RECENT_DAYS days
+                    sent lately (``recent``: the sending stage reads them)
 Warnings:
     subject-length  subject over 78 characters
     preheader       no preheader
@@ -20,18 +20,12 @@ Warnings:
 
 from __future__ import annotations
 
-import contextlib
 import re
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, select
-
-from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
 from pipeline.content import markdown
 from pipeline.content.issues import display_path
@@ -46,7 +40,6 @@ if TYPE_CHECKING:
 
 MAX_HTML_BYTES = 102 * 1024
 MAX_SUBJECT = 78
-RECENT_DAYS = 60
 _LOCAL_HOSTS = ("http://127.0.0.1", "http://localhost", "http://[::1]")
 
 
@@ -163,32 +156,8 @@ def _article_text(article: Article) -> str:
     return f"{article.title}\n{article.summary}\n{article.body_md}"
 
 
-def recent_texts(
-    engine: Engine, slug: str, clock: Clock, days: int = RECENT_DAYS
-) -> list[tuple[str, str]]:
-    """(slug, text part) of editions sent in the last ``days`` days, except ``slug``."""
-    from pipeline.store.tables import editions
-
-    since = clock.now() - timedelta(days=days)
-    query = (
-        select(editions.c.slug, editions.c.compiled)
-        .where(editions.c.status == "sent")
-        .where(editions.c.slug != slug)
-        .where(func.coalesce(editions.c.finished_at, editions.c.frozen_at) >= since)
-    )
-    found: list[tuple[str, str]] = []
-    with engine.connect() as conn:
-        for row in conn.execute(query):
-            data = bytes(row.compiled)
-            with contextlib.suppress(zlib.error):
-                data = zlib.decompress(data)
-            compiled = CompiledEdition.from_bytes(data)
-            found.append((row.slug, compiled.text.fill({})))
-    return found
-
-
 def _check_duplicates(
-    settings: Settings, issue: Issue, engine: Engine | None, clock: Clock
+    settings: Settings, issue: Issue, recent: Sequence[tuple[str, str]]
 ) -> Iterator[Finding]:
     stories = [a for a in issue.articles if a.kind == "article"]
     sets = [shingles(_article_text(a)) for a in stories]
@@ -203,9 +172,7 @@ def _check_duplicates(
                     1,
                     "keep one of the two articles, or merge them",
                 )
-    if engine is None:
-        return
-    for slug, text in recent_texts(engine, issue.slug, clock):
+    for slug, text in recent:
         sent = shingles(text)
         for a, own in zip(stories, sets, strict=True):
             score = overlap(own, sent)
@@ -351,10 +318,12 @@ def check_issue(
     *,
     web_html: str = "",
     sample: Mapping[str, str] | None = None,
-    engine: Engine | None = None,
-    clock: Clock | None = None,
+    recent: Sequence[tuple[str, str]] = (),
 ) -> list[Finding]:
-    """Every check on a loaded and rendered issue; errors first, then warnings."""
+    """Every check on a loaded and rendered issue; errors first, then warnings.
+
+    ``recent`` is (slug, text part) of the editions sent lately, for the duplicate check;
+    the sending stage reads them (``pipeline.sending.editions.recent_texts``)."""
     values = dict(sample or {})
     images = list(_check_images(settings, issue))
     content_alt = any(f.code == "image-alt" for f in images)
@@ -362,7 +331,7 @@ def check_issue(
         *_check_front(settings, issue),
         *images,
         *_check_markdown(settings, issue),
-        *_check_duplicates(settings, issue, engine, clock or SystemClock()),
+        *_check_duplicates(settings, issue, recent),
         # An image without alt from the content is reported once, at its Markdown line.
         *_check_compiled(settings, issue, compiled, values, check_img_alt=not content_alt),
     ]
