@@ -23,6 +23,7 @@ from pipeline.store.tables import (
     utcnow,
 )
 from pipeline.subscribers.bulk import Values, insert_rows, json_value, select_in
+from pipeline.subscribers.decision import Asked, Held, Step, decide_subscription
 from pipeline.subscribers.formats import Entry, Format
 from pipeline.subscribers.suppression import STATUS_FOR
 
@@ -114,7 +115,7 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
     sub_rows: list[tuple[_State, tuple[Any, ...]]] = []  # (whose, row without their id)
     confirms: list[dict[str, Any]] = []
     logs: list[tuple[_State, tuple[Any, ...]]] = []  # (whose, log row without their id)
-    default_text, default_status = ctx.consent_text, ctx.default_status
+    default_status = ctx.default_status
     added = updated = unchanged = 0
 
     for item in batch:
@@ -130,80 +131,67 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
                 if st is not None and not st.new:
                     to_suppress.append((st, entry.suppress))
             continue
-        if reason is not None or (st is not None and st.status != "active"):
+        decision = decide_subscription(
+            _held(st, reason),
+            Asked(
+                lists=item.list_ids,
+                status=entry.status or default_status,
+                name=entry.name,
+                attributes=entry.attributes,
+            ),
+        )
+        if decision.suppressed:
             counts["suppressed"] += 1
             continue
-        changed = False
         if st is None:
             st = _State(
                 None,
-                entry.name or "",
-                entry.attributes,
+                decision.name or "",
+                decision.attributes or {},
                 "active",
                 new=True,
                 created_at=entry.created_at or now,
             )
             state[item.email] = st
-            outcome = 1
         else:
-            outcome = 1 if st.new else 2
-            if entry.name and entry.name != st.name:
-                st.name, st.dirty, changed = entry.name, True, True
-            if entry.attributes:
-                merged = {**st.attributes, **entry.attributes}
-                if merged != st.attributes:
-                    st.attributes, st.dirty, changed = merged, True, True
-        status = entry.status or default_status
-        for list_id in item.list_ids:
-            old = st.subs.get(list_id)
-            if old is None:
-                st.subs[list_id] = status
-                consent_at = entry.consent_at if restore else entry.consent_at or now
-                confirmed_at = entry.confirmed_at
-                if not restore and status == "confirmed" and confirmed_at is None:
-                    confirmed_at = consent_at
-                unsubscribed_at = entry.unsubscribed_at
-                if not restore and status == "unsubscribed" and unsubscribed_at is None:
-                    unsubscribed_at = now
-                text = entry.consent_text if entry.consent_text is not None else default_text
-                sub_rows.append(
-                    (
-                        st,
-                        (
-                            list_id,
-                            status,
-                            values.time(consent_at),
-                            entry.consent_method or "import",
-                            text,
-                            entry.consent_ip,
-                            values.time(confirmed_at),
-                            entry.confirm_ip,
-                            values.time(unsubscribed_at),
-                            now_v,
-                        ),
-                    )
-                )
-                logs.append(
-                    (st, (list_id, "subscribe", None, status, "import", detail_v, None, now_v))
-                )
-                changed = True
-            elif old == "unconfirmed" and status == "confirmed" and st.id is not None:
-                st.subs[list_id] = "confirmed"
+            if decision.name is not None:
+                st.name, st.dirty = decision.name, True
+            if decision.attributes is not None:
+                st.attributes, st.dirty = decision.attributes, True
+        for step in decision.steps:
+            if step.action == "subscribe":
+                st.subs[step.list_id] = step.new
+                sub_rows.append((st, _subscription_row(values, entry, step, restore, now, ctx)))
+            elif step.action == "confirm" and st.id is not None:
+                st.subs[step.list_id] = "confirmed"
                 confirms.append(
                     {
                         "b_sid": st.id,
-                        "b_lid": list_id,
+                        "b_lid": step.list_id,
                         "b_at": entry.confirmed_at or now,
                         "b_ip": entry.confirm_ip,
                     }
                 )
-                logs.append(
-                    (st, (list_id, "confirm", old, "confirmed", "import", detail_v, None, now_v))
+            else:  # a confirm of a subscriber this batch creates: its row is not written yet
+                continue
+            logs.append(
+                (
+                    st,
+                    (
+                        step.list_id,
+                        step.action,
+                        step.old,
+                        step.new,
+                        "import",
+                        detail_v,
+                        None,
+                        now_v,
+                    ),
                 )
-                changed = True
-        if outcome == 1:
+            )
+        if st.new:
             added += 1
-        elif changed:
+        elif decision.changed:
             updated += 1
         else:
             unchanged += 1
@@ -213,6 +201,41 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
 
     _write(conn, values, state, new_supps, to_suppress, sub_rows, confirms, logs, ctx, now)
     return counts
+
+
+def _held(st: _State | None, reason: str | None) -> Held | None:
+    """What the batch knows of one address, as ``decide_subscription`` reads it."""
+    if st is None:
+        return None if reason is None else Held(status=None, suppressed=reason)
+    return Held(st.status, st.name, st.attributes, st.subs, reason)
+
+
+def _subscription_row(
+    values: Values, entry: Entry, step: Step, restore: bool, now: datetime, ctx: Context
+) -> tuple[Any, ...]:
+    """A new subscription row (without the subscriber id) with the consent facts of the
+    file: restored as exported for our own format, filled in for the others."""
+    status = step.new
+    consent_at = entry.consent_at if restore else entry.consent_at or now
+    confirmed_at = entry.confirmed_at
+    if not restore and status == "confirmed" and confirmed_at is None:
+        confirmed_at = consent_at
+    unsubscribed_at = entry.unsubscribed_at
+    if not restore and status == "unsubscribed" and unsubscribed_at is None:
+        unsubscribed_at = now
+    text = entry.consent_text if entry.consent_text is not None else ctx.consent_text
+    return (
+        step.list_id,
+        status,
+        values.time(consent_at),
+        entry.consent_method or "import",
+        text,
+        entry.consent_ip,
+        values.time(confirmed_at),
+        entry.confirm_ip,
+        values.time(unsubscribed_at),
+        values.time(now),
+    )
 
 
 def _write(

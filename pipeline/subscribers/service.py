@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pipeline.store.tables import lists as lists_table
 from pipeline.store.tables import subscribers, subscriptions, suppressions, utcnow
+from pipeline.subscribers.decision import Asked, Held, Step, decide_subscription, list_steps
 from pipeline.subscribers.history import list_ids, log_row, write_log
 from pipeline.subscribers.lists import create_list, list_summaries, list_summary, sync_lists
 from pipeline.subscribers.normalise import normalise_email
@@ -143,10 +144,24 @@ def add_subscriber(
             ids = list_ids(conn, list(dict.fromkeys(lists)))
             reason = suppression_reasons(conn, [digest]).get(digest)
             row = conn.execute(select(subscribers).where(subscribers.c.email == normalised)).first()
-            blocked = reason is not None or (row is not None and row.status != "active")
-            if blocked:
-                if not allow_resubscribe or (reason is not None and reason not in LIFTABLE):
-                    return SubscribeResult(row.id if row else None, False, True)
+            held = Held(
+                status=row.status if row else None,
+                name=row.name if row else "",
+                attributes=(row.attributes or {}) if row else {},
+                subscriptions=_held_subscriptions(conn, row.id) if row else {},
+                suppressed=reason,
+            )
+            asked = Asked(
+                lists=list(ids.values()),
+                status="confirmed" if confirmed else "unconfirmed",
+                name=name,
+                attributes=dict(attributes or {}),
+                resubscribe=allow_resubscribe,
+            )
+            decision = decide_subscription(held, asked)
+            if decision.suppressed:
+                return SubscribeResult(row.id if row else None, False, True)
+            if decision.lift:
                 _lift(
                     conn,
                     digest,
@@ -156,51 +171,58 @@ def add_subscriber(
                     ip=ip,
                     now=now,
                 )
-            created = row is None
             if row is None:
                 inserted = conn.execute(
                     subscribers.insert().values(
                         email=normalised,
-                        name=name,
-                        attributes=dict(attributes or {}),
+                        name=decision.name or "",
+                        attributes=decision.attributes or {},
                         status="active",
                         created_at=now,
                         updated_at=now,
                     )
                 ).inserted_primary_key
                 assert inserted is not None
-                sub_id = inserted[0]
+                sub_id = int(inserted[0])
             else:
-                sub_id = row.id
+                sub_id = int(row.id)
                 changes: dict[str, Any] = {}
-                if name and name != row.name:
-                    changes["name"] = name
-                if attributes:
-                    merged = {**(row.attributes or {}), **attributes}
-                    if merged != row.attributes:
-                        changes["attributes"] = merged
+                if decision.name is not None:
+                    changes["name"] = decision.name
+                if decision.attributes is not None:
+                    changes["attributes"] = decision.attributes
                 if changes:
                     conn.execute(
                         update(subscribers)
                         .where(subscribers.c.id == sub_id)
                         .values(updated_at=now, **changes)
                     )
-            _subscribe(
+            _write_steps(
                 conn,
-                int(sub_id),
-                ids,
-                confirmed=confirmed,
+                sub_id,
+                decision.steps,
                 method=method,
                 consent_text=consent_text,
                 ip=ip,
                 consent_at=consent_at or now,
-                reopen=allow_resubscribe,
                 now=now,
             )
-            return SubscribeResult(int(sub_id), created, False)
+            return SubscribeResult(sub_id, row is None, False)
 
     result: SubscribeResult = _retrying(run)
     return result
+
+
+def _held_subscriptions(conn: Connection, sub_id: int) -> dict[int, str]:
+    """list id -> status of one subscriber's subscriptions."""
+    return {
+        r.list_id: r.status
+        for r in conn.execute(
+            select(subscriptions.c.list_id, subscriptions.c.status).where(
+                subscriptions.c.subscriber_id == sub_id
+            )
+        )
+    }
 
 
 def _subscribe(
@@ -215,61 +237,73 @@ def _subscribe(
     consent_at: datetime,
     reopen: bool,
     now: datetime,
-) -> list[str]:
-    """Create or move subscriptions of one subscriber; returns the slugs that changed."""
-    current = {
-        r.list_id: r.status
-        for r in conn.execute(
-            select(subscriptions.c.list_id, subscriptions.c.status).where(
-                subscriptions.c.subscriber_id == sub_id
-            )
-        )
-    }
-    status = "confirmed" if confirmed else "unconfirmed"
-    consent = {
-        "consent_at": consent_at,
-        "consent_method": method,
-        "consent_text": consent_text,
-        "consent_ip": ip,
-        "confirmed_at": now if confirmed else None,
-        "confirm_ip": ip if confirmed else None,
-        "unsubscribed_at": None,
-        "updated_at": now,
-    }
-    logs, changed = [], []
-    for slug, list_id in ids.items():
-        old = current.get(list_id)
-        if old is None:
+) -> None:
+    """Create or move subscriptions of one subscriber, by the rule of ``list_steps``."""
+    steps = list_steps(
+        _held_subscriptions(conn, sub_id),
+        list(ids.values()),
+        "confirmed" if confirmed else "unconfirmed",
+        reopen,
+    )
+    _write_steps(
+        conn,
+        sub_id,
+        steps,
+        method=method,
+        consent_text=consent_text,
+        ip=ip,
+        consent_at=consent_at,
+        now=now,
+    )
+
+
+def _write_steps(
+    conn: Connection,
+    sub_id: int,
+    steps: Sequence[Step],
+    *,
+    method: str,
+    consent_text: str,
+    ip: str | None,
+    consent_at: datetime,
+    now: datetime,
+) -> None:
+    """Write the subscription rows of ``steps`` and their log rows."""
+    logs = []
+    for step in steps:
+        confirmed = step.new == "confirmed"
+        consent = {
+            "consent_at": consent_at,
+            "consent_method": method,
+            "consent_text": consent_text,
+            "consent_ip": ip,
+            "confirmed_at": now if confirmed else None,
+            "confirm_ip": ip if confirmed else None,
+            "unsubscribed_at": None,
+            "updated_at": now,
+        }
+        which = (subscriptions.c.subscriber_id == sub_id, subscriptions.c.list_id == step.list_id)
+        if step.action == "subscribe":
             conn.execute(
                 subscriptions.insert().values(
-                    subscriber_id=sub_id, list_id=list_id, status=status, **consent
+                    subscriber_id=sub_id, list_id=step.list_id, status=step.new, **consent
                 )
             )
-            action = "subscribe"
-        elif old == "unconfirmed" and confirmed:
+        elif step.action == "confirm":
             conn.execute(
                 update(subscriptions)
-                .where(subscriptions.c.subscriber_id == sub_id, subscriptions.c.list_id == list_id)
+                .where(*which)
                 .values(status="confirmed", confirmed_at=now, confirm_ip=ip, updated_at=now)
             )
-            action = "confirm"
-        elif old == "unsubscribed" and reopen:
-            conn.execute(
-                update(subscriptions)
-                .where(subscriptions.c.subscriber_id == sub_id, subscriptions.c.list_id == list_id)
-                .values(status=status, **consent)
-            )
-            action = "resubscribe"
-        else:
-            continue
-        changed.append(slug)
+        else:  # resubscribe
+            conn.execute(update(subscriptions).where(*which).values(status=step.new, **consent))
         logs.append(
             log_row(
                 sub_id,
-                list_id,
-                action,
-                old,
-                status,
+                step.list_id,
+                step.action,
+                step.old,
+                step.new,
                 method=method,
                 at=now,
                 ip=ip,
@@ -277,7 +311,6 @@ def _subscribe(
             )
         )
     write_log(conn, logs)
-    return changed
 
 
 def confirm_subscription(

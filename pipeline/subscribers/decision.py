@@ -1,0 +1,134 @@
+"""What one subscription change does: the rules, written once, without a database.
+
+``decide_subscription(held, asked)`` takes what the database holds for one address and what
+is asked for it, and returns a ``Decision``: whether the address is left alone because it is
+suppressed, whether a liftable suppression is lifted first, whether a subscriber is created,
+the name and attributes to store, and one step per list. ``add_subscriber`` (web signup,
+preferences, the CLI) applies it row by row; the import (``batches.apply_batch``) applies
+it to many addresses and batches the writes. tests/subscribers/test_decision.py proves that
+both leave the same database state for the same inputs.
+
+The rules:
+
+- A suppressed address, or a subscriber whose status is not 'active', is left alone,
+  unless ``resubscribe`` is asked (the person asked again) and the suppression reason is
+  liftable ('unsubscribed', 'bounced'): then the suppression is lifted and the subscriber
+  made active again first.
+- A given name replaces the stored one; given attributes are merged into the stored ones.
+- Per list: no subscription yet -> ``subscribe`` with the asked status; 'unconfirmed' and
+  'confirmed' asked -> ``confirm``; 'unsubscribed' and ``resubscribe`` -> ``resubscribe``
+  with the asked status; anything else stays as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.subscribers.suppression import LIFTABLE
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What the database holds for one address (``None`` instead of this: nothing at all)."""
+
+    status: str | None  # the subscriber's status; None when there is no subscriber row
+    name: str = ""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    subscriptions: Mapping[int, str] = field(default_factory=dict)  # list id -> status
+    suppressed: str | None = None  # the suppression reason, when the address is suppressed
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The change asked for one address."""
+
+    lists: Sequence[int]  # list ids, in order, without repeats
+    status: str  # 'confirmed' | 'unconfirmed' (a restored export may say 'unsubscribed')
+    name: str | None = None  # None or '': keep the stored name
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    resubscribe: bool = False  # the person asked again: lift a liftable suppression
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One subscription row to write, and the log row that goes with it."""
+
+    list_id: int
+    action: str  # subscribe | confirm | resubscribe
+    old: str | None
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    suppressed: bool  # True: nothing else happens
+    lift: bool = False  # lift the suppression and make the subscriber active first
+    create: bool = False  # there is no subscriber row yet
+    name: str | None = None  # the name to store, None: unchanged
+    attributes: dict[str, Any] | None = None  # the attributes to store, None: unchanged
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """Whether an existing subscriber is changed (a new one always is)."""
+        return bool(self.lift or self.name is not None or self.attributes is not None) or bool(
+            self.steps
+        )
+
+
+LEFT_ALONE = Decision(suppressed=True)
+
+
+def decide_subscription(held: Held | None, asked: Asked) -> Decision:
+    """What subscribing one address as ``asked`` does, given what is ``held`` for it."""
+    status = held.status if held is not None else None
+    reason = held.suppressed if held is not None else None
+    blocked = reason is not None or (status is not None and status != "active")
+    lift = False
+    if blocked:
+        if not asked.resubscribe or (reason is not None and reason not in LIFTABLE):
+            return LEFT_ALONE
+        lift = True
+    if held is None or status is None:
+        return Decision(
+            suppressed=False,
+            lift=lift,
+            create=True,
+            name=asked.name or "",
+            attributes=dict(asked.attributes),
+            steps=list_steps({}, asked.lists, asked.status, asked.resubscribe),
+        )
+    name = asked.name if asked.name and asked.name != held.name else None
+    attributes = None
+    if asked.attributes:
+        merged = {**held.attributes, **asked.attributes}
+        if merged != dict(held.attributes):
+            attributes = merged
+    steps = list_steps(held.subscriptions, asked.lists, asked.status, asked.resubscribe)
+    return Decision(
+        suppressed=False,
+        lift=lift,
+        name=name,
+        attributes=attributes,
+        steps=steps,
+    )
+
+
+def list_steps(
+    held: Mapping[int, str], lists: Sequence[int], status: str, resubscribe: bool
+) -> tuple[Step, ...]:
+    """The subscription rows to write for ``lists``, given the subscriptions ``held``
+    (list id -> status): the per-list rule of ``decide_subscription``, also used by the
+    preferences page (``set_lists``)."""
+    steps = []
+    for list_id in lists:
+        old = held.get(list_id)
+        if old is None:
+            steps.append(Step(list_id, "subscribe", None, status))
+        elif old == "unconfirmed" and status == "confirmed":
+            steps.append(Step(list_id, "confirm", old, "confirmed"))
+        elif old == "unsubscribed" and resubscribe:
+            steps.append(Step(list_id, "resubscribe", old, status))
+    return tuple(steps)
