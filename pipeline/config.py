@@ -33,6 +33,7 @@ ENV_SMTP_PASSWORD = "NEWSLETTER_SMTP_PASSWORD"
 ENV_SENDGRID_KEY = "SENDGRID_API_KEY"
 ENV_SENDGRID_WEBHOOK_KEY = "SENDGRID_WEBHOOK_PUBLIC_KEY"
 ENV_DKIM_KEY = "NEWSLETTER_DKIM_PRIVATE_KEY"
+ENV_IMAP_PASSWORD = "NEWSLETTER_IMAP_PASSWORD"
 
 
 class _Model(BaseModel):
@@ -195,6 +196,52 @@ class DigestSection(_Model):
     subject: str = "{name} digest: {date}"
 
 
+class SegmentSection(_Model):
+    """A named audience condition (``[[segments]]``), in the language of docs/audience.md."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
+    condition: str
+    description: str = ""
+
+
+class SignupField(_Model):
+    """A custom field asked for (or set, when hidden) by the signup form."""
+
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")
+    label: str = ""
+    choices: list[str] = Field(default_factory=list)  # a menu; empty means free text
+    hidden: bool = False  # not shown; ``value`` is stored for everyone who signs up
+    value: str = ""
+
+
+class AudienceSection(_Model):
+    signup_fields: list[SignupField] = Field(default_factory=list)
+    fields: list[str] = Field(
+        default_factory=list, description="custom fields templates may use beyond those stored"
+    )
+
+
+class BouncesSection(_Model):
+    """The bounce mailbox (VERP Return-Path) and how bounces turn into suppression."""
+
+    mailbox: Literal["", "imap", "maildir"] = ""
+    return_path: str = Field("", description="e.g. bounces@example.com; empty: no VERP")
+    imap_host: str = "127.0.0.1"
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_security: Literal["ssl", "starttls", "none"] = "ssl"
+    imap_username: str = ""
+    imap_folder: str = "INBOX"
+    imap_done_folder: str = Field("", description="move processed mail here; empty: flag it")
+    maildir_path: str = "var/bounces"
+    soft_limit: int = Field(3, ge=1, description="soft bounces within the window that suppress")
+    soft_window_days: int = Field(30, ge=1)
+    timeout: float = Field(30.0, gt=0)
+
+
+class SunsetSection(_Model):
+    min_issues: int = Field(3, ge=1, description="issues received before sunsetting applies")
+
+
 class Secrets(_Model):
     """Values that only ever come from the environment."""
 
@@ -203,6 +250,7 @@ class Secrets(_Model):
     sendgrid_api_key: str = ""
     sendgrid_webhook_public_key: str = ""
     dkim_private_key: str = ""
+    imap_password: str = ""
 
 
 class Settings(_Model):
@@ -231,6 +279,10 @@ class Settings(_Model):
     web: WebSection = WebSection()
     feeds: FeedsSection = FeedsSection()
     digest: DigestSection = DigestSection()
+    segments: list[SegmentSection] = Field(default_factory=list)
+    audience: AudienceSection = AudienceSection()
+    bounces: BouncesSection = BouncesSection()
+    sunset: SunsetSection = SunsetSection()
     # Not read from the file:
     root: Path = Path(".")
     config_path: Path | None = None
@@ -274,6 +326,9 @@ class Settings(_Model):
     def list_slugs(self) -> list[str]:
         return [item.slug for item in self.lists]
 
+    def segment_named(self, name: str) -> SegmentSection | None:
+        return next((item for item in self.segments if item.name == name), None)
+
     def list_named(self, slug: str) -> ListSection | None:
         return next((item for item in self.lists if item.slug == slug), None)
 
@@ -291,6 +346,10 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "web": WebSection,
     "feeds": FeedsSection,
     "digest": DigestSection,
+    "segments": SegmentSection,
+    "audience": AudienceSection,
+    "bounces": BouncesSection,
+    "sunset": SunsetSection,
 }
 
 
@@ -305,6 +364,8 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
         model = _SECTIONS.get(str(part))
         if str(part) == "sources":
             model = FeedSource
+        if str(part) == "signup_fields":
+            model = SignupField
     return list(model.model_fields) if model is not None else []
 
 
@@ -433,5 +494,13 @@ def load_settings(
         sendgrid_api_key=env.get(ENV_SENDGRID_KEY, ""),
         sendgrid_webhook_public_key=env.get(ENV_SENDGRID_WEBHOOK_KEY, ""),
         dkim_private_key=env.get(ENV_DKIM_KEY, ""),
+        imap_password=env.get(ENV_IMAP_PASSWORD, ""),
     )
+    names = [item.name for item in settings.segments]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(
+            f"{label}: segments: the name {twice[0]!r} is used twice",
+            fix="give every [[segments]] entry its own name",
+        )
     return settings.model_copy(update={"root": root, "config_path": path, "secrets": secrets_})

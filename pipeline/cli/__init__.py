@@ -4,6 +4,8 @@ from __future__ import annotations
 
 # Importing the command modules registers their commands on the apps.
 from pipeline.cli import (  # noqa: F401
+    audience,
+    bounces,
     dbcmd,
     feeds,
     issue,

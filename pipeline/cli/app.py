@@ -58,6 +58,7 @@ db_app = _typer("Create or upgrade the database.")
 feeds_app = _typer("RSS and Atom sources that fill the article inbox.")
 inbox_app = _typer("Articles fetched from feeds, waiting to be used in an issue.")
 digest_app = _typer("The recurring digest drafted from new inbox entries.")
+bounces_app = _typer("The bounce mailbox: bounces and unsubscribe requests sent by mail.")
 
 app.add_typer(issue_app, name="issue")
 app.add_typer(subscribers_app, name="subscribers")
@@ -66,6 +67,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(digest_app, name="digest")
+app.add_typer(bounces_app, name="bounces")
 
 _state: dict[str, Any] = {"config": None}
 

@@ -62,7 +62,8 @@ from pipeline.sending.report import (
     write_report_csv,
 )
 from pipeline.sending.transports import get_transport
-from pipeline.subscribers.audience import stream_audience
+from pipeline.subscribers.audience import segment_filter, stream_audience
+from pipeline.subscribers.segments import segment_condition
 
 
 def _duration(seconds: float | None) -> str:
@@ -144,7 +145,9 @@ def _summary(settings: Settings, engine: Engine, edition: Edition, report: SendR
 
 def _run(settings: Settings, engine: Engine, edition: Edition, clock: Clock) -> None:
     counts = ledger.count_by_status(engine, edition.id)
-    total = sum(counts.values()) or audience_count(engine, edition.lists)
+    total = sum(counts.values()) or audience_count(
+        engine, edition.lists, segment_filter(engine, edition.segment_condition, clock.now())
+    )
     done = counts["sent"] + counts["failed"] + counts["skipped"] + counts["cancelled"]
     with _progress(total - done, f"Sending {edition.slug}") as update:
         report = send_edition(settings, engine, edition.id, clock=clock, progress=update)
@@ -162,10 +165,15 @@ def _samples(settings: Settings, engine: Engine, slug: str) -> None:
             fix=f"run 'newsletter issue check {slug}' and fix them",
         )
     lists = list(build.issue.lists)
-    count = audience_count(engine, lists)
+    segment = build.issue.segment
+    where = segment_filter(
+        engine, segment_condition(settings, segment) if segment else None, get_clock().now()
+    )
+    count = audience_count(engine, lists, where)
     transport = get_transport(settings)
+    within = f" in segment {segment}" if segment else ""
     console.print(
-        f"Dry run: {slug} would go to {count} recipient(s) on {', '.join(lists)} "
+        f"Dry run: {slug} would go to {count} recipient(s) on {', '.join(lists)}{within} "
         f"via {transport.describe()}. Nothing is sent.",
         markup=False,
         soft_wrap=True,
@@ -173,10 +181,15 @@ def _samples(settings: Settings, engine: Engine, slug: str) -> None:
     skeleton = MessageSkeleton(settings, build.compiled, slug=slug, lists=lists)
     web = web_url(settings, slug)
     shown = 0
-    for batch in stream_audience(engine, lists, batch_size=3):
+    for batch in stream_audience(engine, lists, batch_size=3, where=where):
         for person in batch[:3]:
             values = recipient_values(
-                settings, person.subscriber_id, person.email, person.name, web=web
+                settings,
+                person.subscriber_id,
+                person.email,
+                person.name,
+                web=web,
+                attributes=person.attributes,
             )
             data = skeleton.build(person.email, person.name, values)
             msg = email.message_from_bytes(data, policy=email.policy.default)
@@ -234,7 +247,9 @@ def send_command(
     todo = (
         counts["pending"] + counts["in_flight"]
         if sum(counts.values())
-        else audience_count(engine, edition.lists)
+        else audience_count(
+            engine, edition.lists, segment_filter(engine, edition.segment_condition, clock.now())
+        )
     )
     if not yes:
         what = f"{slug} ({edition.subject!r}) to {todo} recipient(s)"

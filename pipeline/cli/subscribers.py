@@ -18,6 +18,7 @@ from pipeline.cli.app import (
     JSON_OPTION,
     console,
     err_console,
+    get_clock,
     get_engine,
     get_settings,
     print_json,
@@ -31,6 +32,7 @@ from pipeline.subscribers.importing import ImportReport, import_subscribers
 from pipeline.subscribers.normalise import normalise_email
 from pipeline.subscribers.queries import count_subscribers, list_subscribers
 from pipeline.subscribers.removal import remove_subscriber
+from pipeline.subscribers.segments import count_segment, segment_condition
 from pipeline.subscribers.service import (
     SubscriberInfo,
     add_subscriber,
@@ -170,8 +172,9 @@ def show(
     table.add_row("created", info.created_at.isoformat() if info.created_at else "-")
     for slug, status in info.subscriptions.items():
         table.add_row(f"list {slug}", status)
+    table.add_row("tags", ", ".join(info.tags) or "-")
     for key, value in info.attributes.items():
-        table.add_row(f"attribute {key}", str(value))
+        table.add_row(f"field {key}", str(value))
     console.print(table)
 
 
@@ -201,14 +204,38 @@ def list_(
 
 
 @subscribers_app.command("count")
-def count(lists: list[str] | None = LIST_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """Count subscribers by status, and the audience an issue to these lists would reach."""
-    counts = count_subscribers(_engine(), lists)
-    if as_json:
-        print_json(
-            {"by_status": counts.by_status, "total": counts.total, "audience": counts.audience}
+def count(
+    lists: list[str] | None = LIST_OPTION,
+    segment: str | None = typer.Option(
+        None, "--segment", "-s", help="A [[segments]] name: count who is in it."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Count subscribers by status, and the audience an issue to these lists (and segment)
+    would reach."""
+    engine = _engine()
+    counts = count_subscribers(engine, lists)
+    in_segment: int | None = None
+    if segment:
+        condition = segment_condition(get_settings(), segment)
+        in_segment = count_segment(
+            engine, condition, now=get_clock().now(), lists=list(lists) if lists else None
         )
+    if as_json:
+        data: dict[str, object] = {
+            "by_status": counts.by_status,
+            "total": counts.total,
+            "audience": counts.audience,
+        }
+        if segment:
+            data["segment"] = {"name": segment, "count": in_segment}
+        print_json(data)
         return
+    if segment:
+        where = f" on {', '.join(lists)}" if lists else ""
+        console.print(
+            f"Segment {segment}{where}: {in_segment:,} active subscriber(s).", markup=False
+        )
     table = Table(title="Subscribers" + (f" on {', '.join(lists)}" if lists else ""))
     table.add_column("status")
     table.add_column("count", justify="right")

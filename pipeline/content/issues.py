@@ -171,6 +171,15 @@ def load_issue(settings: Settings, slug: str) -> Issue:
                 line=item_lines[i] if i < len(item_lines) else front.lines.get("lists", 1),
                 fix=f"lists in newsletter.toml: {', '.join(settings.list_slugs) or 'none'}",
             )
+    segment = text_value(front, "segment", label)
+    if segment and settings.segment_named(segment) is None:
+        raise ContentError(
+            f"unknown segment '{segment}'",
+            path=label,
+            line=front.lines.get("segment", 1),
+            fix="segments in newsletter.toml: "
+            + (", ".join(s.name for s in settings.segments) or "none (add a [[segments]] entry)"),
+        )
     template = text_value(front, "template", label) or DEFAULT_TEMPLATE
     template_file = settings.templates_dir / "email" / f"{template}.mjml.j2"
     if not template_file.is_file():
@@ -195,6 +204,7 @@ def load_issue(settings: Settings, slug: str) -> Issue:
         folder=folder,
         intro_line=front.body_line,
         lines=dict(front.lines),
+        segment=segment,
     )
 
 

@@ -32,6 +32,7 @@ ISSUE_KEYS: tuple[str, ...] = (
     "subject",
     "preheader",
     "lists",
+    "segment",
     "template",
     "articles",
     "send_at",
@@ -80,6 +81,7 @@ class Issue:
     folder: Path
     intro_line: int = 1
     lines: dict[str, int] = field(default_factory=dict)
+    segment: str = ""  # a [[segments]] name: only those of the lists who match it
 
     @property
     def path(self) -> Path:

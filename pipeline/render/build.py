@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -32,6 +32,7 @@ from pipeline.content.models import Article, Issue
 from pipeline.render.assets import ImageRef, archive_prefix, resolve_image
 from pipeline.render.checks import Finding, check_issue
 from pipeline.render.email import render_email, render_web
+from pipeline.render.fields import render_with_fields
 from pipeline.render.personalise import CompiledEdition
 
 _DATED = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
@@ -108,7 +109,7 @@ class _Images:
         return ref.url
 
 
-def _article_context(article: Article, images: _Images) -> dict[str, Any]:
+def _article_context(article: Article, images: _Images, web: bool) -> dict[str, Any]:
     near = article.path.parent
     return {
         "name": article.name,
@@ -122,22 +123,43 @@ def _article_context(article: Article, images: _Images) -> dict[str, Any]:
         "source_link": article.source_link,
         "image_url": images(near, article.image) if article.image else "",
         "image_alt": article.image_alt or "",
-        "html": Markup(markdown.to_html(article.body_md, lambda s: images(near, s))),
-        "text": markdown.to_text(article.body_md),
+        "html": Markup(
+            render_with_fields(
+                article.body_md,
+                lambda md: markdown.to_html(md, lambda s: images(near, s)),
+                kind="html",
+                web=web,
+            )
+        ),
+        "text": render_with_fields(article.body_md, markdown.to_text, kind="text", web=web),
     }
 
 
-def issue_context(settings: Settings, issue: Issue) -> tuple[dict[str, Any], dict[str, Path]]:
-    """The template context of an issue, and the local images it uses."""
+def issue_context(
+    settings: Settings, issue: Issue, *, web: bool = False
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The template context of an issue, and the local images it uses (``web``: for the
+    web version, where recipient(...) in Markdown shows its default)."""
     images = _Images(settings, issue)
     context = {
         "issue": {"slug": issue.slug, "subject": issue.subject, "lists": list(issue.lists)},
         "issue_date": issue_date(settings, issue),
-        "intro_html": Markup(markdown.to_html(issue.intro_md, lambda s: images(issue.folder, s))),
-        "intro_text": markdown.to_text(issue.intro_md),
-        "articles": [_article_context(a, images) for a in issue.articles],
+        "intro_html": Markup(
+            render_with_fields(
+                issue.intro_md,
+                lambda md: markdown.to_html(md, lambda s: images(issue.folder, s)),
+                kind="html",
+                web=web,
+            )
+        ),
+        "intro_text": render_with_fields(issue.intro_md, markdown.to_text, kind="text", web=web),
+        "articles": [_article_context(a, images, web) for a in issue.articles],
     }
     return context, images.found
+
+
+def _has_fields(issue: Issue) -> bool:
+    return "recipient(" in issue.intro_md or any("recipient(" in a.body_md for a in issue.articles)
 
 
 def build_issue(
@@ -146,6 +168,7 @@ def build_issue(
     *,
     web: bool = True,
     recent: Sequence[tuple[str, str]] = (),
+    fields: Collection[str] | None = None,
 ) -> Build:
     """Load, render and check ``issues/<slug>``. Raises ContentError or RenderError
     (naming file and line) when the issue cannot be rendered at all; check problems are
@@ -163,8 +186,9 @@ def build_issue(
     compiled.meta["slug"] = issue.slug
     web_html = ""
     if web:
+        web_context = issue_context(settings, issue, web=True)[0] if _has_fields(issue) else context
         web_html = render_web(
-            settings, issue.template, context, subject=issue.subject, preheader=issue.preheader
+            settings, issue.template, web_context, subject=issue.subject, preheader=issue.preheader
         )
     findings = check_issue(
         settings,
@@ -173,6 +197,7 @@ def build_issue(
         web_html=web_html,
         sample=sample_values(settings, slug),
         recent=recent,
+        fields=fields,
     )
     return Build(issue, compiled, web_html, content_hash(settings, issue), findings, images)
 

@@ -21,7 +21,7 @@ Warnings:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -311,6 +311,26 @@ def _check_front(settings: Settings, issue: Issue) -> Iterator[Finding]:
         yield _http(base, *_config_line(settings, "base_url"))
 
 
+def check_fields(compiled: CompiledEdition, known: Collection[str]) -> list[Finding]:
+    """Custom fields the templates use (``recipient('skin_type', ...)``) that are not
+    ``known`` (no subscriber has them and newsletter.toml does not declare them; the
+    subscribers stage says which are: ``pipeline.subscribers.tags.known_fields``)."""
+    from pipeline.render.personalise import custom_fields
+
+    used = custom_fields(compiled.fields)
+    return [
+        error(
+            "recipient-field",
+            f"unknown recipient field {name!r}: no subscriber has it",
+            "templates/email",
+            None,
+            "check the spelling in recipient(...), import the field, or declare it in "
+            "`audience.fields`",
+        )
+        for name in sorted(used - set(known))
+    ]
+
+
 def check_issue(
     settings: Settings,
     issue: Issue,
@@ -319,8 +339,11 @@ def check_issue(
     web_html: str = "",
     sample: Mapping[str, str] | None = None,
     recent: Sequence[tuple[str, str]] = (),
+    fields: Collection[str] | None = None,
 ) -> list[Finding]:
     """Every check on a loaded and rendered issue; errors first, then warnings.
+
+    ``fields``: the custom recipient fields the audience has (None: not checked).
 
     ``recent`` is (slug, text part) of the editions sent lately, for the duplicate check;
     the sending stage reads them (``pipeline.sending.editions.recent_texts``)."""
@@ -332,6 +355,7 @@ def check_issue(
         *images,
         *_check_markdown(settings, issue),
         *_check_duplicates(settings, issue, recent),
+        *(check_fields(compiled, fields) if fields is not None else []),
         # An image without alt from the content is reported once, at its Markdown line.
         *_check_compiled(settings, issue, compiled, values, check_img_alt=not content_alt),
     ]

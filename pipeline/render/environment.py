@@ -21,17 +21,14 @@ from markupsafe import Markup
 
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError, RenderError
-from pipeline.render.personalise import FIELDS, jinja_recipient
+from pipeline.render.personalise import check_field_name, jinja_recipient
 
 
 def web_recipient(autoescape: bool) -> Callable[..., str]:
     """``recipient()`` for the web version: the default, never a personal value."""
 
     def recipient(field_name: str, default: str = "") -> str:
-        if field_name not in FIELDS:
-            raise RenderError(
-                f"unknown recipient field {field_name!r}", fix=f"use one of: {', '.join(FIELDS)}"
-            )
+        check_field_name(field_name)
         return Markup(html.escape(default, quote=True)) if autoescape else default
 
     return recipient

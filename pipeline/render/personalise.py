@@ -29,7 +29,9 @@ from pipeline.errors import PersonalisationError
 
 Kind = Literal["subject", "html", "text"]
 
-#: Per-recipient fields a template may use through ``recipient(...)``.
+#: Built-in per-recipient fields a template may use through ``recipient(...)``. Any other
+#: lower-case name (``recipient('skin_type', 'every skin type')``) is a custom field from the
+#: subscriber's attributes; ``issue check`` and freezing check it against the audience.
 FIELDS: tuple[str, ...] = (
     "first_name",
     "name",
@@ -40,16 +42,29 @@ FIELDS: tuple[str, ...] = (
 )
 
 _OPEN, _SEP, _CLOSE = "\ue000", "\ue002", "\ue001"
-_SLOT = re.compile(f"{_OPEN}([a-z_]+)(?:{_SEP}([^{_CLOSE}]*))?{_CLOSE}")
+_SLOT = re.compile(f"{_OPEN}([a-z_][a-z0-9_]*)(?:{_SEP}([^{_CLOSE}]*))?{_CLOSE}")
+FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}\Z")
+
+
+def check_field_name(field_name: object) -> str:
+    """``field_name`` if it can name a field (built-in or custom); else PersonalisationError."""
+    if not isinstance(field_name, str) or not FIELD_NAME.match(field_name):
+        raise PersonalisationError(
+            f"unknown recipient field {field_name!r}",
+            fix=f"use one of: {', '.join(FIELDS)}, or a custom field in lower case "
+            "(letters, digits, _), e.g. recipient('skin_type', 'every skin type')",
+        )
+    return field_name
+
+
+def custom_fields(fields: frozenset[str] | set[str]) -> set[str]:
+    """The custom (attribute) fields among ``fields``."""
+    return set(fields) - set(FIELDS)
 
 
 def placeholder(field_name: str, default: str = "") -> str:
     """The marker that stands for ``field_name`` until a recipient is known."""
-    if field_name not in FIELDS:
-        raise PersonalisationError(
-            f"unknown recipient field {field_name!r}",
-            fix=f"use one of: {', '.join(FIELDS)}",
-        )
+    check_field_name(field_name)
     if any(c in default for c in (_OPEN, _SEP, _CLOSE)):
         raise PersonalisationError("a default value may not contain private-use markers")
     return (
@@ -142,12 +157,6 @@ def compile_part(kind: Kind, rendered: str) -> CompiledPart:
         raise PersonalisationError(
             f"a broken recipient placeholder is left in the {kind} part",
             fix="call recipient('field') on its own; do not filter or slice its output",
-        )
-    unknown = sorted({p.field for p in pieces if isinstance(p, Slot)} - set(FIELDS))
-    if unknown:
-        raise PersonalisationError(
-            f"unknown recipient field {unknown[0]!r} in the {kind} part",
-            fix=f"use one of: {', '.join(FIELDS)}",
         )
     return CompiledPart(kind, tuple(pieces))
 

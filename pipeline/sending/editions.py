@@ -55,6 +55,8 @@ class Edition:
     subject: str
     content_hash: str
     lists: list[str]
+    segment: str | None
+    segment_condition: str | None
     send_at: datetime | None
     compiled: CompiledEdition
     web_html: str
@@ -124,6 +126,8 @@ def store_edition(
     *,
     lists: list[str],
     content_hash: str,
+    segment: str | None = None,
+    segment_condition: str | None = None,
     web_html: str = "",
     status: str = "frozen",
     send_at: datetime | None = None,
@@ -138,6 +142,8 @@ def store_edition(
         "subject": compiled.subject.fill({}),
         "content_hash": content_hash,
         "lists": list(lists),
+        "segment": segment or None,
+        "segment_condition": segment_condition if segment else None,
         "compiled": compiled.to_bytes(),
         "web_html": web_html,
         "send_at": send_at,
@@ -197,8 +203,11 @@ def build_checked(
     database): what ``issue check`` and the digest run."""
     from pipeline.render.build import build_issue
 
+    from pipeline.subscribers.tags import known_fields
+
     recent = recent_texts(engine, slug, clock) if engine is not None else []
-    return build_issue(settings, slug, web=web, recent=recent)
+    fields = known_fields(settings, engine) if engine is not None else None
+    return build_issue(settings, slug, web=web, recent=recent, fields=fields)
 
 
 def freeze_edition(
@@ -212,8 +221,10 @@ def freeze_edition(
 ) -> int:
     """Build the issue, refuse on check errors, and store (or refreeze) its edition."""
     from pipeline.render.build import build_issue
+    from pipeline.subscribers.segments import segment_condition
+    from pipeline.subscribers.tags import known_fields
 
-    build = build_issue(settings, slug)
+    build = build_issue(settings, slug, fields=known_fields(settings, engine))
     errors = [f for f in build.findings if getattr(f, "level", "") == "error"]
     if errors:
         raise CheckFailed(
@@ -226,6 +237,10 @@ def freeze_edition(
         slug,
         build.compiled,
         lists=list(build.issue.lists),
+        segment=build.issue.segment or None,
+        segment_condition=(
+            segment_condition(settings, build.issue.segment) if build.issue.segment else None
+        ),
         content_hash=build.content_hash,
         web_html=build.web_html,
         status=status,

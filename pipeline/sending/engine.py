@@ -24,13 +24,15 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
+from pipeline.bounces.decision import Bounce, apply_bounce
+from pipeline.bounces.verp import verp_address
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError, SendError, TransportError
 from pipeline.sending import ledger
 from pipeline.sending.dkim import make_signer
 from pipeline.sending.editions import edition_by_id, transition
-from pipeline.sending.mime import MessageSkeleton
+from pipeline.sending.mime import MAILTO_KEY, MessageSkeleton
 from pipeline.sending.ratelimit import TokenBucket
 from pipeline.sending.recipient_values import recipient_values, web_url
 from pipeline.sending.transports import get_transport
@@ -56,6 +58,9 @@ class SendReport:
     pause_reason: str | None = None
     in_flight_elsewhere: int = 0
     started: float = field(default_factory=time.monotonic)
+    # Recipients refused with SMTP 5xx in the current batch, for the bounce decision.
+    refusals: list[tuple[ledger.Claimed, str]] = field(default_factory=list, repr=False)
+    suppressed: int = 0  # addresses suppressed by those refusals
 
     @property
     def errors(self) -> int:
@@ -120,7 +125,9 @@ def send_edition(
             "missed": f"schedule it again: 'newsletter issue schedule {edition.slug} --at ...'",
         }[edition.status]
         raise SendError(f"edition {edition.slug!r} is {edition.status}{why}", fix=fix)
-    ledger.start_edition(engine, edition_id, edition.lists, clock.now(), worker)
+    ledger.start_edition(
+        engine, edition_id, edition.lists, clock.now(), worker, edition.segment_condition
+    )
 
     own_transport = transport is None
     chosen = transport or get_transport(settings)
@@ -181,6 +188,7 @@ def send_edition(
                 ledger.release_claim(engine, claim_id, clock.now())
                 raise
             ledger.record_outcomes(engine, claim_id, outcomes, clock.now())
+            _apply_refusals(settings, engine, edition_id, report, clock)
             if progress is not None:
                 progress(report)
             if report.attempts >= cfg.pause_min_sample and (
@@ -201,6 +209,29 @@ def send_edition(
     if report.status != "paused":
         report.pause_reason = None
     return report
+
+
+def _apply_refusals(
+    settings: Settings, engine: Engine, edition_id: int, report: SendReport, clock: Clock
+) -> None:
+    """A 5xx refusal at send time is a hard bounce: the one decision suppresses it."""
+    now = clock.now()
+    for row, error in report.refusals:
+        verdict = apply_bounce(
+            engine,
+            settings.bounces,
+            Bounce(
+                email=row.email,
+                kind="hard",
+                source="smtp",
+                occurred_at=now,
+                delivery_id=row.id,
+                edition_id=edition_id,
+                reason=error,
+            ),
+        )
+        report.suppressed += verdict == "suppressed"
+    report.refusals.clear()
 
 
 def _finish_or_wait(
@@ -242,6 +273,9 @@ def _send_claimed(
 ) -> list[ledger.Outcome]:
     outcomes: list[ledger.Outcome] = []
     batch: list[tuple[ledger.Claimed, Outgoing]] = []
+    refusals = report.refusals
+    return_path = settings.bounces.return_path
+    secret = settings.secrets.secret_key
     for row in claimed:
         if not row.eligible:
             why = "erased before sending" if row.erased else "unsubscribed or suppressed"
@@ -250,9 +284,21 @@ def _send_claimed(
             continue
         assert row.subscriber_id is not None
         values = recipient_values(
-            settings, row.subscriber_id, row.email, row.name, edition_id, web=web
+            settings,
+            row.subscriber_id,
+            row.email,
+            row.name,
+            edition_id,
+            web=web,
+            attributes=row.attributes,
         )
-        message = Outgoing(skeleton, row.email, row.name, values, skeleton.new_message_id(), row.id)
+        envelope = None
+        if return_path:
+            envelope = verp_address(return_path, secret, "b", row.id)
+            values[MAILTO_KEY] = verp_address(return_path, secret, "u", row.id)
+        message = Outgoing(
+            skeleton, row.email, row.name, values, skeleton.new_message_id(), row.id, envelope
+        )
         if transport.name != "sendgrid":  # SendGrid checks its own (other) limits
             try:
                 skeleton.check(row.email, row.name, values)
@@ -268,6 +314,8 @@ def _send_claimed(
         results = transport.send_batch([m for _, m in part])
         for (row, message), result in zip(part, results, strict=True):
             outcomes.append(_outcome(settings, row, message, result, report, rng, clock))
+            if result.refused:
+                refusals.append((row, result.error or "refused"))
     return outcomes
 
 

@@ -13,11 +13,12 @@ the transaction exclusive). Results are written only while the claim is still ou
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     and_,
@@ -32,15 +33,21 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.store.tables import deliveries, editions, lists, subscribers, subscriptions
-from pipeline.subscribers.audience import audience_select
+from pipeline.subscribers.audience import audience_select, segment_filter
 
 ROW_STATES: tuple[str, ...] = ("pending", "in_flight", "sent", "failed", "skipped", "cancelled")
 
 
 # ---- snapshot: the audience, once, in one statement ------------------------------------
-def snapshot_audience(conn: Connection, edition_id: int, list_slugs: Sequence[str]) -> int:
-    """INSERT ... SELECT the eligible audience as ``pending`` rows (only those not there)."""
-    audience = audience_select(list_slugs).subquery()
+def snapshot_audience(
+    conn: Connection,
+    edition_id: int,
+    list_slugs: Sequence[str],
+    where: ColumnElement[bool] | None = None,
+) -> int:
+    """INSERT ... SELECT the eligible audience as ``pending`` rows (only those not there);
+    ``where`` is the edition's segment, resolved here and only here."""
+    audience = audience_select(list_slugs, where).subquery()
     already = exists().where(
         deliveries.c.edition_id == edition_id, deliveries.c.subscriber_id == audience.c.id
     )
@@ -64,7 +71,12 @@ def snapshot_audience(conn: Connection, edition_id: int, list_slugs: Sequence[st
 
 
 def start_edition(
-    engine: Engine, edition_id: int, list_slugs: Sequence[str], now: datetime, worker: str
+    engine: Engine,
+    edition_id: int,
+    list_slugs: Sequence[str],
+    now: datetime,
+    worker: str,
+    segment_condition: str | None = None,
 ) -> bool:
     """frozen/scheduled -> sending and the snapshot, in one transaction; a run that joins an
     edition already sending snapshots only when the ledger is still empty. True if this
@@ -79,7 +91,8 @@ def start_edition(
             select(deliveries.c.id).where(deliveries.c.edition_id == edition_id).limit(1)
         ).first()
         if started or empty:
-            snapshot_audience(conn, edition_id, list_slugs)
+            where = segment_filter(engine, segment_condition, now)
+            snapshot_audience(conn, edition_id, list_slugs, where)
     return bool(started)
 
 
@@ -93,6 +106,7 @@ class Claimed:
     attempts: int
     eligible: bool
     erased: bool
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 def claim_batch(
@@ -144,6 +158,7 @@ def claim_batch(
                 deliveries.c.subscriber_id,
                 deliveries.c.email,
                 subscribers.c.name,
+                subscribers.c.attributes,
                 deliveries.c.attempts,
                 and_(subscribers.c.status == "active", confirmed).label("eligible"),
             )
@@ -163,6 +178,7 @@ def claim_batch(
             attempts=r.attempts,
             eligible=bool(r.eligible) and r.subscriber_id is not None,
             erased=r.subscriber_id is None,
+            attributes=dict(r.attributes or {}),
         )
         for r in rows
     ]

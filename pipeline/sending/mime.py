@@ -121,6 +121,11 @@ class _Date:
         return self.value
 
 
+#: A recipient value that replaces the List-Unsubscribe mailto address (a VERP address in
+#: the bounce mailbox; see pipeline/bounces/verp.py). Not a template field.
+MAILTO_KEY = "list_unsubscribe_mailto"
+
+
 class MessageSkeleton:
     """Everything about an edition's messages that does not depend on the recipient."""
 
@@ -219,7 +224,13 @@ class MessageSkeleton:
             f"Message-ID: {message_id or self.new_message_id()}\r\n"
             f"List-Unsubscribe: <{unsubscribe}"
         ).encode()
-        out: list[bytes] = [head, self._mailto_tail, subject, self._static_head]
+        mailto = values.get(MAILTO_KEY)
+        if mailto:
+            _no_newlines("unsubscribe address", mailto)
+            tail = f">,\r\n <mailto:{mailto}?subject=unsubscribe>\r\n".encode()
+        else:
+            tail = self._mailto_tail
+        out: list[bytes] = [head, tail, subject, self._static_head]
         cache: dict[int, bytes] = {}
         for item in self._body:
             if isinstance(item, bytes):

@@ -5,6 +5,9 @@ Two signed tokens per recipient (one HMAC each), so this stays cheap at a millio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pipeline.config import Settings
 from pipeline.tokens import link, make_token
 
@@ -27,11 +30,15 @@ def recipient_values(
     edition_id: int | None = None,
     *,
     web: str = "",
+    attributes: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """first_name, name, email, unsubscribe_url, preferences_url, web_url for one person."""
+    """first_name, name, email, unsubscribe_url, preferences_url, web_url for one person,
+    and their custom fields (text attributes, e.g. skin_type); built-ins win a clash."""
     secret = settings.secrets.secret_key
     base = settings.newsletter.base_url
+    custom = {k: v for k, v in (attributes or {}).items() if isinstance(v, str)}
     return {
+        **custom,
         "first_name": first_name(name),
         "name": name,
         "email": email,

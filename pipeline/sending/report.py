@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.sending import ledger
@@ -56,9 +56,12 @@ class EditionStatus:
         return data
 
 
-def audience_count(engine: Engine, list_slugs: list[str]) -> int:
+def audience_count(
+    engine: Engine, list_slugs: list[str], where: ColumnElement[bool] | None = None
+) -> int:
+    """How many would receive an edition sent now (``where``: a segment's clause)."""
     with engine.connect() as conn:
-        query = select(func.count()).select_from(audience_select(list_slugs).subquery())
+        query = select(func.count()).select_from(audience_select(list_slugs, where).subquery())
         return int(conn.execute(query).scalar_one())
 
 

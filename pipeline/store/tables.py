@@ -133,6 +133,19 @@ suppressions = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
+subscriber_tags = Table(
+    "subscriber_tags",
+    metadata,
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("tag", String(100), primary_key=True),  # lower-case
+    Index("ix_subscriber_tags_tag", "tag", "subscriber_id"),
+)
+
 subscription_log = Table(
     "subscription_log",
     metadata,
@@ -165,6 +178,8 @@ editions = Table(
     Column("subject", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("lists", JSON, nullable=False),  # audience definition: list slugs
+    Column("segment", String(100), nullable=True),  # [[segments]] name, if any
+    Column("segment_condition", Text, nullable=True),  # its condition when frozen
     Column("compiled", LargeBinary, nullable=False),  # serialised compiled edition
     Column("web_html", Text, nullable=False, default=""),
     Column("transport", String(20), nullable=True),

@@ -9,9 +9,11 @@ brings an address in checks the hash first, so the audience query needs only the
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, Select, and_, exists, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, exists, select
 
 from pipeline.store.tables import lists, subscribers, subscriptions
 
@@ -21,10 +23,15 @@ class Recipient:
     subscriber_id: int
     email: str
     name: str
+    attributes: dict[str, Any] = field(default_factory=dict)  # custom fields
 
 
-def audience_select(list_slugs: Sequence[str]) -> Select[int, str, str]:
-    """SELECT subscriber id, email, name of the eligible audience, ordered by id.
+def audience_select(
+    list_slugs: Sequence[str], where: ColumnElement[bool] | None = None
+) -> Select[int, str, str, Any]:
+    """SELECT subscriber id, email, name, attributes of the eligible audience, ordered by
+    id; ``where``
+    narrows it (a segment, from ``pipeline.subscribers.segments.segment_where``).
 
     Usable on its own or inside ``INSERT ... SELECT`` (the delivery ledger snapshot).
     """
@@ -38,26 +45,41 @@ def audience_select(list_slugs: Sequence[str]) -> Select[int, str, str]:
             subscriptions.c.status == "confirmed",
         )
     )
-    return (
-        select(subscribers.c.id, subscribers.c.email, subscribers.c.name)
-        .where(subscribers.c.status == "active", on_list)
-        .order_by(subscribers.c.id)
-    )
+    query = select(
+        subscribers.c.id, subscribers.c.email, subscribers.c.name, subscribers.c.attributes
+    ).where(subscribers.c.status == "active", on_list)
+    if where is not None:
+        query = query.where(where)
+    return query.order_by(subscribers.c.id)
+
+
+def segment_filter(
+    engine: Engine, condition: str | None, now: datetime
+) -> ColumnElement[bool] | None:
+    """The WHERE clause of a segment condition on this database (None: no segment)."""
+    if not condition:
+        return None
+    from pipeline.subscribers.segments import segment_where
+
+    return segment_where(condition, now=now, dialect=engine.dialect.name)
 
 
 def stream_audience(
-    engine: Engine, list_slugs: Sequence[str], batch_size: int = 5000
+    engine: Engine,
+    list_slugs: Sequence[str],
+    batch_size: int = 5000,
+    where: ColumnElement[bool] | None = None,
 ) -> Iterator[list[Recipient]]:
     """Yield the audience in batches, keyset-paginated by subscriber id (flat memory)."""
     last_id = 0
-    base = audience_select(list_slugs)
+    base = audience_select(list_slugs, where)
     while True:
         query = base.where(subscribers.c.id > last_id).limit(batch_size)
         with engine.connect() as conn:
             rows = conn.execute(query).all()
         if not rows:
             return
-        yield [Recipient(r[0], r[1], r[2]) for r in rows]
+        yield [Recipient(r[0], r[1], r[2], dict(r[3] or {})) for r in rows]
         last_id = rows[-1][0]
         if len(rows) < batch_size:
             return

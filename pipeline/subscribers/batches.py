@@ -26,6 +26,7 @@ from pipeline.subscribers.bulk import Values, insert_rows, json_value, select_in
 from pipeline.subscribers.decision import Asked, Held, Step, decide_subscription
 from pipeline.subscribers.formats import Entry, Format
 from pipeline.subscribers.suppression import STATUS_FOR
+from pipeline.subscribers.tags import add_tags_in
 
 MAX_NAME = 200
 
@@ -117,6 +118,7 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
     logs: list[tuple[_State, tuple[Any, ...]]] = []  # (whose, log row without their id)
     default_status = ctx.default_status
     added = updated = unchanged = 0
+    tagged: list[tuple[_State, tuple[str, ...]]] = []  # tags are added, never removed
 
     for item in batch:
         entry = item.entry
@@ -158,6 +160,8 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
                 st.name, st.dirty = decision.name, True
             if decision.attributes is not None:
                 st.attributes, st.dirty = decision.attributes, True
+        if entry.tags:
+            tagged.append((st, entry.tags))
         for step in decision.steps:
             if step.action == "subscribe":
                 st.subs[step.list_id] = step.new
@@ -200,6 +204,11 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
     counts["unchanged"] += unchanged
 
     _write(conn, values, state, new_supps, to_suppress, sub_rows, confirms, logs, ctx, now)
+    by_subscriber: dict[int, list[str]] = {}
+    for st, tags in tagged:
+        if st.id is not None:
+            by_subscriber.setdefault(st.id, []).extend(tags)
+    add_tags_in(conn, by_subscriber)
     return counts
 
 

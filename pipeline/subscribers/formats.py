@@ -13,7 +13,7 @@ mailchimp   "Email Address", "First Name", "Last Name", OPTIN_TIME, OPTIN_IP,
 ghost       email, name, note, subscribed_to_emails, labels, created_at, deleted_at, ...
 substack    email, active_subscription, expiry, plan, email_disabled, created_at
 listmonk    email, name, attributes (JSON object), status (enabled/blocklisted), ...
-plain       email, optional name, lists ("a;b"), status, consent_at, consent_ip;
+plain       email, optional name, lists ("a;b"), tags ("a, b"), status, consent_at, consent_ip;
             other columns are kept as attributes
 =========== ======================================================================
 """
@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from pipeline.errors import SubscriberError
+from pipeline.subscribers.tags import field_key, split_tags
 
 FORMATS = ("plain", "mailchimp", "ghost", "substack", "listmonk", "newsletter")
 
@@ -46,6 +47,7 @@ class Entry:
     email: str  # as written in the file (normalised later)
     name: str | None = None  # None: the file says nothing about the name
     attributes: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()  # added to the subscriber's tags (normalised)
     lists: tuple[str, ...] | None = None  # None: the lists given to the import
     status: str | None = None  # confirmed | unconfirmed | unsubscribed; None: the default
     suppress: str | None = None  # suppress the address with this reason instead
@@ -140,8 +142,16 @@ def _ip(value: str) -> str | None:
 
 
 def _rest(row: Row, skip: set[str]) -> dict[str, Any]:
-    """Columns not otherwise used, kept as attributes (non-empty values only)."""
-    return {k: row[k] for k in row.keys() - skip if k and row[k].strip()}
+    """Columns not otherwise used, kept as custom fields (non-empty values only) under
+    their field names ('Skin Type' -> 'skin_type', usable as recipient('skin_type'))."""
+    return {field_key(k): row[k] for k in row.keys() - skip if k and row[k].strip()}
+
+
+def _tags(value: str, column: str) -> tuple[str, ...]:
+    try:
+        return tuple(split_tags(value))
+    except SubscriberError as exc:
+        raise RowError(f"{column}: {exc.what}") from None
 
 
 # ---- the formats -----------------------------------------------------------------------
@@ -155,10 +165,12 @@ def _plain(row: Row) -> Entry:
     lists_text = row.get("lists")
     consent_text = row.get("consent_at")
     ip_text = row.get("consent_ip")
+    tags_text = row.get("tags")
     return Entry(
         email=row["email"],
         name=name.strip() if name is not None else None,
         attributes=_rest(row, PLAIN_COLUMNS),
+        tags=_tags(tags_text, "tags") if tags_text else (),
         lists=split_list(lists_text) if lists_text and lists_text.strip() else None,
         status=status,
         suppress=suppress,
@@ -169,6 +181,7 @@ def _plain(row: Row) -> Entry:
 
 PLAIN_COLUMNS = {
     "email", "name", "first name", "last name", "lists", "status", "consent_at", "consent_ip",
+    "tags",
 }  # fmt: skip
 
 MAILCHIMP_SKIP = {
@@ -183,8 +196,10 @@ MAILCHIMP_SKIP = {
 def _mailchimp(row: Row) -> Entry:
     name = f"{row.get('first name', '').strip()} {row.get('last name', '').strip()}".strip()
     attributes = _rest(row, MAILCHIMP_SKIP)
-    if row.get("tags", "").strip():
-        attributes["tags"] = row["tags"].strip()
+    # Mailchimp's CC is the country code and TIMEZONE an IANA zone: both kept as fields.
+    for column, key in (("cc", "country"), ("timezone", "timezone")):
+        if row.get(column, "").strip():
+            attributes[key] = row[column].strip()
     suppress = None
     if "unsub_time" in row:
         suppress = "unsubscribed"
@@ -194,6 +209,7 @@ def _mailchimp(row: Row) -> Entry:
         email=row["email address"],
         name=name,
         attributes=attributes,
+        tags=_tags(row.get("tags", ""), "TAGS"),
         status="confirmed",
         suppress=suppress,
         consent_at=parse_time(row.get("optin_time", ""), "OPTIN_TIME"),
@@ -215,8 +231,6 @@ def _ghost(row: Row) -> Entry:
     column = "subscribed_to_emails" if "subscribed_to_emails" in row else "subscribed"
     subscribed = parse_bool(row.get(column, "true"), column)
     attributes = _rest(row, GHOST_SKIP)
-    if row.get("labels", "").strip():
-        attributes["labels"] = [p.strip() for p in row["labels"].split(",") if p.strip()]
     if row.get("note", "").strip():
         attributes["note"] = row["note"].strip()
     for key in ("complimentary_plan", "tiers"):
@@ -226,6 +240,7 @@ def _ghost(row: Row) -> Entry:
         email=row["email"],
         name=row.get("name", "").strip(),
         attributes=attributes,
+        tags=_tags(row.get("labels", ""), "labels"),
         status="confirmed",
         suppress=None if subscribed else "unsubscribed",
         consent_at=parse_time(row.get("created_at", ""), "created_at"),

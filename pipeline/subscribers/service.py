@@ -38,6 +38,7 @@ from pipeline.subscribers.suppression import (
     suppression_reasons,
     suppression_salt,
 )
+from pipeline.subscribers.tags import tags_in
 
 __all__ = [
     "SubscribeResult",
@@ -77,6 +78,7 @@ class SubscriberInfo:
     subscriptions: dict[str, str] = field(default_factory=dict)  # list slug -> status
     attributes: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)
 
 
 def _retrying(fn: Any) -> Any:
@@ -479,6 +481,7 @@ def get_subscriber(
             .where(subscriptions.c.subscriber_id == row.id)
             .order_by(lists_table.c.slug)
         ).all()
+        tags = tags_in(conn, [row.id]).get(row.id, [])
     return SubscriberInfo(
         id=row.id,
         email=row.email,
@@ -487,6 +490,7 @@ def get_subscriber(
         subscriptions={slug: status for slug, status in subs},
         attributes=dict(row.attributes or {}),
         created_at=row.created_at,
+        tags=tags,
     )
 
 

@@ -26,6 +26,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from pipeline.bounces.decision import Bounce, apply_bounce
+from pipeline.config import BouncesSection
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.store.tables import deliveries, delivery_events, editions
 
@@ -118,14 +120,41 @@ def _detail(event: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _act(engine: Engine, event: str, kind: str, email: str, subscriber_id: int | None) -> None:
-    """The consequence of one new event for the subscriber."""
+def _act(
+    engine: Engine,
+    event: str,
+    kind: str,
+    email: str,
+    subscriber_id: int | None,
+    *,
+    rules: BouncesSection,
+    now: datetime,
+    delivery_id: int | None = None,
+    edition_id: int | None = None,
+) -> None:
+    """The consequence of one new event for the subscriber. Bounces and spam reports go
+    to the one suppression decision (``pipeline.bounces.decision``); a "blocked" bounce
+    is a soft one, counted there. The event itself is recorded by the caller."""
     from pipeline.subscribers import service
 
-    if event == "bounce" and kind == "bounce":
-        service.suppress(engine, email, "bounced", source="sendgrid")
-    elif event == "spamreport":
-        service.suppress(engine, email, "complained", source="sendgrid")
+    if event in ("bounce", "spamreport"):
+        bounce_kind = "complaint" if event == "spamreport" else "hard"
+        if event == "bounce" and kind != "bounce":
+            bounce_kind = "soft"
+        apply_bounce(
+            engine,
+            rules,
+            Bounce(
+                email=email,
+                kind=bounce_kind,  # type: ignore[arg-type]
+                source="sendgrid",
+                occurred_at=now,
+                delivery_id=delivery_id,
+                edition_id=edition_id,
+                reason=kind or event,
+            ),
+            record=False,
+        )
     elif event in ("unsubscribe", "group_unsubscribe"):
         if subscriber_id is None:
             found = service.get_subscriber(engine, email=email)
@@ -136,7 +165,13 @@ def _act(engine: Engine, event: str, kind: str, email: str, subscriber_id: int |
             service.suppress(engine, email, "unsubscribed", source="sendgrid")
 
 
-def record_events(engine: Engine, events: Iterable[Any], *, now: datetime) -> EventReport:
+def record_events(
+    engine: Engine,
+    events: Iterable[Any],
+    *,
+    now: datetime,
+    rules: BouncesSection | None = None,
+) -> EventReport:
     """Record a webhook batch: dedupe by sg_event_id, act, store. Returns the counts."""
     batch = list(events)
     ids = {e.get("sg_event_id") for e in batch if isinstance(e, dict)}
@@ -151,14 +186,16 @@ def record_events(engine: Engine, events: Iterable[Any], *, now: datetime) -> Ev
         )
     recorded = duplicates = ignored = 0
     for event in batch:
-        outcome = _record_one(engine, event, seen, now)
+        outcome = _record_one(engine, event, seen, now, rules or BouncesSection())
         recorded += outcome == "recorded"
         duplicates += outcome == "duplicate"
         ignored += outcome == "ignored"
     return EventReport(len(batch), recorded, duplicates, ignored)
 
 
-def _record_one(engine: Engine, event: Any, seen: set[str | None], now: datetime) -> str:
+def _record_one(
+    engine: Engine, event: Any, seen: set[str | None], now: datetime, rules: BouncesSection
+) -> str:
     if not isinstance(event, dict):
         return "ignored"
     name = event.get("event")
@@ -174,7 +211,17 @@ def _record_one(engine: Engine, event: Any, seen: set[str | None], now: datetime
     try:
         if email:
             kind = event.get("type") if isinstance(event.get("type"), str) else ""
-            _act(engine, name, str(kind), str(email), subscriber_id)
+            _act(
+                engine,
+                name,
+                str(kind),
+                str(email),
+                subscriber_id,
+                rules=rules,
+                now=now,
+                delivery_id=delivery_id,
+                edition_id=edition_id,
+            )
         values = {
             "provider_event_id": event_id,
             "delivery_id": delivery_id,

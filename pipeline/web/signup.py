@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse, Response
 from pipeline.config import Settings
 from pipeline.errors import NewsletterError, SubscriberError, WebError
 from pipeline.subscribers import service
+from pipeline.subscribers.tags import signup_fields
 from pipeline.tokens import make_token, read_token
 from pipeline.web.mail import list_names, send_confirmation, send_welcome
 from pipeline.web.pages import WebContext, error_page, get_ctx, page, wants_json
@@ -43,6 +44,11 @@ MAX_FORM_BYTES = 64_000
 SIGNUP_FIELDS = {
     "email": {"type": "string", "maxLength": 320},
     "name": {"type": "string", "maxLength": 200},
+    "fields": {
+        "type": "object",
+        "description": "custom fields configured in [[audience.signup_fields]]",
+        "additionalProperties": {"type": "string", "maxLength": 200},
+    },
     "lists": {"type": "array", "items": {"type": "string"}},
     "consent": {"type": "boolean"},
     HONEYPOT: {"type": "string"},
@@ -94,10 +100,17 @@ class SignupForm:
     honeypot: str = ""
     csrf_token: str = ""
     errors: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # [[audience.signup_fields]]
 
 
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _json_fields(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): _as_text(v) for k, v in list(value.items())[:50]}
 
 
 def _parse_json(data: Any) -> SignupForm:
@@ -112,6 +125,7 @@ def _parse_json(data: Any) -> SignupForm:
         lists=[x for x in lists if isinstance(x, str)] if isinstance(lists, list) else [],
         consent=data.get("consent") is True,
         honeypot=_as_text(data.get(HONEYPOT)),
+        fields=_json_fields(data.get("fields")),
     )
 
 
@@ -131,6 +145,8 @@ def validate(settings: Settings, form: SignupForm) -> SignupForm:
     form.lists = chosen
     if not form.consent:
         form.errors["consent"] = "Please tick the box to agree to receive our emails."
+    form.fields, problems = signup_fields(settings, form.fields)
+    form.errors.update({f"field_{k}": v for k, v in problems.items()})
     return form
 
 
@@ -141,6 +157,7 @@ def sign_up(ctx: WebContext, form: SignupForm, ip: str) -> None:
     text = consent_text(settings)
     before = service.get_subscriber(engine, email=form.email)
     name = form.name if before is None else ""  # the public form never renames anyone
+    fields = form.fields if before is None else {}  # ... nor changes anyone's fields
     double = [s for s in form.lists if (found := settings.list_named(s)) and found.double_opt_in]
     single = [s for s in form.lists if s not in double]
     pending: list[str] = list(double)
@@ -152,6 +169,7 @@ def sign_up(ctx: WebContext, form: SignupForm, ip: str) -> None:
             engine,
             form.email,
             name=name,
+            attributes=fields,
             lists=lists,
             method="web",
             consent_text=text,
@@ -204,6 +222,7 @@ def _form_page(
         form=form,
         consent=consent_text(ctx.settings),
         honeypot=HONEYPOT,
+        signup_fields=[f for f in ctx.settings.audience.signup_fields if not f.hidden],
         **extra,
     )
 
@@ -225,6 +244,11 @@ async def _read_form(request: Request) -> SignupForm:
         consent=_as_text(raw.get("consent")) in ("yes", "on", "true", "1"),
         honeypot=_as_text(raw.get(HONEYPOT)),
         csrf_token=_as_text(raw.get(CSRF_FIELD)),
+        fields={
+            str(key)[6:]: _as_text(value)
+            for key, value in raw.items()
+            if str(key).startswith("field_")
+        },
     )
 
 

@@ -89,7 +89,9 @@ async def sendgrid_events(request: Request, ctx: WebContext = Depends(get_ctx)) 
         return _error(400, "the body is not JSON")
     if not isinstance(events, list):
         return _error(400, "the body is not a JSON list of events")
-    report = await run_in_threadpool(record_events, ctx.engine, events, now=ctx.now())
+    report = await run_in_threadpool(
+        record_events, ctx.engine, events, now=ctx.now(), rules=ctx.settings.bounces
+    )
     return JSONResponse(
         {
             "received": report.received,

@@ -210,9 +210,11 @@ def test_render_email_serves_transactional_templates(file_settings: Settings) ->
 
 def test_an_unknown_recipient_field_names_template_and_line(file_settings: Settings) -> None:
     blocks = file_settings.templates_dir / "email" / "partials" / "blocks.mjml.j2"
-    edit(blocks, "recipient('first_name', 'there')", "recipient('nickname', 'there')")
-    line = line_of(blocks, "recipient('nickname'")
+    edit(blocks, "recipient('first_name', 'there')", "recipient('Nick Name', 'there')")
+    line = line_of(blocks, "recipient('Nick Name'")
     assert render_error(file_settings) == (
-        f"templates/email/partials/blocks.mjml.j2:{line}: unknown recipient field 'nickname' "
-        "(use one of: first_name, name, email, unsubscribe_url, preferences_url, web_url)"
+        f"templates/email/partials/blocks.mjml.j2:{line}: unknown recipient field 'Nick Name' "
+        "(use one of: first_name, name, email, unsubscribe_url, preferences_url, web_url, "
+        "or a custom field in lower case (letters, digits, _), e.g. "
+        "recipient('skin_type', 'every skin type'))"
     )

@@ -46,7 +46,7 @@ def test_line_breaks_never_reach_the_subject() -> None:
 
 def test_unknown_fields_and_broken_markers_are_refused() -> None:
     with pytest.raises(PersonalisationError, match="unknown recipient field"):
-        placeholder("password")
+        placeholder("Pass word")
     with pytest.raises(PersonalisationError, match="broken recipient placeholder"):
         compile_part("html", placeholder("name")[:-1])
 

@@ -31,6 +31,7 @@ class Outgoing:
     values: Mapping[str, str]
     message_id: str
     delivery_id: int | None = None
+    envelope_from: str | None = None  # a per-delivery Return-Path (VERP); None: the sender
 
     @property
     def data(self) -> bytes:
@@ -42,6 +43,7 @@ class Result:
     outcome: Outcome
     provider_id: str | None = None
     error: str | None = None
+    refused: bool = False  # the server refused this recipient for good (SMTP 5xx to RCPT/DATA)
 
     @property
     def ok(self) -> bool:

@@ -32,10 +32,12 @@ def _reply(code: int, message: bytes | str) -> str:
     return f"SMTP {code} {' '.join(text.split())}".strip()
 
 
-def _classify(code: int, message: bytes | str) -> Result:
+def _classify(code: int, message: bytes | str, *, recipient: bool = False) -> Result:
+    """transient for 4xx, failed for 5xx; ``recipient``: the answer was about the
+    recipient (RCPT, DATA), so a 5xx is a refusal that may suppress the address."""
     if 400 <= code < 500 or code < 200:
         return Result("transient", error=_reply(code, message))
-    return Result("failed", error=_reply(code, message))
+    return Result("failed", error=_reply(code, message), refused=recipient and code >= 500)
 
 
 def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
@@ -188,19 +190,19 @@ class SmtpTransport(Transport):
         except (OSError, smtplib.SMTPException) as exc:
             return Result("transient", error=f"cannot connect to {self.host}:{self.port}: {exc}")
         try:
-            code, reply = conn.mail(self.envelope_from)
+            code, reply = conn.mail(message.envelope_from or self.envelope_from)
             if code != 250:
                 result = _classify(code, reply)
             else:
                 code, reply = conn.rcpt(message.email)
                 if code not in (250, 251):
-                    result = _classify(code, reply)
+                    result = _classify(code, reply, recipient=True)
                 else:
                     code, reply = _data(conn, message.data)
                     result = (
                         Result("sent", provider_id=_reply(code, reply)[:300])
                         if code == 250
-                        else _classify(code, reply)
+                        else _classify(code, reply, recipient=True)
                     )
             if result.outcome != "sent":
                 if code == 421:

@@ -1,0 +1,225 @@
+"""Tags and custom fields (attributes) of subscribers.
+
+Tags are short lower-case labels kept in ``subscriber_tags`` (one row per subscriber and
+tag), so a segment's ``tag "vip"`` is an indexed ``EXISTS``. Custom fields live in
+``subscribers.attributes`` (a JSON object of text values) under lower-case names such as
+``skin_type``: imports, the signup form and the CLI all store them through ``field_key``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, select, text
+
+from pipeline.config import Settings
+from pipeline.errors import SubscriberError
+from pipeline.store.tables import subscriber_tags, subscribers, utcnow
+from pipeline.subscribers.history import insert_ignoring_conflicts, log_row, write_log
+from pipeline.subscribers.normalise import normalise_email
+
+MAX_TAG = 100
+_NOT_KEY = re.compile(r"[^a-z0-9_]+")
+
+
+def normalise_tag(tag: str) -> str:
+    """The stored form of a tag: trimmed, lower-case, inner spaces kept single."""
+    cleaned = " ".join(tag.split()).lower()
+    if not cleaned or len(cleaned) > MAX_TAG or any(c in cleaned for c in ",\"'"):
+        raise SubscriberError(
+            f"{tag!r} is not a usable tag",
+            fix=f"use 1 to {MAX_TAG} characters without commas or quotes, e.g. oily-skin",
+        )
+    return cleaned
+
+
+def split_tags(value: str | Iterable[str]) -> list[str]:
+    """Tags from an import cell (``"vip", "oily skin"`` as Mailchimp writes them, or a
+    comma-separated list) or a list; empty pieces dropped, duplicates once, order kept."""
+    pieces = value.split(",") if isinstance(value, str) else list(value)
+    found: list[str] = []
+    for piece in pieces:
+        cleaned = str(piece).strip().strip("\"'").strip()
+        if cleaned:
+            tag = normalise_tag(cleaned)
+            if tag not in found:
+                found.append(tag)
+    return found
+
+
+def field_key(name: str) -> str:
+    """The stored name of a custom field: 'Skin Type' -> 'skin_type'."""
+    return _NOT_KEY.sub("_", name.strip().lower()).strip("_")[:64] or "field"
+
+
+def add_tags_in(conn: Connection, tags_by_id: Mapping[int, Sequence[str]]) -> None:
+    """Give subscribers tags (inside an open transaction); existing tags stay."""
+    rows = [{"subscriber_id": sid, "tag": t} for sid, tags in tags_by_id.items() for t in tags]
+    if rows:
+        insert_ignoring_conflicts(conn, subscriber_tags, rows)
+
+
+def _subscriber_id(conn: Connection, email: str) -> int:
+    normalised = normalise_email(email)
+    found = conn.execute(
+        select(subscribers.c.id).where(subscribers.c.email == normalised)
+    ).scalar_one_or_none()
+    if found is None:
+        raise SubscriberError(
+            f"no subscriber {normalised}", fix="add them first: 'newsletter subscribers add'"
+        )
+    return int(found)
+
+
+def tag_subscriber(
+    engine: Engine, email: str, tags: Sequence[str], *, method: str = "cli"
+) -> list[str]:
+    """Add ``tags`` to the subscriber with this address; returns the tags that were new."""
+    wanted = split_tags(tags)
+    with engine.begin() as conn:
+        sid = _subscriber_id(conn, email)
+        have = set(tags_in(conn, [sid]).get(sid, []))
+        new = [t for t in wanted if t not in have]
+        add_tags_in(conn, {sid: new})
+        if new:
+            write_log(
+                conn,
+                [
+                    log_row(
+                        sid,
+                        None,
+                        "tag",
+                        None,
+                        None,
+                        method=method,
+                        at=utcnow(),
+                        detail={"added": new},
+                    )
+                ],
+            )
+    return new
+
+
+def untag_subscriber(
+    engine: Engine, email: str, tags: Sequence[str], *, method: str = "cli"
+) -> list[str]:
+    """Remove ``tags``; returns those the subscriber had."""
+    wanted = split_tags(tags)
+    with engine.begin() as conn:
+        sid = _subscriber_id(conn, email)
+        have = set(tags_in(conn, [sid]).get(sid, []))
+        gone = [t for t in wanted if t in have]
+        if gone:
+            conn.execute(
+                delete(subscriber_tags).where(
+                    subscriber_tags.c.subscriber_id == sid, subscriber_tags.c.tag.in_(gone)
+                )
+            )
+            write_log(
+                conn,
+                [
+                    log_row(
+                        sid,
+                        None,
+                        "untag",
+                        None,
+                        None,
+                        method=method,
+                        at=utcnow(),
+                        detail={"removed": gone},
+                    )
+                ],
+            )
+    return gone
+
+
+def tags_in(conn: Connection, ids: Iterable[int]) -> dict[int, list[str]]:
+    """subscriber id -> sorted tags, for ``ids``."""
+    wanted = list(ids)
+    out: dict[int, list[str]] = {}
+    if not wanted:
+        return out
+    rows = conn.execute(
+        select(subscriber_tags.c.subscriber_id, subscriber_tags.c.tag)
+        .where(subscriber_tags.c.subscriber_id.in_(wanted))
+        .order_by(subscriber_tags.c.subscriber_id, subscriber_tags.c.tag)
+    ).all()
+    for sid, tag in rows:
+        out.setdefault(sid, []).append(tag)
+    return out
+
+
+def tags_of(engine: Engine, subscriber_id: int) -> list[str]:
+    with engine.connect() as conn:
+        return tags_in(conn, [subscriber_id]).get(subscriber_id, [])
+
+
+def tag_counts(engine: Engine) -> list[tuple[str, int]]:
+    """(tag, subscribers) for every tag, most used first."""
+    from sqlalchemy import func
+
+    query = (
+        select(subscriber_tags.c.tag, func.count())
+        .group_by(subscriber_tags.c.tag)
+        .order_by(func.count().desc(), subscriber_tags.c.tag)
+    )
+    with engine.connect() as conn:
+        return [(t, int(n)) for t, n in conn.execute(query).all()]
+
+
+# ---- custom fields ------------------------------------------------------------------------
+def stored_fields(engine: Engine) -> set[str]:
+    """Names of custom fields that some subscriber has (as text)."""
+    if engine.dialect.name == "sqlite":
+        sql = (
+            "SELECT DISTINCT j.key FROM subscribers, json_each(subscribers.attributes) AS j "
+            "WHERE j.type = 'text'"
+        )
+    else:
+        sql = (
+            "SELECT DISTINCT j.key FROM subscribers, "
+            "json_each(subscribers.attributes::json) AS j "
+            "WHERE json_typeof(j.value) = 'string'"
+        )
+    with engine.connect() as conn:
+        return {str(k) for k in conn.execute(text(sql)).scalars()}
+
+
+def known_fields(settings: Settings, engine: Engine | None) -> set[str]:
+    """Custom fields a template may use: declared in newsletter.toml (``audience.fields``,
+    ``audience.signup_fields``) or held by at least one subscriber."""
+    known = set(settings.audience.fields) | {f.name for f in settings.audience.signup_fields}
+    if engine is not None:
+        known |= stored_fields(engine)
+    return known
+
+
+def text_attributes(attributes: Mapping[str, Any] | None) -> dict[str, str]:
+    """The custom fields of one subscriber usable in an email (text values only)."""
+    return {k: v for k, v in (attributes or {}).items() if isinstance(v, str)}
+
+
+def signup_fields(
+    settings: Settings, given: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The custom fields a signup stores, from the form's ``given`` values: configured
+    visible fields (a choice must be one of ``choices``; text is trimmed to 200
+    characters), and hidden fields with their configured value. Returns (fields, errors
+    by field name); anything not configured is ignored."""
+    stored: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for spec in settings.audience.signup_fields:
+        if spec.hidden:
+            if spec.value:
+                stored[spec.name] = spec.value
+            continue
+        value = " ".join(str(given.get(spec.name, "")).split())[:200]
+        if not value:
+            continue
+        if spec.choices and value not in spec.choices:
+            errors[spec.name] = f"Please choose one of: {', '.join(spec.choices)}."
+            continue
+        stored[spec.name] = value
+    return stored, errors
