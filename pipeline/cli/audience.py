@@ -14,7 +14,8 @@ from pipeline.cli.app import (
     print_json,
     subscribers_app,
 )
-from pipeline.subscribers.segments import check_segments, count_segment
+from pipeline.subscribers.audience import count_segment
+from pipeline.subscribers.segments import check_segments
 from pipeline.subscribers.sunset import find_inactive, parse_period, sunset_inactive
 from pipeline.subscribers.tags import tag_counts, tag_subscriber, untag_subscriber
 

@@ -25,6 +25,7 @@ from pipeline.cli.app import (
     subscribers_app,
 )
 from pipeline.errors import SubscriberError
+from pipeline.subscribers.audience import count_segment
 from pipeline.subscribers.erasure import erase as erase_person
 from pipeline.subscribers.exporting import export_csv, export_person
 from pipeline.subscribers.formats import FORMATS
@@ -32,7 +33,7 @@ from pipeline.subscribers.importing import ImportReport, import_subscribers
 from pipeline.subscribers.normalise import normalise_email
 from pipeline.subscribers.queries import count_subscribers, list_subscribers
 from pipeline.subscribers.removal import remove_subscriber
-from pipeline.subscribers.segments import count_segment, segment_condition
+from pipeline.subscribers.segments import segment_condition
 from pipeline.subscribers.service import (
     SubscriberInfo,
     add_subscriber,

@@ -202,7 +202,6 @@ def build_checked(
     """``build_issue`` plus the check against the editions sent lately (when there is a
     database): what ``issue check`` and the digest run."""
     from pipeline.render.build import build_issue
-
     from pipeline.subscribers.tags import known_fields
 
     recent = recent_texts(engine, slug, clock) if engine is not None else []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, exists, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, exists, func, select
 
 from pipeline.store.tables import lists, subscribers, subscriptions
 
@@ -83,3 +83,19 @@ def stream_audience(
         last_id = rows[-1][0]
         if len(rows) < batch_size:
             return
+
+
+def count_segment(
+    engine: Engine, condition: str, *, now: datetime, lists: list[str] | None = None
+) -> int:
+    """How many subscribers match (active only; within ``lists`` when given: confirmed on
+    any of them, the audience an issue would get)."""
+    from pipeline.subscribers.segments import segment_where
+
+    where = segment_where(condition, now=now, dialect=engine.dialect.name)
+    if lists is not None:
+        query = select(func.count()).select_from(audience_select(lists).where(where).subquery())
+    else:
+        query = select(func.count()).where(subscribers.c.status == "active", where)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())

@@ -3,19 +3,18 @@
 ``segment_condition(settings, name)`` finds a segment and checks its condition (a
 ``ConfigError`` names the setting, the segment and the position of a syntax error);
 ``segment_where(condition, now, dialect)`` gives the WHERE clause the audience query adds;
-``count_segment`` counts who is in it. The language is in ``language.py`` and documented
-in docs/audience.md.
+``pipeline.subscribers.audience.count_segment`` counts who is in it. The language is in
+``language.py`` and documented in docs/audience.md.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Engine, func, select
+from sqlalchemy import ColumnElement
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
-from pipeline.store.tables import subscribers
 from pipeline.subscribers.segments.language import (
     Node,
     SegmentSyntaxError,
@@ -28,7 +27,6 @@ __all__ = [
     "Node",
     "SegmentSyntaxError",
     "check_segments",
-    "count_segment",
     "parse_condition",
     "segment_condition",
     "segment_where",
@@ -83,19 +81,3 @@ def segment_where(condition: str, *, now: datetime, dialect: str) -> ColumnEleme
             fix="see 'Segments' in docs/audience.md",
         ) from None
     return compile_condition(node, now=now, dialect=dialect)
-
-
-def count_segment(
-    engine: Engine, condition: str, *, now: datetime, lists: list[str] | None = None
-) -> int:
-    """How many subscribers match (active only; within ``lists`` when given: confirmed on
-    any of them, the audience an issue would get)."""
-    from pipeline.subscribers.audience import audience_select
-
-    where = segment_where(condition, now=now, dialect=engine.dialect.name)
-    if lists is not None:
-        query = select(func.count()).select_from(audience_select(lists).where(where).subquery())
-    else:
-        query = select(func.count()).where(subscribers.c.status == "active", where)
-    with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
