@@ -3,6 +3,11 @@
 This package is the only place that prints. A ``NewsletterError`` raised below it becomes
 ``Error: <message>`` on stderr and exit code 1; any other exception is a bug and keeps its
 traceback.
+
+Commands start at once: a command module imports only typer and this module at the top;
+the stages (and SQLAlchemy, pydantic, Jinja, rich) are imported inside the commands that
+use them, so ``newsletter --help`` loads none of them and ``issue list`` only what it
+needs. ``tests/cli/test_startup.py`` counts the modules to keep it so.
 """
 
 from __future__ import annotations
@@ -12,20 +17,39 @@ import os
 import sys
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
-from rich.console import Console
-from sqlalchemy import Engine
 from typer.core import TyperGroup
 
 from pipeline.clock import Clock, clock_from_env
-from pipeline.config import Settings, find_config, load_settings
 from pipeline.errors import NewsletterError
-from pipeline.store.db import open_database
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy import Engine
+
+    from pipeline.config import Settings
+
+
+class _LazyConsole:
+    """A rich ``Console`` made on first use (importing rich costs more than a command that
+    prints one line)."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False)
+        return getattr(self._console, name)
+
+
+console = cast("Console", _LazyConsole(stderr=False))
+err_console = cast("Console", _LazyConsole(stderr=True))
 
 
 class NewsletterGroup(TyperGroup):
@@ -91,6 +115,8 @@ def _root(
 @cache
 def get_settings() -> Settings:
     """Settings for this invocation, loaded once."""
+    from pipeline.config import find_config, load_settings
+
     path = _state["config"] or find_config()
     return load_settings(path)
 
@@ -98,6 +124,8 @@ def get_settings() -> Settings:
 @cache
 def get_engine() -> Engine:
     """The database engine for this invocation; creates or upgrades the schema first."""
+    from pipeline.store.db import open_database
+
     return open_database(get_settings().database_url)
 
 

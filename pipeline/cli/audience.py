@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from pipeline.cli.app import (
     JSON_OPTION,
@@ -14,10 +13,6 @@ from pipeline.cli.app import (
     print_json,
     subscribers_app,
 )
-from pipeline.subscribers.audience import count_segment
-from pipeline.subscribers.segments import check_segments
-from pipeline.subscribers.sunset import find_inactive, parse_period, sunset_inactive
-from pipeline.subscribers.tags import tag_counts, tag_subscriber, untag_subscriber
 
 
 @subscribers_app.command("tag")
@@ -26,6 +21,8 @@ def tag(
     tags: list[str] = typer.Argument(..., help="One or more tags, e.g. vip oily-skin."),
 ) -> None:
     """Give a subscriber tags (segments select on them: tag "vip")."""
+    from pipeline.subscribers.tags import tag_subscriber
+
     new = tag_subscriber(get_engine(), email, tags)
     console.print(
         f"Tagged {email}: {', '.join(new)}." if new else f"{email} already had those tags.",
@@ -39,6 +36,8 @@ def untag(
     tags: list[str] = typer.Argument(..., help="The tags to remove."),
 ) -> None:
     """Remove tags from a subscriber."""
+    from pipeline.subscribers.tags import untag_subscriber
+
     gone = untag_subscriber(get_engine(), email, tags)
     console.print(
         f"Removed from {email}: {', '.join(gone)}." if gone else f"{email} had none of those tags.",
@@ -49,6 +48,10 @@ def untag(
 @subscribers_app.command("tags")
 def tags_(as_json: bool = JSON_OPTION) -> None:
     """Every tag in use and how many subscribers have it."""
+    from rich.table import Table
+
+    from pipeline.subscribers.tags import tag_counts
+
     counts = tag_counts(get_engine())
     if as_json:
         print_json([{"tag": t, "subscribers": n} for t, n in counts])
@@ -64,6 +67,11 @@ def tags_(as_json: bool = JSON_OPTION) -> None:
 @subscribers_app.command("segments")
 def segments(as_json: bool = JSON_OPTION) -> None:
     """The segments of newsletter.toml, each with how many active subscribers match."""
+    from rich.table import Table
+
+    from pipeline.subscribers.audience import count_segment
+    from pipeline.subscribers.segments import check_segments
+
     settings, engine, clock = get_settings(), get_engine(), get_clock()
     check_segments(settings)
     now = clock.now()
@@ -98,6 +106,10 @@ def sunset(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List (dry run) or, with --apply, unsubscribe people who no longer read the issues."""
+    from rich.table import Table
+
+    from pipeline.subscribers.sunset import find_inactive, parse_period, sunset_inactive
+
     settings, engine, clock = get_settings(), get_engine(), get_clock()
     period = parse_period(inactive)
     issues = min_issues or settings.sunset.min_issues

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pipeline.cli.app import console, db_app, get_settings
-from pipeline.store.db import connect, current_revision, ensure_schema, head_revision
 
 
 @db_app.command("upgrade")
 def upgrade() -> None:
     """Create the database, or upgrade it to the newest schema (never loses data)."""
+    from pipeline.store.db import connect, current_revision, ensure_schema
+
     settings = get_settings()
     engine = connect(settings.database_url)
     before = current_revision(engine)
@@ -24,6 +25,8 @@ def upgrade() -> None:
 @db_app.command("status")
 def status() -> None:
     """Show the database URL and whether its schema is the newest."""
+    from pipeline.store.db import connect, current_revision, head_revision
+
     engine = connect(get_settings().database_url)
     cur, head = current_revision(engine), head_revision(engine)
     where = engine.url.render_as_string(hide_password=True)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from pipeline.cli.app import (
     JSON_OPTION,
@@ -20,12 +19,10 @@ from pipeline.cli.app import (
     inbox_app,
     print_json,
 )
-from pipeline.feeds.draft import parse_since
-from pipeline.feeds.fetch import FetchResult
-from pipeline.feeds.inbox import list_entries
-from pipeline.feeds.refresh import FeedOutcome, refresh_feeds
-from pipeline.feeds.sources import add_feed, list_feeds, remove_feed, sync_config_feeds
-from pipeline.scheduling.digest import run_digest
+
+if TYPE_CHECKING:
+    from pipeline.feeds.fetch import FetchResult
+    from pipeline.feeds.refresh import FeedOutcome
 
 
 def _when(value: object) -> str:
@@ -41,6 +38,8 @@ def feeds_add(
     ),
 ) -> None:
     """Add a feed to fetch into the inbox."""
+    from pipeline.feeds.sources import add_feed
+
     settings = get_settings()
     feed = add_feed(get_engine(), url, name=name, tags=tags, root=settings.root)
     tag_text = f" [{', '.join(feed.tags)}]" if feed.tags else ""
@@ -50,6 +49,10 @@ def feeds_add(
 @feeds_app.command("list")
 def feeds_list(as_json: bool = JSON_OPTION) -> None:
     """List the feeds, with how their last fetch went."""
+    from rich.table import Table
+
+    from pipeline.feeds.sources import list_feeds, sync_config_feeds
+
     engine = get_engine()
     sync_config_feeds(get_settings(), engine)
     feeds = list_feeds(engine)
@@ -91,6 +94,8 @@ def feeds_remove(
     feed: str = typer.Argument(..., help="The feed's URL, id or name."),
 ) -> None:
     """Remove a feed (its inbox entries stay)."""
+    from pipeline.feeds.sources import remove_feed
+
     settings = get_settings()
     removed = remove_feed(get_engine(), feed, root=settings.root)
     console.print(f"Removed feed {removed.label}: {removed.url}", markup=False, soft_wrap=True)
@@ -113,6 +118,11 @@ def feeds_fetch(
 ) -> None:
     """Fetch every feed into the inbox. A failing feed is reported and the rest go on;
     exit code 1 when any feed failed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from pipeline.feeds.refresh import refresh_feeds
+    from pipeline.feeds.sources import list_feeds, sync_config_feeds
+
     settings = get_settings()
     engine = get_engine()
     sync_config_feeds(settings, engine)
@@ -183,6 +193,11 @@ def inbox_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List inbox entries, newest first."""
+    from rich.table import Table
+
+    from pipeline.feeds.draft import parse_since
+    from pipeline.feeds.inbox import list_entries
+
     delta: timedelta | None = parse_since(since) if since else None
     now = get_clock().now()
     entries = list_entries(
@@ -237,6 +252,8 @@ def digest_run(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Draft the digest from new inbox entries (for cron); schedule it if auto_schedule."""
+    from pipeline.scheduling.digest import run_digest
+
     report = run_digest(get_settings(), get_engine(), clock=get_clock(), force=force)
     if as_json:
         print_json(

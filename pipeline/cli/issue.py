@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
-from sqlalchemy import Engine
 
 from pipeline.cli.app import (
     JSON_OPTION,
@@ -19,12 +18,15 @@ from pipeline.cli.app import (
     issue_app,
     print_json,
 )
-from pipeline.config import Settings
-from pipeline.content.issues import display_path, list_issues, new_issue
 from pipeline.errors import ContentError, NewsletterError, RenderError
-from pipeline.render.build import Build, build_issue, write_build
-from pipeline.render.checks import Finding, error
-from pipeline.sending.editions import build_checked
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from pipeline.config import Settings
+    from pipeline.render.build import Build
+    from pipeline.render.checks import Finding
+
 
 SLUG_ARG = typer.Argument(..., help="The issue's folder name under issues/.")
 
@@ -64,6 +66,8 @@ def new(
     limit: int = typer.Option(5, "--limit", help="With --from-feeds: at most this many."),
 ) -> None:
     """Create issues/SLUG/ with an issue.md and a first article to edit."""
+    from pipeline.content.issues import display_path, new_issue
+
     settings = get_settings()
     if from_feeds:
         from pipeline.cli.app import get_clock
@@ -97,6 +101,11 @@ def build(
     ),
 ) -> None:
     """Render the issue to var/build/SLUG/ (email.html, email.txt, web.html)."""
+    from rich.table import Table
+
+    from pipeline.content.issues import display_path
+    from pipeline.render.build import build_issue, write_build
+
     settings = get_settings()
     result = build_issue(settings, slug)
     _print_findings(result.findings)
@@ -119,6 +128,9 @@ def build(
 
 def run_checks(settings: Settings, slug: str) -> tuple[list[Finding], Build | None]:
     """Every check; an issue that does not load or render is one error finding."""
+    from pipeline.render.checks import error
+    from pipeline.sending.editions import build_checked
+
     try:
         result = build_checked(settings, _database_engine(settings), slug)
     except (ContentError, RenderError, NewsletterError) as exc:
@@ -208,6 +220,10 @@ def preview(
 @issue_app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """List the issue folders, newest first."""
+    from rich.table import Table
+
+    from pipeline.content.issues import list_issues
+
     settings = get_settings()
     rows = list_issues(settings)
     if as_json:

@@ -8,21 +8,19 @@ what to add to newsletter.toml to keep it.
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from pipeline.cli.app import JSON_OPTION, console, get_engine, get_settings, lists_app, print_json
-from pipeline.subscribers.lists import (
-    ListSummary,
-    create_list,
-    list_summaries,
-    list_summary,
-    sync_lists,
-)
+
+if TYPE_CHECKING:
+    from pipeline.subscribers.lists import ListSummary
 
 
 def _synced() -> None:
+    from pipeline.subscribers.lists import sync_lists
+
     sync_lists(get_engine(), get_settings())
 
 
@@ -42,6 +40,8 @@ def create(
     ),
 ) -> None:
     """Create a list in the database (add it to newsletter.toml to keep it)."""
+    from pipeline.subscribers.lists import create_list
+
     _synced()
     create_list(get_engine(), slug, name or slug, description, double_opt_in)
     console.print(f"List '{slug}' created. To keep it, add it to newsletter.toml:")
@@ -55,6 +55,10 @@ def create(
 @lists_app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Show every list with its subscriptions by status."""
+    from rich.table import Table
+
+    from pipeline.subscribers.lists import list_summaries
+
     _synced()
     items = list_summaries(get_engine(), get_settings())
     if as_json:
@@ -84,6 +88,10 @@ def show(
     slug: str = typer.Argument(..., help="The list's slug."), as_json: bool = JSON_OPTION
 ) -> None:
     """Show one list: description, opt-in, subscriptions by status."""
+    from rich.table import Table
+
+    from pipeline.subscribers.lists import list_summary
+
     _synced()
     item = list_summary(get_engine(), slug, get_settings())
     if as_json:

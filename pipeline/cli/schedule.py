@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from pipeline.cli.app import (
     JSON_OPTION,
@@ -32,13 +32,13 @@ from pipeline.cli.app import (
     print_json,
 )
 from pipeline.errors import NewsletterError, ScheduleError
-from pipeline.scheduling.cronline import CronPlan, cron_line, default_log_file, systemd_units
-from pipeline.scheduling.due import DueReport, send_due
-from pipeline.scheduling.listing import ScheduleEntry, list_schedule
-from pipeline.scheduling.logs import MessageFormatter, formatter
-from pipeline.scheduling.plan import Scheduled, reschedule_issue, schedule_issue, unschedule_issue
-from pipeline.scheduling.runs import last_run
-from pipeline.scheduling.timeparse import format_duration, format_local
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from pipeline.scheduling.due import DueReport
+    from pipeline.scheduling.listing import ScheduleEntry
+    from pipeline.scheduling.plan import Scheduled
 
 
 class FoldChoice(StrEnum):
@@ -60,6 +60,8 @@ FOLD_HELP = "For a time that happens twice when the clocks go back: the first or
 
 
 def _print_scheduled(result: Scheduled, verb: str, as_json: bool) -> None:
+    from pipeline.scheduling.runs import last_run
+
     if as_json:
         print_json(result.as_dict())
         return
@@ -114,6 +116,8 @@ def schedule_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Build and check the issue, then freeze it to be sent at a time (by send-due)."""
+    from pipeline.scheduling.plan import schedule_issue
+
     _plan(schedule_issue, "Scheduled", slug, at, tz, fold, as_json)
 
 
@@ -128,6 +132,8 @@ def reschedule_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Freeze the issue's edited files again, and move it to --at if given."""
+    from pipeline.scheduling.plan import reschedule_issue
+
     _plan(reschedule_issue, "Rescheduled", slug, at, tz, fold, as_json)
 
 
@@ -136,6 +142,9 @@ def unschedule_cmd(
     slug: str = typer.Argument(..., help="The issue folder's name under issues/."),
 ) -> None:
     """Take a scheduled (or missed) issue off the schedule; nothing is sent."""
+    from pipeline.scheduling.plan import unschedule_issue
+    from pipeline.scheduling.timeparse import format_local
+
     edition = unschedule_issue(get_engine(), slug)
     when = format_local(edition.send_at, get_settings().newsletter.tz)
     console.print(
@@ -148,6 +157,8 @@ def unschedule_cmd(
 
 # ---- the schedule listing ----------------------------------------------------------------
 def _table(title: str, entries: list[ScheduleEntry], tz_name: str) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{title} (times in {tz_name})", title_justify="left")
     table.add_column("Issue", no_wrap=True)
     table.add_column("Status", no_wrap=True)
@@ -168,6 +179,9 @@ def schedule_list_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List upcoming, running and recent editions, in the newsletter's time zone."""
+    from pipeline.scheduling.listing import list_schedule
+    from pipeline.scheduling.timeparse import format_duration, format_local
+
     settings = get_settings()
     listing = list_schedule(settings, get_engine(), clock=get_clock(), recent=recent)
     if as_json:
@@ -214,6 +228,8 @@ class _Below(logging.Filter):
 @contextmanager
 def _logging(quiet: bool, log_file: Path | None, log_format: LogFormat) -> Iterator[logging.Logger]:
     """Where send-due's events go: the terminal (or cron's mail), and a log file."""
+    from pipeline.scheduling.logs import MessageFormatter, formatter
+
     logger = logging.getLogger("pipeline.scheduling")
     logger.setLevel(logging.INFO)
     propagate, logger.propagate = logger.propagate, False
@@ -256,6 +272,8 @@ def _logging(quiet: bool, log_file: Path | None, log_format: LogFormat) -> Itera
 
 
 def _summary(report: DueReport) -> str:
+    from pipeline.scheduling.timeparse import format_duration, format_local
+
     tz = get_settings().newsletter.tz
     if not report.outcomes:
         if report.next_slug and report.next_at:
@@ -304,6 +322,8 @@ def send_due_cmd(
 
     Exit status 1 when an edition was missed, paused or failed, so cron's mail notices.
     """
+    from pipeline.scheduling.due import send_due
+
     settings = get_settings()
     with _logging(quiet, log_file, log_format) as logger:
         try:
@@ -358,6 +378,8 @@ def cron_line_cmd(
     ),
 ) -> None:
     """Print a ready crontab line (absolute paths) that runs send-due every few minutes."""
+    from pipeline.scheduling.cronline import CronPlan, cron_line, default_log_file, systemd_units
+
     settings = get_settings()
     flock = None if no_flock else shutil.which("flock")
     plan = CronPlan(

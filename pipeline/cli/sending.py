@@ -10,24 +10,13 @@ newsletter issue report SLUG [--csv [PATH]]
 
 from __future__ import annotations
 
-import email
-import email.policy
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from sqlalchemy import Engine
 
 from pipeline.cli.app import (
     JSON_OPTION,
@@ -40,30 +29,14 @@ from pipeline.cli.app import (
     print_json,
 )
 from pipeline.clock import Clock
-from pipeline.config import Settings
 from pipeline.errors import CheckFailed, SendError
-from pipeline.sending import ledger
-from pipeline.sending.direct import send_single
-from pipeline.sending.editions import (
-    REFREEZABLE,
-    Edition,
-    find_edition,
-    freeze_edition,
-    get_edition,
-    transition,
-)
-from pipeline.sending.engine import SendReport, reclaim_in_flight, send_edition
-from pipeline.sending.mime import MessageSkeleton
-from pipeline.sending.recipient_values import recipient_values, web_url
-from pipeline.sending.report import (
-    audience_count,
-    edition_status,
-    failures,
-    write_report_csv,
-)
-from pipeline.sending.transports import get_transport
-from pipeline.subscribers.audience import segment_filter, stream_audience
-from pipeline.subscribers.segments import segment_condition
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from pipeline.config import Settings
+    from pipeline.sending.editions import Edition
+    from pipeline.sending.engine import SendReport
 
 
 def _duration(seconds: float | None) -> str:
@@ -78,6 +51,15 @@ def _duration(seconds: float | None) -> str:
 @contextmanager
 def _progress(total: int, label: str) -> Iterator[Callable[[SendReport], None]]:
     """A progress bar with rate and ETA on a terminal; silent otherwise."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     if not console.is_terminal or total == 0:
         yield lambda report: None
         return
@@ -107,6 +89,8 @@ def _check_failed(exc: CheckFailed) -> None:
 
 
 def _summary(settings: Settings, engine: Engine, edition: Edition, report: SendReport) -> None:
+    from pipeline.sending import ledger
+
     counts = ledger.count_by_status(engine, edition.id)
     mine = f"{report.sent} sent"
     if report.failed:
@@ -144,6 +128,12 @@ def _summary(settings: Settings, engine: Engine, edition: Edition, report: SendR
 
 
 def _run(settings: Settings, engine: Engine, edition: Edition, clock: Clock) -> None:
+    from pipeline.sending import ledger
+    from pipeline.sending.editions import get_edition
+    from pipeline.sending.engine import send_edition
+    from pipeline.sending.report import audience_count
+    from pipeline.subscribers.audience import segment_filter
+
     counts = ledger.count_by_status(engine, edition.id)
     total = sum(counts.values()) or audience_count(
         engine, edition.lists, segment_filter(engine, edition.segment_condition, clock.now())
@@ -155,7 +145,16 @@ def _run(settings: Settings, engine: Engine, edition: Edition, clock: Clock) -> 
 
 
 def _samples(settings: Settings, engine: Engine, slug: str) -> None:
+    import email
+    import email.policy
+
     from pipeline.render.build import build_issue
+    from pipeline.sending.mime import MessageSkeleton
+    from pipeline.sending.recipient_values import recipient_values, web_url
+    from pipeline.sending.report import audience_count
+    from pipeline.sending.transports import get_transport
+    from pipeline.subscribers.audience import segment_filter, stream_audience
+    from pipeline.subscribers.segments import segment_condition
 
     build = build_issue(settings, slug)
     if build.errors:
@@ -217,6 +216,12 @@ def send_command(
     yes: bool = typer.Option(False, "--yes", "-y", help="Send without asking for confirmation."),
 ) -> None:
     """Send an issue now: freeze it, snapshot the audience, and send to everyone once."""
+    from pipeline.sending import ledger
+    from pipeline.sending.editions import REFREEZABLE, find_edition, freeze_edition, get_edition
+    from pipeline.sending.engine import send_edition
+    from pipeline.sending.report import audience_count
+    from pipeline.subscribers.audience import segment_filter
+
     settings, engine, clock = get_settings(), get_engine(), get_clock()
     existing = find_edition(engine, slug)
     if existing is not None and existing.status == "sent":
@@ -264,6 +269,9 @@ def send_command(
 
 def _test_copy(settings: Settings, slug: str, address: str) -> None:
     from pipeline.render.build import build_issue
+    from pipeline.sending.direct import send_single
+    from pipeline.sending.recipient_values import recipient_values, web_url
+    from pipeline.sending.transports import get_transport
 
     build = build_issue(settings, slug)
     values = recipient_values(settings, 0, address, "", web=web_url(settings, slug))
@@ -298,6 +306,11 @@ def status_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Counts by state, the sending rate and the time left."""
+    from rich.table import Table
+
+    from pipeline.sending.editions import get_edition
+    from pipeline.sending.report import edition_status
+
     engine = get_engine()
     edition = get_edition(engine, slug)
     status = edition_status(engine, edition, clock=get_clock())
@@ -334,6 +347,9 @@ def status_command(
 @issue_app.command("resume")
 def resume_command(slug: str = typer.Argument(..., help="The issue (edition) slug.")) -> None:
     """Continue a paused or crashed send: in-flight messages are sent again."""
+    from pipeline.sending.editions import REFREEZABLE, get_edition, transition
+    from pipeline.sending.engine import reclaim_in_flight
+
     settings, engine, clock = get_settings(), get_engine(), get_clock()
     edition = get_edition(engine, slug)
     if edition.status == "sent":
@@ -361,6 +377,9 @@ def resume_command(slug: str = typer.Argument(..., help="The issue (edition) slu
 @issue_app.command("cancel")
 def cancel_command(slug: str = typer.Argument(..., help="The issue (edition) slug.")) -> None:
     """Stop an edition: nothing more is sent (what was sent stays sent)."""
+    from pipeline.sending import ledger
+    from pipeline.sending.editions import get_edition, transition
+
     engine, clock = get_engine(), get_clock()
     edition = get_edition(engine, slug)
     if not transition(
@@ -386,6 +405,9 @@ def retry_failed_command(
     slug: str = typer.Argument(..., help="The issue (edition) slug."),
 ) -> None:
     """Send again to the recipients whose delivery failed."""
+    from pipeline.sending import ledger
+    from pipeline.sending.editions import get_edition, transition
+
     settings, engine, clock = get_settings(), get_engine(), get_clock()
     edition = get_edition(engine, slug)
     if edition.status not in ("sent", "paused", "sending"):
@@ -415,6 +437,12 @@ def report_command(
     ),
 ) -> None:
     """The delivery report: who got the edition, who did not, and why."""
+    from rich.table import Table
+
+    from pipeline.sending import ledger
+    from pipeline.sending.editions import get_edition
+    from pipeline.sending.report import failures, write_report_csv
+
     engine = get_engine()
     edition = get_edition(engine, slug)
     if as_csv:

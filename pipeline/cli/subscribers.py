@@ -8,11 +8,9 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from sqlalchemy import Engine
 
 from pipeline.cli.app import (
     JSON_OPTION,
@@ -25,24 +23,15 @@ from pipeline.cli.app import (
     subscribers_app,
 )
 from pipeline.errors import SubscriberError
-from pipeline.subscribers.audience import count_segment
-from pipeline.subscribers.erasure import erase as erase_person
-from pipeline.subscribers.exporting import export_csv, export_person
 from pipeline.subscribers.formats import FORMATS
-from pipeline.subscribers.importing import ImportReport, import_subscribers
-from pipeline.subscribers.normalise import normalise_email
-from pipeline.subscribers.queries import count_subscribers, list_subscribers
-from pipeline.subscribers.removal import remove_subscriber
-from pipeline.subscribers.segments import segment_condition
-from pipeline.subscribers.service import (
-    SubscriberInfo,
-    add_subscriber,
-    get_subscriber,
-    suppress,
-    sync_lists,
-    unsubscribe,
-)
-from pipeline.subscribers.suppression import LIFTABLE, suppression_reason
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from sqlalchemy import Engine
+
+    from pipeline.subscribers.importing import ImportReport
+    from pipeline.subscribers.service import SubscriberInfo
+
 
 LIST_OPTION = typer.Option(
     None, "--list", "-l", help="A list slug; repeat for several lists.", show_default=False
@@ -51,6 +40,8 @@ CLI_CONSENT = "added with 'newsletter subscribers add' by an operator"
 
 
 def _engine() -> Engine:
+    from pipeline.subscribers.service import sync_lists
+
     engine = get_engine()
     sync_lists(engine, get_settings())
     return engine
@@ -68,6 +59,8 @@ def _default_lists(given: list[str] | None) -> list[str]:
 
 
 def _find(engine: Engine, email: str) -> SubscriberInfo:
+    from pipeline.subscribers.service import get_subscriber
+
     info = get_subscriber(engine, email=email)
     if info is None:
         raise SubscriberError(
@@ -97,6 +90,10 @@ def add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Subscribe one address to lists (confirmed: you state the person agreed)."""
+    from pipeline.subscribers.normalise import normalise_email
+    from pipeline.subscribers.service import add_subscriber
+    from pipeline.subscribers.suppression import LIFTABLE, suppression_reason
+
     engine = _engine()
     result = add_subscriber(
         engine,
@@ -129,6 +126,8 @@ def remove(
 ) -> None:
     """Delete subscriptions (or, without --list, the subscriber) without suppressing the
     address: for mistakes. To stop mail for good use 'unsubscribe'; for GDPR use 'erase'."""
+    from pipeline.subscribers.removal import remove_subscriber
+
     removal = remove_subscriber(_engine(), email, lists=lists or None, method="cli")
     where = f"from {', '.join(lists)}" if lists else "with their subscriptions and history"
     console.print(f"Removed {removal.email} {where}.")
@@ -141,6 +140,9 @@ def unsubscribe_cmd(
 ) -> None:
     """Unsubscribe from lists; without --list, from everything, and suppress the address
     (also for an address that is not a subscriber: it will never be added or imported)."""
+    from pipeline.subscribers.normalise import normalise_email
+    from pipeline.subscribers.service import get_subscriber, suppress, unsubscribe
+
     engine = _engine()
     if not lists and get_subscriber(engine, email=email) is None:
         suppress(engine, email, "unsubscribed", source="cli")
@@ -160,6 +162,8 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one subscriber: status, lists, attributes."""
+    from rich.table import Table
+
     info = _find(_engine(), email)
     if as_json:
         print_json(_info_dict(info))
@@ -189,6 +193,10 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List subscribers (oldest first)."""
+    from rich.table import Table
+
+    from pipeline.subscribers.queries import list_subscribers
+
     rows = list_subscribers(_engine(), list_slug, status, limit or None)
     if as_json:
         print_json([asdict(r) for r in rows])
@@ -214,6 +222,12 @@ def count(
 ) -> None:
     """Count subscribers by status, and the audience an issue to these lists (and segment)
     would reach."""
+    from rich.table import Table
+
+    from pipeline.subscribers.audience import count_segment
+    from pipeline.subscribers.queries import count_subscribers
+    from pipeline.subscribers.segments import segment_condition
+
     engine = _engine()
     counts = count_subscribers(engine, lists)
     in_segment: int | None = None
@@ -248,6 +262,8 @@ def count(
 
 
 def _summary(report: ImportReport) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{report.path.name}: {report.format} format")
     table.add_column("rows")
     table.add_column("count", justify="right")
@@ -278,6 +294,10 @@ def import_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import subscribers from CSV (plain, Mailchimp, listmonk, Ghost, Substack)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from pipeline.subscribers.importing import import_subscribers
+
     engine = _engine()
     options = {
         "lists": lists or None,
@@ -332,6 +352,8 @@ def export(
     ),
 ) -> None:
     """Export subscribers with their consent records as CSV (one row per subscription)."""
+    from pipeline.subscribers.exporting import export_csv
+
     engine = _engine()
     if output is None:
         n = export_csv(engine, sys.stdout, lists or None)
@@ -345,6 +367,8 @@ def export(
 @subscribers_app.command("export-data")
 def export_data(email: str = typer.Argument(..., help="The person's address.")) -> None:
     """Print everything held about one person as JSON (GDPR access request)."""
+    from pipeline.subscribers.exporting import export_person
+
     print_json(export_person(_engine(), email))
 
 
@@ -355,6 +379,8 @@ def erase(
 ) -> None:
     """Delete everything about a person (GDPR erasure); only a salted hash stays, so the
     address is never imported or sent to again."""
+    from pipeline.subscribers.erasure import erase as erase_person
+
     engine = _engine()
     if not yes:
         typer.confirm(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 import typer
-from rich.table import Table
 
 from pipeline.cli.app import (
     JSON_OPTION,
@@ -21,10 +20,6 @@ from pipeline.cli.app import (
     issue_app,
     print_json,
 )
-from pipeline.config import ENV_CONFIG
-from pipeline.sending.editions import get_edition
-from pipeline.subscribers.service import sync_lists
-from pipeline.web.stats import edition_stats
 
 
 @app.command("serve")
@@ -38,6 +33,8 @@ def serve(
     """Run the web app: signup, confirm, unsubscribe, preferences, archive, webhooks."""
     import uvicorn
 
+    from pipeline.config import ENV_CONFIG
+    from pipeline.subscribers.service import sync_lists
     from pipeline.web.app import create_app
 
     settings = get_settings()
@@ -82,6 +79,11 @@ def stats(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Delivered, opens, clicks, bounces, complaints and unsubscribes of a sent issue."""
+    from rich.table import Table
+
+    from pipeline.sending.editions import get_edition
+    from pipeline.web.stats import edition_stats
+
     edition = get_edition(get_engine(), slug)
     result = edition_stats(get_engine(), edition.id)
     if json_out:

@@ -1,0 +1,94 @@
+"""Commands start at once: what ``newsletter --help``, ``issue list`` and ``issue build`` import.
+
+Counted, not timed (timings live in bench/bench_startup.py): each command runs in a fresh
+interpreter that then reports the modules it loaded. A command module that imports a stage,
+SQLAlchemy, pydantic or rich at its top fails here with the names of the newcomers; import
+them inside the command that uses them (see pipeline/cli/app.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# The interpreter's own modules plus typer (and click inside it) come to about 200.
+HELP_MODULE_BUDGET = 230
+
+_PROBE = """
+import json, sys
+sys.argv = ["newsletter", *json.loads(sys.argv[1])]
+from pipeline.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+sys.stdout.flush()
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
+"""
+
+SLUG = "2026-12-01-microneedling"
+
+
+def _modules(args: list[str], cwd: Path) -> tuple[list[str], str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    marker = done.stderr.rindex("\nMODULES ")
+    return json.loads(done.stderr[marker + len("\nMODULES ") :]), done.stdout
+
+
+def _third_party(modules: list[str]) -> set[str]:
+    tops = {m.split(".")[0] for m in modules}
+    return {
+        t
+        for t in tops
+        if t not in sys.stdlib_module_names
+        and not t.startswith(("__editable__", "_distutils_hack", "_cython"))
+        and t not in ("__main__", "_sysconfigdata__linux_x86_64-linux-gnu")
+        and not t.startswith("_sysconfigdata")
+    }
+
+
+def test_help_loads_typer_and_the_command_modules_only(project_dir: Path) -> None:
+    modules, out = _modules(["--help"], project_dir)
+    assert "issue" in out and "subscribers" in out  # the help really printed
+    assert _third_party(modules) <= {"typer", "shellingham", "annotated_doc", "pipeline"}
+    ours = {m for m in modules if m.startswith("pipeline.") and not m.startswith("pipeline.cli")}
+    assert ours <= {
+        "pipeline.errors",
+        "pipeline.clock",
+        "pipeline.subscribers",
+        "pipeline.subscribers.formats",
+    }
+    assert len(modules) <= HELP_MODULE_BUDGET, (
+        f"newsletter --help loads {len(modules)} modules (budget {HELP_MODULE_BUDGET})"
+    )
+
+
+def test_issue_list_needs_no_database_renderer_or_feeds(project_dir: Path) -> None:
+    modules, out = _modules(["issue", "list"], project_dir)
+    assert SLUG in out
+    heavy = {"sqlalchemy", "jinja2", "mjml", "markdown_it", "bs4", "httpx", "dkim", "sendgrid"}
+    assert not heavy & _third_party(modules)
+
+
+@pytest.mark.parametrize("command", [["issue", "build", SLUG], ["issue", "check", SLUG]])
+def test_issue_build_pays_only_for_rendering(project_dir: Path, command: list[str]) -> None:
+    modules, out = _modules(command, project_dir)
+    assert SLUG in out or "problems" in out or "error" in out
+    loaded = _third_party(modules)
+    assert {"jinja2", "mjml"} <= loaded  # it did render
+    assert (
+        not {"sqlalchemy", "bs4", "httpx", "dkim", "sendgrid", "aiosmtplib", "feedparser"} & loaded
+    )
+    assert not any(
+        m.startswith(("pipeline.feeds", "pipeline.sending", "pipeline.web")) for m in modules
+    )
