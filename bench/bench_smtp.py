@@ -1,0 +1,142 @@
+"""SMTP end to end, as users run it, against postfix's own client at the same layout.
+
+    python -m bench smtp        # BENCH_DATABASE_URL=postgresql+psycopg://... adds PostgreSQL
+
+Ours: ``newsletter issue send SLUG --yes`` (the command users run: build, checks, freeze,
+audience snapshot into the ledger, message building, 8 SMTP sessions kept open, every
+answer recorded), one process, default settings but the relay's port, into postfix's
+``smtp-sink``. The reference: ``smtp-source -d -s 8`` (sessions kept open and reused, as
+ours are: ``-d``) sending the same number of messages of the same size to the same sink.
+The two alternate, 3 times each; the ratio is of the medians. Goal: at least 0.8.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Series, alternate, row, size
+from bench.fixtures import (
+    PG_URL,
+    SLUG,
+    count_sent,
+    env,
+    fill_audience,
+    free_port,
+    project,
+    smtp_sink,
+)
+
+SESSIONS = 8
+GOAL = 0.8
+
+
+def _message_size(root: Path) -> int:
+    from pipeline.config import load_settings
+    from pipeline.render.build import build_issue
+    from pipeline.sending.mime import MessageSkeleton
+    from pipeline.sending.values import recipient_values
+
+    settings = load_settings(root / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": "x"}, root=root)
+    compiled = build_issue(settings, SLUG).compiled
+    skeleton = MessageSkeleton(settings, compiled, slug=SLUG, lists=["beauty-tips"])
+    values = recipient_values(settings, 12345, "reader12345@example.org", "Reader 12345", 1)
+    return len(skeleton.build("reader12345@example.org", "Reader 12345", values))
+
+
+def _cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run() -> list[dict[str, Any]]:
+    n = size(20_000, 5_000)
+    newsletter = str(Path(sys.executable).parent / "newsletter")
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        root = project(
+            Path(tmp) / "project",
+            f"[smtp]\nport = {port}\nconnections = {SESSIONS}\n",
+        )
+        msg_size = _message_size(root)
+        sink = smtp_sink(port)
+        try:
+            ledgers = [("SQLite", f"sqlite:///{tmp}/bench.db")]
+            if PG_URL:
+                ledgers.append(("PostgreSQL", PG_URL))
+            else:
+                print("   (PostgreSQL not measured: set BENCH_DATABASE_URL)", flush=True)
+            for label, url in ledgers:
+                cpu: list[float] = []
+
+                def ours(url: str = url, cpu: list[float] = cpu) -> float:
+                    fill_audience(url, n)
+                    shutil.rmtree(root / "var", ignore_errors=True)
+                    before = _cpu_children()
+                    started = time.perf_counter()
+                    subprocess.run(
+                        [newsletter, "issue", "send", SLUG, "--yes"],
+                        cwd=root,
+                        env=env(url, NEWSLETTER_TRANSPORT="smtp"),
+                        check=True,
+                        stdout=subprocess.DEVNULL,
+                    )
+                    seconds = time.perf_counter() - started
+                    cpu.append(_cpu_children() - before)
+                    sent = count_sent(url)
+                    if sent != n:
+                        raise RuntimeError(f"only {sent} of {n} sent")
+                    return n / seconds
+
+                def reference() -> float:
+                    started = time.perf_counter()
+                    subprocess.run(
+                        [
+                            "/usr/sbin/smtp-source",
+                            "-d",
+                            "-s",
+                            str(SESSIONS),
+                            "-l",
+                            str(msg_size),
+                            "-m",
+                            str(n),
+                            "-f",
+                            "hello@glownotes.example.com",
+                            "-t",
+                            "reader@example.org",
+                            f"127.0.0.1:{port}",
+                        ],
+                        check=True,
+                        stdout=subprocess.DEVNULL,
+                    )
+                    return n / (time.perf_counter() - started)
+
+                mine, theirs = alternate(ours, reference)
+                ratio = mine.median / theirs.median
+                cpu_series = Series(cpu, mine.loads)
+                rows.append(
+                    row(
+                        f"SMTP `issue send`, {n:,} messages of {msg_size:,} bytes, "
+                        f"{SESSIONS} sessions, {label} ledger",
+                        mine,
+                        "msg/s",
+                        reference=f"smtp-source -d -s {SESSIONS}: {theirs.median:,.0f} msg/s "
+                        f"({theirs.spread()})",
+                        ratio=ratio,
+                        target=f"ratio >= {GOAL}",
+                        ok=ratio >= GOAL,
+                        note=f"one process as users run it; CPU {cpu_series.median:.1f} s "
+                        f"of {n / mine.median:.1f} s wall",
+                    )
+                )
+        finally:
+            sink.terminate()
+            sink.wait()
+    return rows
