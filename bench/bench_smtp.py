@@ -41,7 +41,7 @@ def _message_size(root: Path) -> int:
     from pipeline.config import load_settings
     from pipeline.render.build import build_issue
     from pipeline.sending.mime import MessageSkeleton
-    from pipeline.sending.values import recipient_values
+    from pipeline.sending.recipient_values import recipient_values
 
     settings = load_settings(root / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": "x"}, root=root)
     compiled = build_issue(settings, SLUG).compiled

@@ -124,6 +124,9 @@ class SendingSection(_Model):
     resend_in_flight: bool = True
     list_unsubscribe_mailto: str = ""
     claim_lease_seconds: float = Field(600.0, gt=0, description="seconds before reclaiming")
+    workers: int = Field(
+        0, ge=0, le=64, description="processes per send; 0 = one per CPU (docs/scaling.md)"
+    )
 
 
 class MaildirSection(_Model):

@@ -39,6 +39,16 @@ if TYPE_CHECKING:
     from pipeline.sending.engine import SendReport
 
 
+WORKERS_OPTION = typer.Option(
+    None,
+    "--workers",
+    "-w",
+    min=1,
+    help="Worker processes sending at once (default: sending.workers, or one per CPU for "
+    "large audiences).",
+)
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -127,11 +137,14 @@ def _summary(settings: Settings, engine: Engine, edition: Edition, report: SendR
         )
 
 
-def _run(settings: Settings, engine: Engine, edition: Edition, clock: Clock) -> None:
+def _run(
+    settings: Settings, engine: Engine, edition: Edition, clock: Clock, workers: int | None = None
+) -> None:
     from pipeline.sending import ledger
     from pipeline.sending.editions import get_edition
     from pipeline.sending.engine import send_edition
     from pipeline.sending.report import audience_count
+    from pipeline.sending.workers import choose_workers, send_with_workers
     from pipeline.subscribers.audience import segment_filter
 
     counts = ledger.count_by_status(engine, edition.id)
@@ -139,8 +152,14 @@ def _run(settings: Settings, engine: Engine, edition: Edition, clock: Clock) -> 
         engine, edition.lists, segment_filter(engine, edition.segment_condition, clock.now())
     )
     done = counts["sent"] + counts["failed"] + counts["skipped"] + counts["cancelled"]
+    processes = choose_workers(settings, workers, total - done)
     with _progress(total - done, f"Sending {edition.slug}") as update:
-        report = send_edition(settings, engine, edition.id, clock=clock, progress=update)
+        if processes > 1:
+            report = send_with_workers(
+                settings, edition.id, processes, clock=clock, progress=update
+            )
+        else:
+            report = send_edition(settings, engine, edition.id, clock=clock, progress=update)
     _summary(settings, engine, get_edition(engine, edition.slug), report)
 
 
@@ -214,6 +233,7 @@ def send_command(
         None, "--test-to", help="Send one copy to this address; the ledger is not touched."
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Send without asking for confirmation."),
+    workers: int | None = WORKERS_OPTION,
 ) -> None:
     """Send an issue now: freeze it, snapshot the audience, and send to everyone once."""
     from pipeline.sending import ledger
@@ -264,7 +284,7 @@ def send_command(
                 fix="pass --yes to send",
             )
         typer.confirm(f"Send {what} via {settings.sending.transport}?", abort=True)
-    _run(settings, engine, edition, clock)
+    _run(settings, engine, edition, clock, workers)
 
 
 def _test_copy(settings: Settings, slug: str, address: str) -> None:

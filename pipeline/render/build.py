@@ -36,7 +36,7 @@ from pipeline.render.fields import render_with_fields
 from pipeline.render.personalise import CompiledEdition
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    pass
 
 _DATED = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 

@@ -1,0 +1,105 @@
+"""Send one edition with several worker processes on this machine.
+
+Building messages and talking SMTP is CPU work in Python, so one process uses one core at
+most. ``send_with_workers`` starts N processes, each running ``send_edition`` on the same
+edition: each claims its own batches from the ledger (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, one writer at a time on SQLite), so no recipient is sent twice, and the last
+one to find nothing left marks the edition sent. The same holds for workers on several
+machines against one PostgreSQL (docs/scaling.md): this module only saves starting them
+by hand.
+
+The SMTP connections (``smtp.connections``) are shared out among the workers, so N
+workers hold as many sessions to the relay as one process would.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+from pipeline.clock import Clock, SystemClock
+from pipeline.config import Settings
+from pipeline.sending import ledger
+from pipeline.sending.editions import edition_by_id
+from pipeline.sending.engine import SendReport, send_edition
+from pipeline.store.db import open_database
+
+# Below this many recipients a second process costs more than it saves.
+PER_WORKER = 10_000
+
+
+def choose_workers(settings: Settings, requested: int | None, todo: int) -> int:
+    """The number of worker processes: ``requested`` (or ``sending.workers``) when set,
+    else one per CPU, but no more than one per PER_WORKER recipients to send."""
+    wanted = requested if requested is not None else settings.sending.workers
+    if wanted:
+        return max(1, wanted)
+    return max(1, min(os.cpu_count() or 1, math.ceil(todo / PER_WORKER)))
+
+
+def _share(settings: Settings, workers: int) -> Settings:
+    """The settings for one of ``workers`` workers: its part of the SMTP connections."""
+    connections = max(1, math.ceil(settings.smtp.connections / workers))
+    smtp = settings.smtp.model_copy(update={"connections": connections})
+    return settings.model_copy(update={"smtp": smtp})
+
+
+def _work(settings: Settings, edition_id: int, clock: Clock | None) -> SendReport:
+    """One worker process: send what it can claim; its report."""
+    engine = open_database(settings.database_url)
+    try:
+        report = send_edition(settings, engine, edition_id, clock=clock)
+    finally:
+        engine.dispose()
+    return report
+
+
+def send_with_workers(
+    settings: Settings,
+    edition_id: int,
+    workers: int,
+    *,
+    clock: Clock | None = None,
+    progress: Callable[[SendReport], None] | None = None,
+    poll: float = 0.5,
+) -> SendReport:
+    """Send ``edition_id`` with ``workers`` processes; one report adding up theirs.
+
+    ``progress`` is called every ``poll`` seconds with the ledger's counts so far. A worker
+    that fails (the relay refuses the login, the database goes away) stops the others'
+    claiming only through the ledger: its error is raised here once all have returned.
+    """
+    engine = open_database(settings.database_url)
+    before = ledger.count_by_status(engine, edition_id)
+    shared = _share(settings, workers)
+    fixed = None if isinstance(clock, SystemClock) else clock
+    context = multiprocessing.get_context("spawn")
+    total = SendReport(edition_id, "")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_work, shared, edition_id, fixed) for _ in range(workers)]
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=poll, return_when=FIRST_EXCEPTION)
+            if progress is not None:
+                now = ledger.count_by_status(engine, edition_id)
+                total.sent = now["sent"] - before["sent"]
+                total.failed = now["failed"] - before["failed"]
+                total.skipped = now["skipped"] - before["skipped"]
+                progress(total)
+        reports = [f.result() for f in futures]  # raises a worker's error
+    status = edition_by_id(engine, edition_id).status  # the last worker marked it sent
+    engine.dispose()
+    first = reports[0]
+    total = SendReport(edition_id, first.slug, transport=first.transport)
+    for report in reports:
+        for name in ("sent", "failed", "retried", "skipped", "attempts"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        total.pause_reason = total.pause_reason or report.pause_reason
+        total.already_sent = total.already_sent or report.already_sent
+    total.total = max(r.total for r in reports)
+    total.transport = f"{first.transport} ({workers} workers)"
+    total.status = status
+    return total
