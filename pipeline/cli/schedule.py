@@ -317,6 +317,14 @@ def send_due_cmd(
         help="Also send editions overdue by more than sending.max_lateness_hours, including "
         "ones an earlier run marked missed.",
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        "-w",
+        min=1,
+        help="Worker processes per edition (default: sending.workers, or one per CPU for "
+        "large audiences).",
+    ),
 ) -> None:
     """Send every due edition and resume interrupted ones, then exit (run it from cron).
 
@@ -327,7 +335,13 @@ def send_due_cmd(
     settings = get_settings()
     with _logging(quiet, log_file, log_format) as logger:
         try:
-            report = send_due(settings, get_engine(), clock=get_clock(), include_late=include_late)
+            report = send_due(
+                settings,
+                get_engine(),
+                clock=get_clock(),
+                include_late=include_late,
+                workers=workers,
+            )
         except NewsletterError as exc:  # e.g. the database is down: into the log file too
             logger.error(f"Error: {exc}", extra={"fields": {"event": "error"}})
             raise typer.Exit(code=1) from None

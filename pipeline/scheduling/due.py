@@ -197,15 +197,30 @@ def _send_one(
     clock: Clock,
     transport: Transport | None,
     late_ids: set[int],
+    workers: int | None = None,
 ) -> EditionOutcome:
+    from pipeline.sending import ledger
+    from pipeline.sending.editions import edition_by_id
     from pipeline.sending.engine import send_edition
+    from pipeline.sending.report import audience_count
+    from pipeline.sending.workers import choose_workers, send_with_workers
 
     outcome = EditionOutcome(row.slug, row.id, "sending", row.send_at, late=row.id in late_ids)
     fields: dict[str, Any] = {"slug": row.slug, "edition_id": row.id}
     try:
-        sent = send_edition(
-            settings, engine, row.id, transport=transport, clock=clock, worker=report.worker
-        )
+        processes = 1
+        if transport is None:
+            rows = ledger.count_by_status(engine, row.id)
+            todo = rows["pending"] + rows["in_flight"]
+            if not sum(rows.values()):  # not snapshotted yet
+                todo = audience_count(engine, edition_by_id(engine, row.id).lists)
+            processes = choose_workers(settings, workers, todo)
+        if processes > 1:
+            sent = send_with_workers(settings, row.id, processes, clock=clock)
+        else:
+            sent = send_edition(
+                settings, engine, row.id, transport=transport, clock=clock, worker=report.worker
+            )
     except NewsletterError as exc:
         outcome.action, outcome.message = "error", f"cannot send {row.slug}: {exc}"
         log.error(outcome.message, extra={"fields": {**fields, "event": "error"}})
@@ -259,13 +274,19 @@ def send_due(
     include_late: bool = False,
     worker: str | None = None,
     transport: Transport | None = None,
+    workers: int | None = None,
 ) -> DueReport:
-    """Claim and send every due edition, resume every interrupted one; see the module doc."""
+    """Claim and send every due edition, resume every interrupted one; see the module doc.
+
+    ``workers`` processes send each edition (``--workers``; None: ``sending.workers``, or
+    one per CPU for large audiences; never with a ``transport`` given, as tests do)."""
     report = DueReport(worker=worker or worker_name(), now=clock.now())
     run_id = start_run(engine, report.worker, report.now)
     late_ids = _claim_due(settings, engine, report, include_late)
     for row in _rows(engine, ["sending"]):
-        report.outcomes.append(_send_one(settings, engine, row, report, clock, transport, late_ids))
+        report.outcomes.append(
+            _send_one(settings, engine, row, report, clock, transport, late_ids, workers)
+        )
     touched = {o.edition_id for o in report.outcomes}
     for row in _rows(engine, ["paused"]):
         if row.id not in touched:
