@@ -58,8 +58,13 @@ docs-build: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
+# make bench                  every benchmark, full sizes (minutes; run it on a quiet machine)
+# make bench QUICK=1          smaller sizes, for a first look
+# make bench BENCH="smtp"     only bench/bench_smtp.py
+# BENCH_DATABASE_URL=postgresql+psycopg://... adds the PostgreSQL figures (a database of
+# its own: the benchmarks drop and recreate its schema).
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	BENCH_QUICK=$(QUICK) $(BIN)/python -m bench $(BENCH)
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.render.golden --write

@@ -73,6 +73,15 @@ def alternate(
     return a, b
 
 
+def alternate_all(measures: list[Callable[[], float]], reps: int = REPS) -> list[Series]:
+    """Like ``alternate`` for any number of figures: each round runs every one in turn."""
+    series = [Series() for _ in measures]
+    for _ in range(reps):
+        for measure, into in zip(measures, series, strict=True):
+            into.add(measure())
+    return series
+
+
 def repeat(measure: Callable[[], float], reps: int = REPS) -> Series:
     series = Series()
     for _ in range(reps):

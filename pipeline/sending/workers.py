@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
@@ -38,6 +39,10 @@ def choose_workers(settings: Settings, requested: int | None, todo: int) -> int:
     if wanted:
         return max(1, wanted)
     return max(1, min(os.cpu_count() or 1, math.ceil(todo / PER_WORKER)))
+
+
+def _name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _share(settings: Settings, workers: int) -> Settings:
@@ -73,6 +78,10 @@ def send_with_workers(
     claiming only through the ledger: its error is raised here once all have returned.
     """
     engine = open_database(settings.database_url)
+    edition = edition_by_id(engine, edition_id)
+    if edition.status in ("frozen", "scheduled"):  # snapshot once, not in every worker
+        started = (clock or SystemClock()).now()
+        ledger.start_edition(engine, edition_id, edition.lists, started, _name())
     before = ledger.count_by_status(engine, edition_id)
     shared = _share(settings, workers)
     fixed = None if isinstance(clock, SystemClock) else clock
