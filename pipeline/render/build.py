@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from markupsafe import Markup
 
@@ -34,9 +34,6 @@ from pipeline.render.checks import Finding, check_issue
 from pipeline.render.email import render_email, render_web
 from pipeline.render.fields import render_with_fields
 from pipeline.render.personalise import CompiledEdition
-
-if TYPE_CHECKING:
-    pass
 
 _DATED = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
