@@ -81,7 +81,9 @@ def send_with_workers(
     edition = edition_by_id(engine, edition_id)
     if edition.status in ("frozen", "scheduled"):  # snapshot once, not in every worker
         started = (clock or SystemClock()).now()
-        ledger.start_edition(engine, edition_id, edition.lists, started, _name())
+        ledger.start_edition(
+            engine, edition_id, edition.lists, started, _name(), edition.segment_condition
+        )
     before = ledger.count_by_status(engine, edition_id)
     shared = _share(settings, workers)
     fixed = None if isinstance(clock, SystemClock) else clock

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from pipeline.errors import SubscriberError
-from pipeline.subscribers.tags import field_key, split_tags
+from pipeline.subscribers.tagnames import field_key, split_tags
 
 FORMATS = ("plain", "mailchimp", "ghost", "substack", "listmonk", "newsletter")
 

@@ -8,7 +8,6 @@ tag), so a segment's ``tag "vip"`` is an indexed ``EXISTS``. Custom fields live 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,39 +18,7 @@ from pipeline.errors import SubscriberError
 from pipeline.store.tables import subscriber_tags, subscribers, utcnow
 from pipeline.subscribers.history import insert_ignoring_conflicts, log_row, write_log
 from pipeline.subscribers.normalise import normalise_email
-
-MAX_TAG = 100
-_NOT_KEY = re.compile(r"[^a-z0-9_]+")
-
-
-def normalise_tag(tag: str) -> str:
-    """The stored form of a tag: trimmed, lower-case, inner spaces kept single."""
-    cleaned = " ".join(tag.split()).lower()
-    if not cleaned or len(cleaned) > MAX_TAG or any(c in cleaned for c in ",\"'"):
-        raise SubscriberError(
-            f"{tag!r} is not a usable tag",
-            fix=f"use 1 to {MAX_TAG} characters without commas or quotes, e.g. oily-skin",
-        )
-    return cleaned
-
-
-def split_tags(value: str | Iterable[str]) -> list[str]:
-    """Tags from an import cell (``"vip", "oily skin"`` as Mailchimp writes them, or a
-    comma-separated list) or a list; empty pieces dropped, duplicates once, order kept."""
-    pieces = value.split(",") if isinstance(value, str) else list(value)
-    found: list[str] = []
-    for piece in pieces:
-        cleaned = str(piece).strip().strip("\"'").strip()
-        if cleaned:
-            tag = normalise_tag(cleaned)
-            if tag not in found:
-                found.append(tag)
-    return found
-
-
-def field_key(name: str) -> str:
-    """The stored name of a custom field: 'Skin Type' -> 'skin_type'."""
-    return _NOT_KEY.sub("_", name.strip().lower()).strip("_")[:64] or "field"
+from pipeline.subscribers.tagnames import split_tags
 
 
 def add_tags_in(conn: Connection, tags_by_id: Mapping[int, Sequence[str]]) -> None:
