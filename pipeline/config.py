@@ -98,6 +98,9 @@ class ListSection(_Model):
     name: str
     description: str = ""
     double_opt_in: bool = True
+    # Tracking for editions sent to this list; false turns it off whatever [tracking] says.
+    track_opens: bool = True
+    track_clicks: bool = True
 
     @field_validator("slug")
     @classmethod
@@ -169,6 +172,44 @@ class WebSection(_Model):
     consent_text: str = (
         "Yes, send me {name} by email. I can unsubscribe at any time with the link in every email."
     )
+
+
+class TrackingSection(_Model):
+    """First-party open and click tracking (docs/tracking.md)."""
+
+    opens: bool = True  # a 1x1 pixel at the end of the HTML part
+    clicks: bool = True  # links through {base_url}/l/{token}/{index}
+    text_clicks: bool = False  # also the URLs of the plain-text part
+    honeypot: bool = True  # a hidden link that only scanners follow
+    prefetch_seconds: float = Field(
+        30.0, ge=0, description="an open this soon after sending is a prefetch (machine)"
+    )
+    burst_seconds: float = Field(
+        2.0, ge=0, description="clicks on several links within this many seconds: a scanner"
+    )
+    burst_links: int = Field(2, ge=2, description="distinct links that make a burst")
+    scanner_agents: list[str] = Field(
+        default_factory=list, description="more user-agent fragments of link scanners"
+    )
+    machine_networks: list[str] = Field(
+        default_factory=list, description="CIDR ranges whose requests are machines"
+    )
+    utm: bool = False  # add UTM tags to outbound links
+    utm_source: str = "newsletter"
+    utm_medium: str = "email"
+    utm_campaign: str = "{slug}"  # {slug} is the issue's slug
+
+    @field_validator("machine_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not a network like 17.0.0.0/8") from None
+        return value
 
 
 class FeedSource(_Model):
@@ -286,6 +327,7 @@ class Settings(_Model):
     audience: AudienceSection = AudienceSection()
     bounces: BouncesSection = BouncesSection()
     sunset: SunsetSection = SunsetSection()
+    tracking: TrackingSection = TrackingSection()
     # Not read from the file:
     root: Path = Path(".")
     config_path: Path | None = None
@@ -353,6 +395,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "audience": AudienceSection,
     "bounces": BouncesSection,
     "sunset": SunsetSection,
+    "tracking": TrackingSection,
 }
 
 

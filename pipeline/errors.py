@@ -109,3 +109,7 @@ class FeedError(NewsletterError):
 
 class WebError(NewsletterError):
     """A web request or token is invalid."""
+
+
+class TrackingError(NewsletterError):
+    """Open and click tracking, statistics and charts."""

@@ -19,12 +19,14 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
 from pipeline.errors import WebError
 
-Purpose = Literal["confirm", "unsubscribe", "preferences"]
+Purpose = Literal["confirm", "unsubscribe", "preferences", "track"]
 
 MAX_AGE: dict[str, timedelta] = {
     "confirm": timedelta(days=7),
     "unsubscribe": timedelta(days=400),
     "preferences": timedelta(days=400),
+    # tracked links and the open pixel: a link in an old email still redirects
+    "track": timedelta(days=3650),
 }
 
 

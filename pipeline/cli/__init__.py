@@ -15,6 +15,7 @@ from pipeline.cli import (  # noqa: F401
     project,
     schedule,
     sending,
+    stats,
     subscribers,
     web,
 )

@@ -1,7 +1,6 @@
 """Commands of the web stage.
 
 newsletter serve [--host H] [--port P] [--workers N]
-newsletter issue stats SLUG [--json]
 """
 
 from __future__ import annotations
@@ -11,14 +10,11 @@ import os
 import typer
 
 from pipeline.cli.app import (
-    JSON_OPTION,
     app,
     console,
     get_clock,
     get_engine,
     get_settings,
-    issue_app,
-    print_json,
 )
 
 
@@ -66,46 +62,4 @@ def serve(
         workers=workers,
         proxy_headers=False,
         log_level="info",
-    )
-
-
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f}%"
-
-
-@issue_app.command("stats")
-def stats(
-    slug: str = typer.Argument(..., help="The issue's folder name (its slug)."),
-    json_out: bool = JSON_OPTION,
-) -> None:
-    """Delivered, opens, clicks, bounces, complaints and unsubscribes of a sent issue."""
-    from rich.table import Table
-
-    from pipeline.sending.editions import get_edition
-    from pipeline.web.stats import edition_stats
-
-    edition = get_edition(get_engine(), slug)
-    result = edition_stats(get_engine(), edition.id)
-    if json_out:
-        print_json(result.as_dict())
-        return
-    rates = result.rates
-    table = Table(title=f"{result.slug}: {result.subject} ({result.status})")
-    table.add_column("")
-    table.add_column("Count", justify="right")
-    table.add_column("Rate", justify="right")
-    table.add_row("Sent", str(result.sent), "")
-    table.add_row("Delivered", str(result.delivered), _pct(rates["delivered"]))
-    table.add_row("Opens (unique)", str(result.opens), _pct(rates["opens"]))
-    table.add_row("Clicks (unique)", str(result.clicks), _pct(rates["clicks"]))
-    table.add_row("Bounces", str(result.bounces), _pct(rates["bounces"]))
-    table.add_row("Complaints", str(result.complaints), _pct(rates["complaints"]))
-    table.add_row("Unsubscribes", str(result.unsubscribes), _pct(rates["unsubscribes"]))
-    console.print(table)
-    base = "delivered" if result.base == "delivered" else "sent (no delivery events yet)"
-    console.print(
-        f"Rates of opens, clicks, complaints and unsubscribes are shares of messages {base}. "
-        f"All opens: {result.total_opens}; all clicks: {result.total_clicks}.",
-        markup=False,
-        soft_wrap=True,
     )

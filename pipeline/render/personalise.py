@@ -41,6 +41,18 @@ FIELDS: tuple[str, ...] = (
     "web_url",
 )
 
+#: Per-recipient values the tracking stage adds (``pipeline.tracking``); templates never
+#: call them. ``click_base`` is ``{base_url}/l/{recipient token}``: a tracked link is that
+#: plus ``/{index}``. ``open_url`` is the open pixel's address. A recipient without them
+#: (tracking off for them) gets every link direct and no pixel.
+TRACKING_FIELDS: tuple[str, ...] = ("click_base", "open_url")
+
+#: The open pixel: an invisible 1x1 image at the end of the HTML part.
+PIXEL_TAG = (
+    '<img src="{}" width="1" height="1" alt="" '
+    'style="display:block;width:1px;height:1px;border:0;opacity:0" />'
+)
+
 _OPEN, _SEP, _CLOSE = "\ue000", "\ue002", "\ue001"
 _SLOT = re.compile(f"{_OPEN}([a-z_][a-z0-9_]*)(?:{_SEP}([^{_CLOSE}]*))?{_CLOSE}")
 FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}\Z")
@@ -87,10 +99,16 @@ def jinja_recipient(autoescape: bool) -> Callable[..., str]:
 
 @dataclass(frozen=True)
 class Slot:
-    """A place in a part that takes one recipient's value."""
+    """A place in a part that takes one recipient's value.
+
+    A *tracked link* is a slot with ``index >= 0`` (field ``click_base``): its value is
+    ``{click_base}/{index}``, or the link's own target (``default``) for a recipient who is
+    not tracked. The open pixel is the slot ``open_url`` in the HTML part: a whole ``<img>``
+    tag, or nothing."""
 
     field: str
     default: str = ""  # already escaped for the part's kind
+    index: int = -1  # a tracked link's index in the edition's link table
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,12 @@ class CompiledPart:
     def value(self, slot: Slot, values: Mapping[str, str]) -> str:
         """The text that goes into ``slot`` for these values, escaped for this part."""
         raw = values.get(slot.field) or ""
+        if slot.index >= 0:  # a tracked link: through the redirect, or direct
+            if not raw:
+                return slot.default
+            return f"{html.escape(raw, quote=True) if self.kind == 'html' else raw}/{slot.index}"
+        if slot.field == "open_url" and self.kind == "html":
+            return PIXEL_TAG.format(html.escape(raw, quote=True)) if raw else ""
         if not raw:
             return slot.default
         if self.kind == "html":
@@ -191,7 +215,12 @@ class CompiledEdition:
     # ---- storage -------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         def dump(part: CompiledPart) -> list[object]:
-            return [p if isinstance(p, str) else [p.field, p.default] for p in part.pieces]
+            return [
+                p
+                if isinstance(p, str)
+                else ([p.field, p.default] if p.index < 0 else [p.field, p.default, p.index])
+                for p in part.pieces
+            ]
 
         doc = {
             "version": 1,
@@ -210,7 +239,7 @@ class CompiledEdition:
         def load(kind: Kind) -> CompiledPart:
             return CompiledPart(
                 kind,
-                tuple(p if isinstance(p, str) else Slot(p[0], p[1]) for p in doc[kind]),
+                tuple(p if isinstance(p, str) else Slot(*p) for p in doc[kind]),
             )
 
         return cls(

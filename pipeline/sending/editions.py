@@ -15,19 +15,20 @@ so of two processes racing for the same change exactly one wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
 from pipeline.errors import CheckFailed, SendError
 from pipeline.render.personalise import CompiledEdition
 from pipeline.store.rows import from_row
-from pipeline.store.tables import deliveries, editions
+from pipeline.store.tables import deliveries, edition_links, editions
+from pipeline.tracking.links import Link
 
 if TYPE_CHECKING:
     from pipeline.render.build import Build
@@ -132,8 +133,10 @@ def store_edition(
     status: str = "frozen",
     send_at: datetime | None = None,
     clock: Clock | None = None,
+    links: Sequence[Link] = (),
 ) -> int:
-    """Insert an edition, or replace one that has not started; return its id."""
+    """Insert an edition, or replace one that has not started; return its id. ``links`` is
+    its link table (``pipeline.tracking``), stored with it."""
     if status not in ("frozen", "scheduled"):
         raise ValueError(f"an edition is stored as frozen or scheduled, not {status!r}")
     now = (clock or SystemClock()).now()
@@ -159,6 +162,7 @@ def store_edition(
                 insert(editions).values(slug=slug, created_at=now, **values)
             ).inserted_primary_key
             assert new_id is not None
+            _store_links(conn, int(new_id[0]), links)
             return int(new_id[0])
         started = conn.execute(
             select(func.count()).select_from(deliveries).where(deliveries.c.edition_id == row.id)
@@ -169,6 +173,7 @@ def store_edition(
                 fix="copy the issue to a new folder (a new slug) to send it again",
             )
         conn.execute(update(editions).where(editions.c.id == row.id).values(**values))
+        _store_links(conn, int(row.id), links)
         return int(row.id)
 
 
@@ -209,6 +214,24 @@ def build_checked(
     return build_issue(settings, slug, web=web, recent=recent, fields=fields)
 
 
+def _store_links(conn: Connection, edition_id: int, links: Sequence[Link]) -> None:
+    conn.execute(delete(edition_links).where(edition_links.c.edition_id == edition_id))
+    if links:
+        conn.execute(
+            insert(edition_links),
+            [
+                {
+                    "edition_id": edition_id,
+                    "link_index": link.index,
+                    "url": link.url,
+                    "text": link.text,
+                    "kind": link.kind,
+                }
+                for link in links
+            ],
+        )
+
+
 def freeze_edition(
     settings: Settings,
     engine: Engine,
@@ -218,10 +241,12 @@ def freeze_edition(
     send_at: datetime | None = None,
     clock: Clock | None = None,
 ) -> int:
-    """Build the issue, refuse on check errors, and store (or refreeze) its edition."""
+    """Build the issue, refuse on check errors, index its links for tracking
+    (``pipeline.tracking``), and store (or refreeze) its edition."""
     from pipeline.render.build import build_issue
     from pipeline.subscribers.segments import segment_condition
     from pipeline.subscribers.tags import known_fields
+    from pipeline.tracking.plan import index_links
 
     build = build_issue(settings, slug, fields=known_fields(settings, engine))
     errors = [f for f in build.findings if getattr(f, "level", "") == "error"]
@@ -231,10 +256,12 @@ def freeze_edition(
             list(errors),
             fix=f"run 'newsletter issue check {slug}' and fix them",
         )
+    compiled, links = index_links(settings, build.compiled, slug, build.issue.lists)
     return store_edition(
         engine,
         slug,
-        build.compiled,
+        compiled,
+        links=links,
         lists=list(build.issue.lists),
         segment=build.issue.segment or None,
         segment_condition=(

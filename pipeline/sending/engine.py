@@ -38,6 +38,7 @@ from pipeline.sending.recipient_values import recipient_values, web_url
 from pipeline.sending.transports import get_transport
 from pipeline.sending.transports.base import Outgoing, Result, Transport
 from pipeline.store.tables import editions
+from pipeline.tracking.plan import tracking_values
 
 
 @dataclass
@@ -292,6 +293,8 @@ def _send_claimed(
             web=web,
             attributes=row.attributes,
         )
+        if row.tracking and skeleton.tracked:
+            values.update(tracking_values(settings, row.subscriber_id, edition_id))
         envelope = None
         if return_path:
             envelope = verp_address(return_path, secret, "b", row.id)

@@ -107,6 +107,7 @@ class Claimed:
     eligible: bool
     erased: bool
     attributes: dict[str, Any] = field(default_factory=dict)
+    tracking: bool = True  # false: the subscriber turned tracking off
 
 
 def claim_batch(
@@ -161,6 +162,7 @@ def claim_batch(
                 subscribers.c.attributes,
                 deliveries.c.attempts,
                 and_(subscribers.c.status == "active", confirmed).label("eligible"),
+                subscribers.c.tracking,
             )
             .select_from(
                 deliveries.outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
@@ -179,6 +181,7 @@ def claim_batch(
             eligible=bool(r.eligible) and r.subscriber_id is not None,
             erased=r.subscriber_id is None,
             attributes=dict(r.attributes or {}),
+            tracking=bool(r.tracking),
         )
         for r in rows
     ]

@@ -168,17 +168,39 @@ class MessageSkeleton:
             else None
         )
         self._mailto_tail = f">,\r\n <mailto:{self.mailto}?subject=unsubscribe>\r\n".encode()
-        # The body: bytes, or (part, slot) pairs filled per recipient.
+        # Two bodies: one for tracked recipients (a tracked link is the recipient's
+        # ``click_base``, encoded once per message, then a static "/index"), one for the
+        # others (tracked links are their static targets, and there is no pixel).
+        self.tracked = any(
+            isinstance(p, Slot) and (p.index >= 0 or p.field == "open_url")
+            for part in (compiled.text, compiled.html)
+            for p in part.pieces
+        )
+        self._body = self._make_body(tracked=True)
+        self._plain_body = self._make_body(tracked=False) if self.tracked else self._body
+
+    def _make_body(self, *, tracked: bool) -> list[bytes | tuple[CompiledPart, Slot]]:
+        """The body: bytes, or (part, slot) pairs filled per recipient."""
         body: list[bytes | tuple[CompiledPart, Slot]] = []
         b = self.boundary
+        compiled = self.compiled
         for part, ctype in ((compiled.text, "text/plain"), (compiled.html, "text/html")):
             body.append(
                 f'\r\n--{b}\r\nContent-Type: {ctype}; charset="utf-8"\r\n'
                 "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode()
             )
+            click = Slot("click_base")  # one per part: encoded once per message
             for piece in part.pieces:
                 if isinstance(piece, str):
                     body.append(_qp_static(piece))
+                elif piece.index >= 0:
+                    if tracked:
+                        body.append((part, click))
+                        body.append(_qp_static(f"/{piece.index}"))
+                    else:
+                        body.append(_qp_static(piece.default))
+                elif piece.field == "open_url" and not tracked:
+                    continue
                 else:
                     body.append((part, piece))
         body.append(f"\r\n--{b}--\r\n".encode())
@@ -189,7 +211,7 @@ class MessageSkeleton:
                 merged[-1] = merged[-1] + item
             else:
                 merged.append(item)
-        self._body = merged
+        return merged
 
     def check(self, email: str, name: str, values: Mapping[str, str]) -> None:
         """Raise PersonalisationError if this recipient's headers cannot be written (the
@@ -232,7 +254,8 @@ class MessageSkeleton:
             tail = self._mailto_tail
         out: list[bytes] = [head, tail, subject, self._static_head]
         cache: dict[int, bytes] = {}
-        for item in self._body:
+        body = self._body if values.get("click_base") else self._plain_body
+        for item in body:
             if isinstance(item, bytes):
                 out.append(item)
                 continue

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 NAMING = {
@@ -86,6 +87,8 @@ subscribers = Table(
     Column("status", String(20), nullable=False, default="active"),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    # false: the person turned tracking off (direct links, no pixel); see docs/tracking.md
+    Column("tracking", Boolean, nullable=False, default=True, server_default=text("true")),
 )
 
 lists = Table(
@@ -238,7 +241,33 @@ delivery_events = Table(
     Column("detail", JSON, nullable=False, default=dict),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False, default=utcnow),
+    # open and click only: human | machine (NULL for other kinds). Human figures and
+    # engagement segments read event IN ('open', 'click') AND verdict = 'human'.
+    Column("verdict", String(10), nullable=True),
+    # the rule behind a machine verdict (pipeline.tracking.classify.REASONS), else NULL
+    Column("reason", String(40), nullable=True),
+    Column("link_index", Integer, nullable=True),  # edition_links.link_index of a click
+    # sendgrid (Event Webhook) | tracking (our pixel and redirect) | web (our pages)
+    Column("source", String(20), nullable=False, default="sendgrid", server_default="sendgrid"),
     Index("ix_delivery_events_edition_event", "edition_id", "event"),
+    Index("ix_delivery_events_delivery_event", "delivery_id", "event", "occurred_at"),
+    Index("ix_delivery_events_event_verdict", "event", "verdict", "occurred_at"),
+)
+
+# ---- the tracked links of each edition (indexed when it is frozen) ----------------------
+edition_links = Table(
+    "edition_links",
+    metadata,
+    Column(
+        "edition_id",
+        Integer,
+        ForeignKey("editions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("link_index", Integer, primary_key=True),  # 0: the honeypot; 1..: links in order
+    Column("url", Text, nullable=False),  # the redirect's target (UTM tags included)
+    Column("text", Text, nullable=False, default=""),  # the link's visible text
+    Column("kind", String(20), nullable=False, default="link"),  # link | honeypot | text
 )
 
 # ---- scheduled sending: one row per `newsletter send-due` run (is cron alive?) ----------

@@ -2,7 +2,8 @@
 
 Pages (templates/web/): the archive (``/``, ``/issues/{slug}``, ``/feed.xml``), signup
 (``/subscribe``, ``/confirm/{token}``), ``/unsubscribe/{token}``, ``/preferences/{token}``;
-and ``POST /webhooks/sendgrid``. The OpenAPI schema is at ``/openapi.json`` (no docs UI).
+the tracked links and the open pixel (``/l/{token}/{index}``, ``/o/{token}.gif``); and
+``POST /webhooks/sendgrid``. The OpenAPI schema is at ``/openapi.json`` (no docs UI).
 
 Every response carries the security headers; an unhandled error shows a generic 500 page
 (the traceback goes to the log). ``newsletter serve`` runs it with uvicorn.
@@ -11,6 +12,8 @@ Every response carries the security headers; an unhandled error shows a generic 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +26,8 @@ from pipeline.config import Settings, find_config, load_settings
 from pipeline.errors import ConfigError
 from pipeline.store.db import open_database
 from pipeline.subscribers.service import sync_lists
-from pipeline.web import archive, preferences, signup, unsubscribe, webhooks
+from pipeline.tracking.record import Tracker
+from pipeline.web import archive, preferences, signup, tracking, unsubscribe, webhooks
 from pipeline.web.events import load_public_key
 from pipeline.web.pages import WebContext, error_page, template_environment
 from pipeline.web.security import SecurityHeaders
@@ -59,7 +63,18 @@ def create_app(
         webhook_verifier=load_public_key(key) if key else None,
         secure_cookies=https,
     )
+    tracker = Tracker(settings, db, clock=ctx.clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        tracker.recorder.start()  # writes queued opens and clicks in the background
+        try:
+            yield
+        finally:
+            tracker.recorder.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title=f"{settings.newsletter.name} web",
         version="1",
         docs_url=None,
@@ -67,8 +82,9 @@ def create_app(
         openapi_url="/openapi.json",
         redirect_slashes=False,  # its redirects take the host from the request: none at all
     )
+    ctx.extra["tracker"] = tracker
     app.state.ctx = ctx
-    for module in (archive, signup, unsubscribe, preferences, webhooks):
+    for module in (archive, signup, unsubscribe, preferences, webhooks, tracking):
         app.include_router(module.router)
     app.get("/archive", summary="The archive of sent issues (alias of /)")(archive.archive_index)
     app.add_middleware(SecurityHeaders, hsts=https)

@@ -30,6 +30,7 @@ from pipeline.bounces.decision import Bounce, apply_bounce
 from pipeline.config import BouncesSection
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.store.tables import deliveries, delivery_events, editions
+from pipeline.tracking.classify import sendgrid_verdict
 
 log = logging.getLogger("pipeline.web")
 
@@ -37,7 +38,8 @@ SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
 #: Keys of an event worth keeping (the address is not: the delivery row links to it, and
-#: erasing a person must not leave it behind in event details).
+#: erasing a person must not leave it behind in event details; nor are the IP address and
+#: user agent of opens and clicks: only the human/machine verdict is kept).
 DETAIL_KEYS = (
     "type",
     "reason",
@@ -47,8 +49,6 @@ DETAIL_KEYS = (
     "bounce_classification",
     "asm_group_id",
     "attempt",
-    "useragent",
-    "ip",
 )
 
 
@@ -222,6 +222,7 @@ def _record_one(
                 delivery_id=delivery_id,
                 edition_id=edition_id,
             )
+        verdict = sendgrid_verdict(event)
         values = {
             "provider_event_id": event_id,
             "delivery_id": delivery_id,
@@ -230,6 +231,9 @@ def _record_one(
             "detail": _detail(event),
             "occurred_at": _when(event.get("timestamp"), now),
             "received_at": now,
+            "verdict": verdict.verdict if verdict else None,
+            "reason": verdict.reason if verdict else None,
+            "source": "sendgrid",
         }
         with engine.begin() as conn:
             if event_id is not None:
@@ -301,5 +305,6 @@ def record_link_unsubscribe(
                 detail={"source": source},
                 occurred_at=now,
                 received_at=now,
+                source="web",
             )
         )

@@ -1,5 +1,5 @@
-"""``GET/POST /preferences/{token}``: choose lists, change the name, or unsubscribe from
-everything. The form's ``action`` is ``save`` (name and lists), ``unsubscribe`` (every
+"""``GET/POST /preferences/{token}``: choose lists, change the name, allow or refuse
+open and click tracking (the ``tracking`` checkbox), or unsubscribe from everything. The form's ``action`` is ``save`` (name and lists), ``unsubscribe`` (every
 list, and the address is suppressed) or ``resubscribe`` (the button on the unsubscribed
 page: the lists given, confirmed, since the person asks on a page only their link opens).
 Saving with no list ticked ends every subscription without suppressing the address.
@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pipeline.errors import WebError
 from pipeline.subscribers import service
 from pipeline.tokens import TokenData, read_token
+from pipeline.tracking.consent import set_tracking, tracking_allowed
 from pipeline.web.mail import list_names
 from pipeline.web.pages import WebContext, error_page, get_ctx, page
 from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok
@@ -38,6 +39,7 @@ PREFERENCES_BODY = {
                         "action": {"type": "string", "enum": list(ACTIONS)},
                         "name": {"type": "string", "maxLength": 200},
                         "lists": {"type": "array", "items": {"type": "string"}},
+                        "tracking": {"type": "string", "enum": ["on"]},
                         CSRF_FIELD: {"type": "string"},
                     },
                 }
@@ -65,6 +67,7 @@ def _view(ctx: WebContext, subscriber_id: int) -> dict[str, Any] | None:
         "chosen": chosen,
         "pending": [s for s in chosen if info.subscriptions.get(s) == "unconfirmed"],
         "suppressed": not active,
+        "tracking": tracking_allowed(ctx.engine, subscriber_id),
     }
 
 
@@ -130,6 +133,8 @@ async def preferences_save(
                 ctx.engine, data.subscriber_id, clean_name(name if isinstance(name, str) else "")
             )
         service.set_lists(ctx.engine, data.subscriber_id, lists, method="web", ip=ip)
+        if action == "save":
+            set_tracking(ctx.engine, data.subscriber_id, form.get("tracking") == "on")
 
     await run_in_threadpool(save)
     fresh = await run_in_threadpool(_view, ctx, data.subscriber_id)

@@ -77,6 +77,7 @@ def test_issue_stats_as_json_and_as_a_table(
         "delivered": 1.0,
         "opens": 0.5,
         "clicks": 0.25,
+        "click_to_open": 0.5,
         "bounces": 0.0,
         "complaints": 0.0,
         "unsubscribes": 0.25,
@@ -87,8 +88,9 @@ def test_issue_stats_as_json_and_as_a_table(
     assert "Opens (unique)" in table.stdout
     assert "50.0%" in table.stdout
     assert table.stdout.endswith(
-        "Rates of opens, clicks, complaints and unsubscribes are shares of messages "
-        "delivered. All opens: 3; all clicks: 1.\n"
+        "Rates are shares of messages delivered; a click counts as an open. Machines "
+        "(privacy proxies, prefetches, link scanners) are left out of the people columns. "
+        "Human events: 3 opens, 1 clicks.\n"
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from pipeline.config import Settings
 from pipeline.store.tables import delivery_events
 from pipeline.web.events import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from pipeline.web.stats import edition_stats
+from pipeline.tracking.stats import edition_stats
 from tests.web.conftest import Server, SigningKey
 from tests.web.helpers import delivered_to, other_server, person, sent_edition
 
@@ -95,6 +95,7 @@ def test_signed_events_are_recorded_once_and_act_on_subscribers(
         "delivered": 0.4,
         "opens": 0.5,
         "clicks": 0.5,
+        "click_to_open": 1.0,
         "bounces": 0.4,
         "complaints": 0.5,
         "unsubscribes": 0.5,

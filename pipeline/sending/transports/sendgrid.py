@@ -30,13 +30,13 @@ from sendgrid import SendGridAPIClient
 
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError, TransportError
-from pipeline.render.personalise import CompiledPart, Slot
+from pipeline.render.personalise import PIXEL_TAG, CompiledPart, Slot
 from pipeline.sending.mime import _BAD_ADDRESS, MessageSkeleton, format_address
 from pipeline.sending.transports.base import Outgoing, Result, Transport
 
 LIMIT_BYTES = 10_000
 _HTML_SPECIAL = re.compile(r"[&<>\"']")
-_URL_FIELDS = frozenset({"unsubscribe_url", "preferences_url", "web_url"})
+_URL_FIELDS = frozenset({"unsubscribe_url", "preferences_url", "web_url", "click_base", "open_url"})
 MAX_PERSONALIZATIONS = 1000
 MISSING_KEY_FIX = (
     "export SENDGRID_API_KEY=SG.xxxx (an API key with Mail Send permission), "
@@ -47,9 +47,12 @@ MISSING_KEY_FIX = (
 class _Template:
     """The request body shared by all personalizations of one edition."""
 
-    def __init__(self, transport: SendgridTransport, skeleton: MessageSkeleton) -> None:
+    def __init__(
+        self, transport: SendgridTransport, skeleton: MessageSkeleton, tracked: bool = False
+    ) -> None:
         compiled = skeleton.compiled
         self.skeleton = skeleton
+        self.tracked = tracked
         self.tokens: list[tuple[str, CompiledPart, Slot]] = []
         seen: dict[tuple[str, str, str], str] = {}
 
@@ -60,6 +63,14 @@ class _Template:
 
         def token_for(part: CompiledPart) -> Callable[[Slot], str]:
             def token(slot: Slot) -> str:
+                # Tracking (pipeline.tracking): a tracked recipient's request carries their
+                # click_base once; others get the direct link and no pixel.
+                if slot.index >= 0:
+                    if not tracked:
+                        return slot.default
+                    return token(Slot("click_base")) + f"/{slot.index}"
+                if slot.field == "open_url" and part.kind == "html":
+                    return PIXEL_TAG.format(token(Slot("open_url"))) if tracked else ""
                 kind = "url" if url_safe and slot.field in _URL_FIELDS else part.kind
                 key = (kind, slot.field, slot.default)
                 if key not in seen:
@@ -83,6 +94,11 @@ class _Template:
             "headers": {"X-Edition": skeleton.slug} if skeleton.slug else {},
             "custom_args": {"edition": skeleton.slug},
         }
+        if skeleton.tracked:  # our own tracking: SendGrid's would wrap our links again
+            base["tracking_settings"] = {
+                "click_tracking": {"enable": False, "enable_text": False},
+                "open_tracking": {"enable": False},
+            }
         if transport.reply_to:
             base["reply_to"] = {"email": transport.reply_to}
         if transport.categories:
@@ -200,7 +216,7 @@ class SendgridTransport(Transport):
         self.sleep = sleep
         self.now = now
         self.requests = 0  # how many POSTs were made (for reports and benchmarks)
-        self._templates: dict[int, _Template] = {}
+        self._templates: dict[tuple[int, bool], _Template] = {}
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
 
@@ -234,10 +250,11 @@ class SendgridTransport(Transport):
             client = self._local.client = sg.client.mail.send
         return client
 
-    def template(self, skeleton: MessageSkeleton) -> _Template:
-        found = self._templates.get(id(skeleton))
+    def template(self, skeleton: MessageSkeleton, tracked: bool = False) -> _Template:
+        key = (id(skeleton), tracked and skeleton.tracked)
+        found = self._templates.get(key)
         if found is None or found.skeleton is not skeleton:
-            found = self._templates[id(skeleton)] = _Template(self, skeleton)
+            found = self._templates[key] = _Template(self, skeleton, key[1])
         return found
 
     def build_payloads(
@@ -262,8 +279,12 @@ class SendgridTransport(Transport):
         current: list[dict[str, Any]] = []
         indexes: list[int] = []
         template: _Template | None = None
-        for i, message in enumerate(messages):
-            tpl = self.template(message.skeleton)
+        # Tracked recipients first, then those who turned tracking off: each group shares
+        # one request body (results are put back in the callers' order by index).
+        order = sorted(range(len(messages)), key=lambda i: not messages[i].values.get("click_base"))
+        for i in order:
+            message = messages[i]
+            tpl = self.template(message.skeleton, bool(message.values.get("click_base")))
             if template is not None and (tpl is not template or len(current) >= self.per_request):
                 requests.append((indexes, {**template.base, "personalizations": current}))
                 current, indexes = [], []
