@@ -109,7 +109,7 @@ def issue_stats(
         soft_wrap=True,
     )
     if chart is not None:
-        console.print(f"Chart written to {chart}", markup=False)
+        console.print(f"Chart written to {chart}", markup=False, soft_wrap=True)
 
 
 @app.command("stats")
@@ -162,4 +162,4 @@ def newsletter_stats(
         weekly.add_row(g.week, str(g.confirmed), str(g.unsubscribed), str(g.bounced), f"{g.net:+d}")
     console.print(weekly)
     if chart is not None:
-        console.print(f"Chart written to {chart}", markup=False)
+        console.print(f"Chart written to {chart}", markup=False, soft_wrap=True)

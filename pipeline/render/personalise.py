@@ -47,6 +47,12 @@ FIELDS: tuple[str, ...] = (
 #: (tracking off for them) gets every link direct and no pixel.
 TRACKING_FIELDS: tuple[str, ...] = ("click_base", "open_url")
 
+#: The honeypot (tracked link 0): a link no person can see or reach; scanners follow it.
+HONEYPOT_TAG = (
+    '<a href="{}" style="display:none;font-size:0;line-height:0;max-height:0;'
+    'overflow:hidden;mso-hide:all" aria-hidden="true" tabindex="-1"></a>'
+)
+
 #: The open pixel: an invisible 1x1 image at the end of the HTML part.
 PIXEL_TAG = (
     '<img src="{}" width="1" height="1" alt="" '
@@ -103,8 +109,8 @@ class Slot:
 
     A *tracked link* is a slot with ``index >= 0`` (field ``click_base``): its value is
     ``{click_base}/{index}``, or the link's own target (``default``) for a recipient who is
-    not tracked. The open pixel is the slot ``open_url`` in the HTML part: a whole ``<img>``
-    tag, or nothing."""
+    not tracked. Index 0 is the honeypot: a whole hidden ``<a>`` tag, or nothing. The open
+    pixel is the slot ``open_url`` in the HTML part: a whole ``<img>`` tag, or nothing."""
 
     field: str
     default: str = ""  # already escaped for the part's kind
@@ -142,7 +148,8 @@ class CompiledPart:
         if slot.index >= 0:  # a tracked link: through the redirect, or direct
             if not raw:
                 return slot.default
-            return f"{html.escape(raw, quote=True) if self.kind == 'html' else raw}/{slot.index}"
+            url = f"{html.escape(raw, quote=True) if self.kind == 'html' else raw}/{slot.index}"
+            return HONEYPOT_TAG.format(url) if slot.index == 0 else url
         if slot.field == "open_url" and self.kind == "html":
             return PIXEL_TAG.format(html.escape(raw, quote=True)) if raw else ""
         if not raw:

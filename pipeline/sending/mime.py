@@ -23,7 +23,7 @@ from email.utils import formatdate
 
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError
-from pipeline.render.personalise import CompiledEdition, CompiledPart, Slot
+from pipeline.render.personalise import HONEYPOT_TAG, CompiledEdition, CompiledPart, Slot
 
 CRLF = b"\r\n"
 _SOFT = b"=\r\n"
@@ -194,11 +194,14 @@ class MessageSkeleton:
                 if isinstance(piece, str):
                     body.append(_qp_static(piece))
                 elif piece.index >= 0:
-                    if tracked:
+                    if not tracked:
+                        body.append(_qp_static(piece.default))
+                    elif piece.index == 0:  # the honeypot: a hidden <a> tag
+                        before, after = HONEYPOT_TAG.split("{}")
+                        body += [_qp_static(before), (part, click), _qp_static("/0" + after)]
+                    else:
                         body.append((part, click))
                         body.append(_qp_static(f"/{piece.index}"))
-                    else:
-                        body.append(_qp_static(piece.default))
                 elif piece.field == "open_url" and not tracked:
                     continue
                 else:

@@ -139,9 +139,10 @@ def in_networks(ip: str, cidrs: Sequence[str]) -> bool:
 
 
 def scanner_agent(user_agent: str, extra: Sequence[str] = ()) -> bool:
-    """True for an empty user agent or one naming a scanner, crawler or HTTP library."""
+    """True for an empty or bare (``Mozilla/5.0`` alone: no browser sends it) user agent, or
+    one naming a scanner, crawler or HTTP library."""
     agent = user_agent.strip().lower()
-    if not agent:
+    if not agent or agent == "mozilla/5.0":
         return True
     return any(f in agent for f in SCANNER_AGENTS) or any(f.lower() in agent for f in extra if f)
 

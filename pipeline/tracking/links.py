@@ -42,10 +42,6 @@ _BODY_CLOSE = re.compile(r"</body\s*>", re.IGNORECASE)
 #: The redirect paths of the app's own pages: never tracked.
 OWN_PATHS = ("/unsubscribe/", "/preferences/", "/confirm/", "/l/", "/o/")
 HONEYPOT = 0
-HONEYPOT_HTML = (
-    '<a href="{}" style="display:none;font-size:0;line-height:0;max-height:0;'
-    'overflow:hidden;mso-hide:all" aria-hidden="true" tabindex="-1"></a>'
-)
 
 
 @dataclass(frozen=True)
@@ -129,11 +125,8 @@ class _Indexer:
                 out.append(chunk[: opened.end()])
                 pos = opened.end()
                 target = self.plan.base_url + "/"
-                index = self.add(target, "", "honeypot")
-                before, after = HONEYPOT_HTML.split("{}")
-                out.append(before)
-                out.append(Slot("click_base", html.escape(target, quote=True), index))
-                out.append(after)
+                # the whole hidden <a> tag (personalise.HONEYPOT_TAG), or nothing
+                out.append(Slot("click_base", "", self.add(target, "", "honeypot")))
         close = _BODY_CLOSE.search(chunk, pos) if last and self.plan.opens else None
         end = close.start() if close is not None else len(chunk)
         if self.plan.clicks or self.plan.utm:

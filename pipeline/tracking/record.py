@@ -132,7 +132,7 @@ def write_hits(settings: Settings, engine: Engine, hits: Sequence[Hit]) -> int:
         found = _deliveries(conn, hits)
         history = _recent_clicks(conn, [d[0] for d in found.values()], hits)
         rows: dict[str, dict[str, Any]] = {}
-        flips: set[int] = set()  # stored clicks that a burst or honeypot makes machine
+        flips: dict[int, str] = {}  # stored clicks a burst or honeypot makes machine: reason
         for hit in hits:
             delivery = found.get((hit.edition_id, hit.subscriber_id))
             delivery_id, sent_at = delivery if delivery is not None else (None, None)
@@ -175,13 +175,14 @@ def write_hits(settings: Settings, engine: Engine, hits: Sequence[Hit]) -> int:
         new = [r for k, r in rows.items() if k not in known]
         if new:
             conn.execute(insert(delivery_events), new)
-        if flips:
+        for reason in sorted(set(flips.values())):
             conn.execute(
                 update(delivery_events)
                 .where(
-                    delivery_events.c.id.in_(sorted(flips)), delivery_events.c.verdict == "human"
+                    delivery_events.c.id.in_(sorted(i for i, r in flips.items() if r == reason)),
+                    delivery_events.c.verdict == "human",
                 )
-                .values(verdict="machine", reason="burst")
+                .values(verdict="machine", reason=reason)
             )
     return len(new)
 
@@ -191,7 +192,7 @@ def _judge_click(
     burst_links: int,
     row: dict[str, Any],
     clicks: list[dict[str, Any]],
-    flips: set[int],
+    flips: dict[int, str],
 ) -> None:
     """Apply the honeypot and burst rules to a new click ``row`` given the delivery's
     earlier ``clicks`` (stored rows carry an ``id``; rows of this batch do not)."""
@@ -216,7 +217,7 @@ def _judge_click(
         if c["verdict"] == "human":
             c["verdict"], c["reason"] = "machine", reason
             if "id" in c:
-                flips.add(c["id"])
+                flips[c["id"]] = reason
 
 
 def _deliveries(
@@ -302,13 +303,21 @@ class Tracker:
             if found is not None:
                 self._links.move_to_end(edition_id)
                 return found
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(edition_links.c.link_index, edition_links.c.url).where(
-                    edition_links.c.edition_id == edition_id
-                )
-            ).all()
-        table = {int(r.link_index): str(r.url) for r in rows}
+        # A plain read on the DBAPI connection: on SQLite the engine's transactions begin
+        # IMMEDIATE (a write lock), and a redirect must not wait for another writer.
+        query = select(edition_links.c.link_index, edition_links.c.url).where(
+            edition_links.c.edition_id == int(edition_id)
+        )
+        sql = str(query.compile(self.engine, compile_kwargs={"literal_binds": True}))
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+            cursor.close()
+        finally:
+            raw.close()
+        table = {int(index): str(url) for index, url in rows}
         if table:  # an edition's links never change once it is sent
             with self._links_lock:
                 self._links[edition_id] = table

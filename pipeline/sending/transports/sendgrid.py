@@ -30,7 +30,7 @@ from sendgrid import SendGridAPIClient
 
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError, TransportError
-from pipeline.render.personalise import PIXEL_TAG, CompiledPart, Slot
+from pipeline.render.personalise import HONEYPOT_TAG, PIXEL_TAG, CompiledPart, Slot
 from pipeline.sending.mime import _BAD_ADDRESS, MessageSkeleton, format_address
 from pipeline.sending.transports.base import Outgoing, Result, Transport
 
@@ -68,7 +68,8 @@ class _Template:
                 if slot.index >= 0:
                     if not tracked:
                         return slot.default
-                    return token(Slot("click_base")) + f"/{slot.index}"
+                    url = token(Slot("click_base")) + f"/{slot.index}"
+                    return HONEYPOT_TAG.format(url) if slot.index == 0 else url
                 if slot.field == "open_url" and part.kind == "html":
                     return PIXEL_TAG.format(token(Slot("open_url"))) if tracked else ""
                 kind = "url" if url_safe and slot.field in _URL_FIELDS else part.kind
