@@ -1,8 +1,9 @@
 """``GET/POST /preferences/{token}``: choose lists, change the name, allow or refuse
-open and click tracking (the ``tracking`` checkbox), or unsubscribe from everything. The form's ``action`` is ``save`` (name and lists), ``unsubscribe`` (every
-list, and the address is suppressed) or ``resubscribe`` (the button on the unsubscribed
-page: the lists given, confirmed, since the person asks on a page only their link opens).
-Saving with no list ticked ends every subscription without suppressing the address.
+open and click tracking (the ``tracking`` checkbox), or unsubscribe from everything. The
+form's ``action`` is ``save`` (name, lists and tracking), ``unsubscribe`` (every list, and
+the address is suppressed) or ``resubscribe`` (the button on the unsubscribed page: the
+lists given, confirmed, since the person asks on a page only their link opens). Saving
+with no list ticked ends every subscription without suppressing the address.
 """
 
 from __future__ import annotations
