@@ -126,6 +126,24 @@ class _Date:
 MAILTO_KEY = "list_unsubscribe_mailto"
 
 
+_Fills = list[tuple[CompiledPart, Slot, list[int]]]
+
+
+def _layout(body: list[bytes | tuple[CompiledPart, Slot]]) -> tuple[list[bytes], _Fills]:
+    """The body as static bytes with empty places, and for each distinct slot the places
+    (counted after the 4 header items ``build`` puts first) that take its encoded value."""
+    template: list[bytes] = []
+    fills: dict[int, tuple[CompiledPart, Slot, list[int]]] = {}
+    for item in body:
+        if isinstance(item, bytes):
+            template.append(item)
+            continue
+        part, slot = item
+        fills.setdefault(id(slot), (part, slot, []))[2].append(4 + len(template))
+        template.append(b"")
+    return template, list(fills.values())
+
+
 class MessageSkeleton:
     """Everything about an edition's messages that does not depend on the recipient."""
 
@@ -178,6 +196,8 @@ class MessageSkeleton:
         )
         self._body = self._make_body(tracked=True)
         self._plain_body = self._make_body(tracked=False) if self.tracked else self._body
+        self._layout = _layout(self._body)
+        self._plain_layout = _layout(self._plain_body) if self.tracked else self._layout
 
     def _make_body(self, *, tracked: bool) -> list[bytes | tuple[CompiledPart, Slot]]:
         """The body: bytes, or (part, slot) pairs filled per recipient."""
@@ -255,19 +275,12 @@ class MessageSkeleton:
             tail = f">,\r\n <mailto:{mailto}?subject=unsubscribe>\r\n".encode()
         else:
             tail = self._mailto_tail
-        out: list[bytes] = [head, tail, subject, self._static_head]
-        cache: dict[int, bytes] = {}
-        body = self._body if values.get("click_base") else self._plain_body
-        for item in body:
-            if isinstance(item, bytes):
-                out.append(item)
-                continue
-            part, slot = item
-            key = id(slot)
-            encoded = cache.get(key)
-            if encoded is None:
-                encoded = cache[key] = _qp_value(part.value(slot, values))
-            out.append(encoded)
+        template, fills = self._layout if values.get("click_base") else self._plain_layout
+        out: list[bytes] = [head, tail, subject, self._static_head, *template]
+        for part, slot, positions in fills:  # each distinct slot is encoded once
+            encoded = _qp_value(part.value(slot, values))
+            for position in positions:
+                out[position] = encoded
         message = b"".join(out)
         if self.signer is not None:
             message = self.signer(message) + message
