@@ -228,7 +228,8 @@ def bench_redirect(root: Path) -> list[dict[str, Any]]:
                 "local paths = " + json.dumps(paths).replace("[", "{").replace("]", "}") + "\n"
                 "local i = 0\n"
                 "request = function()\n  i = i + 1\n"
-                f'  return wrk.format("GET", paths[(i % #paths) + 1], {{["User-Agent"] = "{CHROME}"}})\n'
+                f'  local headers = {{["User-Agent"] = "{CHROME}"}}\n'
+                '  return wrk.format("GET", paths[(i % #paths) + 1], headers)\n'
                 "end\n"
             )
             out = subprocess.run(
