@@ -205,6 +205,11 @@ def load_issue(settings: Settings, slug: str) -> Issue:
         intro_line=front.body_line,
         lines=dict(front.lines),
         segment=segment,
+        utm={
+            key: value
+            for key in ("utm_source", "utm_medium", "utm_campaign")
+            if (value := text_value(front, key, label))
+        },
     )
 
 

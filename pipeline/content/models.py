@@ -36,6 +36,10 @@ ISSUE_KEYS: tuple[str, ...] = (
     "template",
     "articles",
     "send_at",
+    # UTM tags of this issue's outbound links (docs/tracking.md), over [tracking]'s
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
 )
 
 #: Article kinds: a normal story card, or a tips block (the body is a list of tips).
@@ -82,6 +86,7 @@ class Issue:
     intro_line: int = 1
     lines: dict[str, int] = field(default_factory=dict)
     segment: str = ""  # a [[segments]] name: only those of the lists who match it
+    utm: dict[str, str] = field(default_factory=dict)  # utm_* from the front matter
 
     @property
     def path(self) -> Path:

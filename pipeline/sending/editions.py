@@ -256,7 +256,9 @@ def freeze_edition(
             list(errors),
             fix=f"run 'newsletter issue check {slug}' and fix them",
         )
-    compiled, links = index_links(settings, build.compiled, slug, build.issue.lists)
+    compiled, links = index_links(
+        settings, build.compiled, slug, build.issue.lists, build.issue.utm or None
+    )
     return store_edition(
         engine,
         slug,

@@ -9,7 +9,8 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from pipeline.tracking.stats import edition_stats
-from tests.web.conftest import Server, csrf_from, html_of, link_in
+from tests.web.conftest import Server, csrf_from, html_of, link_in, mails
+from tests.web.helpers import signup
 from tests.web.tracking_helpers import (
     CHROME,
     flush,
@@ -138,3 +139,11 @@ def test_the_redirect_answers_while_the_database_is_locked(server: Server) -> No
             locker.close()
         assert flush(server) == 1
         assert recorded(server.engine) == [("click", 1, "human", None)]
+
+
+def test_the_confirmation_email_carries_no_tracking(server: Server) -> None:
+    with server.client() as client:
+        assert signup(client, "hal@example.com").status_code == 200
+    [confirm] = mails(server.settings, "Please confirm", to="hal@example.com")
+    assert f"{server.url}/l/" not in html_of(confirm)
+    assert f"{server.url}/o/" not in html_of(confirm)
