@@ -68,10 +68,13 @@ class _Template:
                 if slot.index >= 0:
                     if not tracked:
                         return slot.default
-                    url = token(Slot("click_base")) + f"/{slot.index}"
+                    url = substitution(Slot("click_base")) + f"/{slot.index}"
                     return HONEYPOT_TAG.format(url) if slot.index == 0 else url
                 if slot.field == "open_url" and part.kind == "html":
-                    return PIXEL_TAG.format(token(Slot("open_url"))) if tracked else ""
+                    return PIXEL_TAG.format(substitution(slot)) if tracked else ""
+                return substitution(slot)
+
+            def substitution(slot: Slot) -> str:
                 kind = "url" if url_safe and slot.field in _URL_FIELDS else part.kind
                 key = (kind, slot.field, slot.default)
                 if key not in seen:
