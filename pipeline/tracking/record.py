@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
 from pipeline.errors import WebError
-from pipeline.store.tables import deliveries, delivery_events, edition_links
+from pipeline.store.tables import deliveries, delivery_events, edition_links, subscribers
 from pipeline.tokens import read_token
 from pipeline.tracking.classify import HONEYPOT_WINDOW, Verdict, request_verdict
 from pipeline.tracking.links import HONEYPOT
@@ -117,16 +117,14 @@ class Recorder:
                 return 0
 
 
-def event_key(
-    kind: str, delivery_id: int | None, edition_id: int, link: int | None, at: datetime
-) -> str:
-    who = delivery_id if delivery_id is not None else f"e{edition_id}"
-    return f"t:{kind}:{who}:{'' if link is None else link}:{int(at.timestamp())}"
+def event_key(kind: str, delivery_id: int, link: int | None, at: datetime) -> str:
+    return f"t:{kind}:{delivery_id}:{'' if link is None else link}:{int(at.timestamp())}"
 
 
 def write_hits(settings: Settings, engine: Engine, hits: Sequence[Hit]) -> int:
     """Classify ``hits`` against their deliveries' history and store them (one
-    transaction). Returns the number of new events."""
+    transaction). Returns the number of new events. A hit without a delivery (the person
+    was erased) or from a person who has since turned tracking off is not stored."""
     cfg = settings.tracking
     with engine.begin() as conn:
         found = _deliveries(conn, hits)
@@ -135,7 +133,9 @@ def write_hits(settings: Settings, engine: Engine, hits: Sequence[Hit]) -> int:
         flips: dict[int, str] = {}  # stored clicks a burst or honeypot makes machine: reason
         for hit in hits:
             delivery = found.get((hit.edition_id, hit.subscriber_id))
-            delivery_id, sent_at = delivery if delivery is not None else (None, None)
+            if delivery is None:
+                continue
+            delivery_id, sent_at = delivery
             verdict = hit.verdict
             if (
                 hit.kind == "open"
@@ -144,7 +144,7 @@ def write_hits(settings: Settings, engine: Engine, hits: Sequence[Hit]) -> int:
                 and hit.at - sent_at <= timedelta(seconds=cfg.prefetch_seconds)
             ):
                 verdict = Verdict("machine", "prefetch")
-            key = event_key(hit.kind, delivery_id, hit.edition_id, hit.link_index, hit.at)
+            key = event_key(hit.kind, delivery_id, hit.link_index, hit.at)
             if key in rows:
                 continue
             row: dict[str, Any] = {
@@ -160,7 +160,7 @@ def write_hits(settings: Settings, engine: Engine, hits: Sequence[Hit]) -> int:
                 "link_index": hit.link_index,
                 "source": "tracking",
             }
-            if hit.kind == "click" and delivery_id is not None:
+            if hit.kind == "click":
                 clicks = history.setdefault(delivery_id, [])
                 _judge_click(cfg.burst_seconds, cfg.burst_links, row, clicks, flips)
                 clicks.append(row)
@@ -227,12 +227,19 @@ def _deliveries(
     out: dict[tuple[int, int], tuple[int, datetime | None]] = {}
     for start in range(0, len(pairs), 500):
         chunk = pairs[start : start + 500]
-        query = select(
-            deliveries.c.id,
-            deliveries.c.edition_id,
-            deliveries.c.subscriber_id,
-            deliveries.c.sent_at,
-        ).where(tuple_(deliveries.c.edition_id, deliveries.c.subscriber_id).in_(chunk))
+        query = (
+            select(
+                deliveries.c.id,
+                deliveries.c.edition_id,
+                deliveries.c.subscriber_id,
+                deliveries.c.sent_at,
+            )
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(
+                tuple_(deliveries.c.edition_id, deliveries.c.subscriber_id).in_(chunk),
+                subscribers.c.tracking.is_(True),
+            )
+        )
         for row in conn.execute(query):
             out[(row.edition_id, row.subscriber_id)] = (row.id, row.sent_at)
     return out

@@ -12,6 +12,7 @@ from pipeline.render.personalise import compile_edition
 from pipeline.sending.editions import store_edition
 from pipeline.store.tables import deliveries, delivery_events, subscribers
 from pipeline.tracking.classify import HUMAN, Verdict
+from pipeline.tracking.consent import set_tracking
 from pipeline.tracking.links import Link
 from pipeline.tracking.record import Hit, Recorder, write_hits
 
@@ -118,9 +119,7 @@ def test_repeats_are_stored_once_and_the_request_is_not_stored(
     assert row.provider_event_id.startswith("t:click:")
 
 
-def test_the_recorder_keeps_hits_while_the_database_is_locked(
-    settings: Settings, engine: Engine
-) -> None:
+def test_the_recorder_writes_queued_hits_once(settings: Settings, engine: Engine) -> None:
     eid, (ann,) = edition_with(engine, 1)
     recorder = Recorder(settings, engine)
     recorder.add(click(eid, ann, 1, 1000))
@@ -128,3 +127,12 @@ def test_the_recorder_keeps_hits_while_the_database_is_locked(
     assert recorder.flush() == 1
     assert recorder.pending == 0 and recorder.flush() == 0
     assert events(engine) == [("click", 1, "human", None)]
+
+
+def test_nothing_is_stored_for_a_person_who_turned_tracking_off(
+    settings: Settings, engine: Engine
+) -> None:
+    eid, (ann, bob) = edition_with(engine, 2)
+    set_tracking(engine, ann, False)  # after the send: old links still redirect
+    hits = [click(eid, ann, 1, 1000), click(eid, bob, 1, 1000), click(eid, 999, 1, 1000)]
+    assert write_hits(settings, engine, hits) == 1  # Bob's; none for Ann or a stranger
