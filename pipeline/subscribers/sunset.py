@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, exists, func, not_, select
 from pipeline.errors import SubscriberError
 from pipeline.store.tables import deliveries, delivery_events, subscribers, utcnow
 from pipeline.subscribers.history import log_row, write_log
-from pipeline.subscribers.segments.query import OPEN_EVENTS
+from pipeline.subscribers.segments.query import BY_A_PERSON, OPEN_EVENTS
 from pipeline.subscribers.suppression import hash_with_salt, suppress_in, suppression_salt
 
 _PERIOD = re.compile(r"(\d{1,5})\s*([dw])\Z")
@@ -63,6 +63,7 @@ def find_inactive(
         deliveries.c.subscriber_id == subscribers.c.id,
         delivery_events.c.delivery_id == deliveries.c.id,
         delivery_events.c.event.in_(OPEN_EVENTS),
+        BY_A_PERSON,
         delivery_events.c.occurred_at >= since,
     )
     query = (

@@ -42,6 +42,9 @@ from pipeline.subscribers.segments.language import (
 #: Events that show a person read an issue (a click implies an open).
 OPEN_EVENTS = ("open", "click")
 CLICK_EVENTS = ("click",)
+#: Only a person's opens and clicks count: the tracking stage judges each one human or
+#: machine (``delivery_events.verdict``; NULL on events recorded before it existed).
+BY_A_PERSON = func.coalesce(delivery_events.c.verdict, "human") == "human"
 
 
 class field_text(FunctionElement[str]):
@@ -121,6 +124,7 @@ def compile_condition(node: Node, *, now: datetime, dialect: str) -> ColumnEleme
                 deliveries.c.subscriber_id == subscribers.c.id,
                 delivery_events.c.delivery_id == deliveries.c.id,
                 delivery_events.c.event.in_(events),
+                BY_A_PERSON,
                 delivery_events.c.occurred_at >= now - timedelta(days=n.days),
             )
         if isinstance(n, Missed):
@@ -148,5 +152,6 @@ def missed_last(issues: int) -> ColumnElement[bool]:
     opened = exists().where(
         delivery_events.c.delivery_id.in_(last),
         delivery_events.c.event.in_(OPEN_EVENTS),
+        BY_A_PERSON,
     )
     return and_(received >= issues, not_(opened))
