@@ -7,19 +7,16 @@ newsletter stats [--issues N] [--weeks N] [--json] [--chart FILE]
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from pipeline.cli.app import JSON_OPTION, app, console, get_clock, get_engine, issue_app, print_json
-from pipeline.sending.editions import get_edition
-from pipeline.tracking.stats import (
-    EditionStats,
-    edition_stats,
-    edition_timeline,
-    list_growth,
-    recent_editions,
-)
+
+if TYPE_CHECKING:  # the stages and rich are imported by the commands (fast --help)
+    from rich.table import Table
+
+    from pipeline.tracking.stats import EditionStats
 
 CHART_OPTION = typer.Option(
     None, "--chart", help="Also write a chart to FILE (.svg or .png).", metavar="FILE"
@@ -35,6 +32,8 @@ def _short(text: str, width: int) -> str:
 
 
 def _summary(result: EditionStats) -> Table:
+    from rich.table import Table
+
     rates = result.rates
     table = Table(title=f"{result.slug}: {result.subject} ({result.status})")
     table.add_column("")
@@ -57,6 +56,8 @@ def _summary(result: EditionStats) -> Table:
 
 
 def _links(result: EditionStats) -> Table:
+    from rich.table import Table
+
     table = Table(title="Links (people: unique human clicks)")
     table.add_column("#", justify="right")
     table.add_column("Link")
@@ -87,6 +88,9 @@ def issue_stats(
 ) -> None:
     """Delivered, human and machine opens and clicks, bounces, complaints, unsubscribes and
     clicks per link of a sent issue."""
+    from pipeline.sending.editions import get_edition
+    from pipeline.tracking.stats import edition_stats, edition_timeline
+
     engine = get_engine()
     edition = get_edition(engine, slug)
     result = edition_stats(engine, edition.id)
@@ -120,6 +124,10 @@ def newsletter_stats(
     chart: Path | None = CHART_OPTION,
 ) -> None:
     """Compare recent issues (one row each) and show the list's growth per week."""
+    from rich.table import Table
+
+    from pipeline.tracking.stats import list_growth, recent_editions
+
     engine = get_engine()
     recent = recent_editions(engine, limit=issues)
     growth = list_growth(engine, weeks=weeks, now=get_clock().now())
