@@ -26,7 +26,7 @@ from pipeline.subscribers.bulk import Values, insert_rows, json_value, select_in
 from pipeline.subscribers.decision import Asked, Held, Step, decide_subscription
 from pipeline.subscribers.formats import Entry, Format
 from pipeline.subscribers.suppression import STATUS_FOR
-from pipeline.subscribers.tags import add_tags_in
+from pipeline.subscribers.tags import add_tags_in, tags_in
 
 MAX_NAME = 200
 
@@ -65,6 +65,7 @@ class _State:
     new: bool = False
     dirty: bool = False
     created_at: datetime | None = None
+    tags: set[str] = field(default_factory=set)
 
 
 SUB_COLUMNS = (
@@ -107,6 +108,8 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
         list(by_id),
     ):
         by_id[sid].subs[list_id] = sub_status
+    for sid, tags in tags_in(conn, [i for i in by_id if i is not None]).items():
+        by_id[sid].tags.update(tags)
 
     now_v = values.time(now)
     detail_v = values.json({"file": ctx.consent_text})
@@ -140,6 +143,7 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
                 status=entry.status or default_status,
                 name=entry.name,
                 attributes=entry.attributes,
+                tags=entry.tags,
             ),
         )
         if decision.suppressed:
@@ -160,8 +164,9 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
                 st.name, st.dirty = decision.name, True
             if decision.attributes is not None:
                 st.attributes, st.dirty = decision.attributes, True
-        if entry.tags:
-            tagged.append((st, entry.tags))
+        if decision.tags:
+            st.tags.update(decision.tags)
+            tagged.append((st, decision.tags))
         for step in decision.steps:
             if step.action == "subscribe":
                 st.subs[step.list_id] = step.new
@@ -205,9 +210,9 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
 
     _write(conn, values, state, new_supps, to_suppress, sub_rows, confirms, logs, ctx, now)
     by_subscriber: dict[int, list[str]] = {}
-    for st, tags in tagged:
+    for st, new_tags in tagged:
         if st.id is not None:
-            by_subscriber.setdefault(st.id, []).extend(tags)
+            by_subscriber.setdefault(st.id, []).extend(new_tags)
     add_tags_in(conn, by_subscriber)
     return counts
 
@@ -216,7 +221,7 @@ def _held(st: _State | None, reason: str | None) -> Held | None:
     """What the batch knows of one address, as ``decide_subscription`` reads it."""
     if st is None:
         return None if reason is None else Held(status=None, suppressed=reason)
-    return Held(st.status, st.name, st.attributes, st.subs, reason)
+    return Held(st.status, st.name, st.attributes, st.subs, reason, frozenset(st.tags))
 
 
 def _subscription_row(

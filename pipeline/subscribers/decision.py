@@ -14,7 +14,8 @@ The rules:
   unless ``resubscribe`` is asked (the person asked again) and the suppression reason is
   liftable ('unsubscribed', 'bounced'): then the suppression is lifted and the subscriber
   made active again first.
-- A given name replaces the stored one; given attributes are merged into the stored ones.
+- A given name replaces the stored one; given attributes are merged into the stored ones;
+  given tags are added to the stored ones (never removed).
 - Per list: no subscription yet -> ``subscribe`` with the asked status; 'unconfirmed' and
   'confirmed' asked -> ``confirm``; 'unsubscribed' and ``resubscribe`` -> ``resubscribe``
   with the asked status; anything else stays as it is.
@@ -38,6 +39,7 @@ class Held:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     subscriptions: Mapping[int, str] = field(default_factory=dict)  # list id -> status
     suppressed: str | None = None  # the suppression reason, when the address is suppressed
+    tags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Asked:
     name: str | None = None  # None or '': keep the stored name
     attributes: Mapping[str, Any] = field(default_factory=dict)
     resubscribe: bool = False  # the person asked again: lift a liftable suppression
+    tags: Sequence[str] = ()  # normalised tags to add
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,13 @@ class Decision:
     name: str | None = None  # the name to store, None: unchanged
     attributes: dict[str, Any] | None = None  # the attributes to store, None: unchanged
     steps: tuple[Step, ...] = ()
+    tags: tuple[str, ...] = ()  # tags to add
 
     @property
     def changed(self) -> bool:
         """Whether an existing subscriber is changed (a new one always is)."""
         return bool(self.lift or self.name is not None or self.attributes is not None) or bool(
-            self.steps
+            self.steps or self.tags
         )
 
 
@@ -99,6 +103,7 @@ def decide_subscription(held: Held | None, asked: Asked) -> Decision:
             name=asked.name or "",
             attributes=dict(asked.attributes),
             steps=list_steps({}, asked.lists, asked.status, asked.resubscribe),
+            tags=tuple(dict.fromkeys(asked.tags)),
         )
     name = asked.name if asked.name and asked.name != held.name else None
     attributes = None
@@ -107,12 +112,14 @@ def decide_subscription(held: Held | None, asked: Asked) -> Decision:
         if merged != dict(held.attributes):
             attributes = merged
     steps = list_steps(held.subscriptions, asked.lists, asked.status, asked.resubscribe)
+    tags = tuple(t for t in dict.fromkeys(asked.tags) if t not in held.tags)
     return Decision(
         suppressed=False,
         lift=lift,
         name=name,
         attributes=attributes,
         steps=steps,
+        tags=tags,
     )
 
 

@@ -38,7 +38,7 @@ from pipeline.subscribers.suppression import (
     suppression_reasons,
     suppression_salt,
 )
-from pipeline.subscribers.tags import tags_in
+from pipeline.subscribers.tags import add_tags_in, split_tags, tags_in
 
 __all__ = [
     "SubscribeResult",
@@ -129,16 +129,19 @@ def add_subscriber(
     consent_at: datetime | None = None,
     attributes: Mapping[str, Any] | None = None,
     allow_resubscribe: bool = False,
+    tags: Sequence[str] = (),
 ) -> SubscribeResult:
     """Subscribe ``email`` to ``lists`` (confirmed, or unconfirmed awaiting double opt-in).
 
     An existing subscriber keeps their confirmed subscriptions and gets the new ones; a
-    given name replaces the stored one; attributes are merged. Suppressed addresses are left
+    given name replaces the stored one; attributes are merged; tags (normalised with
+    ``tags.split_tags``) are added. Suppressed addresses are left
     alone (``suppressed=True``) unless ``allow_resubscribe`` and the reason can be lifted.
     """
     normalised = normalise_email(email)
     digest = hash_with_salt(suppression_salt(engine), normalised)
     name = name.strip()[:200]
+    wanted_tags = split_tags(tags)
 
     def run() -> SubscribeResult:
         now = utcnow()
@@ -152,6 +155,7 @@ def add_subscriber(
                 attributes=(row.attributes or {}) if row else {},
                 subscriptions=_held_subscriptions(conn, row.id) if row else {},
                 suppressed=reason,
+                tags=frozenset(tags_in(conn, [row.id]).get(row.id, [])) if row else frozenset(),
             )
             asked = Asked(
                 lists=list(ids.values()),
@@ -159,6 +163,7 @@ def add_subscriber(
                 name=name,
                 attributes=dict(attributes or {}),
                 resubscribe=allow_resubscribe,
+                tags=wanted_tags,
             )
             decision = decide_subscription(held, asked)
             if decision.suppressed:
@@ -199,6 +204,7 @@ def add_subscriber(
                         .where(subscribers.c.id == sub_id)
                         .values(updated_at=now, **changes)
                     )
+            add_tags_in(conn, {sub_id: decision.tags})
             _write_steps(
                 conn,
                 sub_id,

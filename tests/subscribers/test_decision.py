@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, select
 
 from pipeline.config import Settings
-from pipeline.store.tables import lists, subscribers, subscription_log, subscriptions, suppressions
+from pipeline.store.tables import (
+    lists,
+    subscriber_tags,
+    subscribers,
+    subscription_log,
+    subscriptions,
+    suppressions,
+)
 from pipeline.subscribers.decision import (
     LEFT_ALONE,
     Asked,
@@ -71,6 +78,18 @@ def test_nothing_asked_that_is_already_there_changes_nothing() -> None:
     assert decision == Decision(suppressed=False) and not decision.changed
 
 
+def test_tags_are_added_never_removed() -> None:
+    held = Held("active", subscriptions={1: "confirmed"}, tags=frozenset({"vip"}))
+    decision = decide_subscription(
+        held, Asked(lists=[1], status="confirmed", tags=("vip", "oily skin", "oily skin"))
+    )
+    assert decision.tags == ("oily skin",) and decision.changed
+    again = decide_subscription(held, Asked(lists=[1], status="confirmed", tags=("vip",)))
+    assert again.tags == () and not again.changed
+    new = decide_subscription(None, Asked(lists=[1], status="confirmed", tags=("vip",)))
+    assert new.tags == ("vip",)
+
+
 def test_suppressed_addresses_are_left_alone_unless_the_person_asks_again() -> None:
     asked = Asked(lists=[1], status="confirmed")
     again = Asked(lists=[1], status="confirmed", resubscribe=True)
@@ -97,6 +116,7 @@ row_strategy = st.fixed_dictionaries(
         "lists": st.lists(st.sampled_from(LISTS), min_size=1, max_size=2, unique=True),
         "confirmed": st.booleans(),
         "city": st.sampled_from(["", "Oslo", "Rome"]),
+        "tags": st.lists(st.sampled_from(["vip", "oily skin"]), max_size=2, unique=True),
     }
 )
 # One step is what one import file holds: each address at most once.
@@ -108,7 +128,7 @@ suppressed_strategy = st.dictionaries(
 
 def _reset(engine: Engine) -> None:
     with engine.begin() as conn:
-        for table in (subscription_log, subscriptions, suppressions, subscribers):
+        for table in (subscription_log, subscriptions, suppressions, subscriber_tags, subscribers):
             conn.execute(delete(table))
 
 
@@ -135,7 +155,10 @@ def _state(engine: Engine) -> dict[str, Any]:
             )
             for r in conn.execute(select(subscription_log).order_by(subscription_log.c.id))
         ]
-    return {"people": people, "subscriptions": subs, "suppressions": supp, "log": log}
+        tags = sorted(
+            (emails[r.subscriber_id], r.tag) for r in conn.execute(select(subscriber_tags))
+        )
+    return {"people": people, "subscriptions": subs, "suppressions": supp, "log": log, "tags": tags}
 
 
 def _by_add(engine: Engine, steps: list[dict[str, dict[str, Any]]]) -> None:
@@ -149,6 +172,7 @@ def _by_add(engine: Engine, steps: list[dict[str, dict[str, Any]]]) -> None:
                 method="cli",
                 confirmed=row["confirmed"],
                 attributes={"city": row["city"]} if row["city"] else None,
+                tags=row["tags"],
             )
 
 
@@ -157,10 +181,19 @@ def _by_import(engine: Engine, steps: list[dict[str, dict[str, Any]]], folder: P
         path = folder / f"step{number}.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["email", "name", "lists", "status", "city"])
+            writer.writerow(["email", "name", "lists", "status", "city", "tags"])
             for email, row in step.items():
                 status = "confirmed" if row["confirmed"] else "unconfirmed"
-                writer.writerow([email, row["name"], ";".join(row["lists"]), status, row["city"]])
+                writer.writerow(
+                    [
+                        email,
+                        row["name"],
+                        ";".join(row["lists"]),
+                        status,
+                        row["city"],
+                        ", ".join(row["tags"]),
+                    ]
+                )
         report = import_subscribers(engine, path, format="plain", batch_size=3)
         assert report.rejected == 0
 
