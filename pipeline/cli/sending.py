@@ -4,7 +4,7 @@ newsletter issue send SLUG [--dry-run] [--test-to ADDRESS] [--yes]
 newsletter issue status SLUG [--json]
 newsletter issue resume SLUG
 newsletter issue cancel SLUG
-newsletter issue retry-failed SLUG
+newsletter issue retry-failed SLUG [--uncertain]
 newsletter issue report SLUG [--csv [PATH]]
 """
 
@@ -86,7 +86,7 @@ def _progress(total: int, label: str) -> Iterator[Callable[[SendReport], None]]:
         task = bar.add_task(label, total=total, rate="-")
 
         def update(report: SendReport) -> None:
-            done = report.sent + report.failed + report.skipped
+            done = report.sent + report.failed + report.uncertain + report.skipped
             rate = f"{report.sent / report.elapsed:,.0f}" if report.elapsed > 0 else "-"
             bar.update(task, completed=done, rate=rate)
 
@@ -100,20 +100,25 @@ def _check_failed(exc: CheckFailed) -> None:
 
 def _summary(settings: Settings, engine: Engine, edition: Edition, report: SendReport) -> None:
     from pipeline.sending import ledger
+    from pipeline.sending.report import failure_reasons
 
     counts = ledger.count_by_status(engine, edition.id)
     mine = f"{report.sent} sent"
     if report.failed:
         mine += f", {report.failed} failed"
+    if report.uncertain:
+        mine += f", {report.uncertain} uncertain"
     if report.skipped:
         mine += f", {report.skipped} skipped (unsubscribed after the send started)"
     if report.retried:
         mine += f", {report.retried} retried"
     console.print(f"{edition.slug}: {mine} via {report.transport}.", markup=False, soft_wrap=True)
+    uncertain = f", {counts['uncertain']} uncertain" if counts["uncertain"] else ""
     console.print(
-        f"Ledger: {counts['sent']} sent, {counts['failed']} failed, {counts['skipped']} skipped,"
-        f" {counts['pending']} pending, {counts['in_flight']} in flight"
-        f" of {sum(counts.values())}; edition is {report.status}.",
+        f"Ledger: {counts['sent']} sent, {counts['failed']} failed{uncertain},"
+        f" {counts['skipped']} skipped, {counts['pending']} pending,"
+        f" {counts['in_flight']} in flight of {sum(counts.values())};"
+        f" edition is {report.status}.",
         markup=False,
         soft_wrap=True,
     )
@@ -124,9 +129,20 @@ def _summary(settings: Settings, engine: Engine, edition: Edition, report: SendR
             markup=False,
             soft_wrap=True,
         )
-    if counts["failed"]:
+    for status, what in (
+        ("failed", "were not delivered"),
+        ("uncertain", "went out but their answer never came (each got it once or not at all)"),
+    ):
+        if not counts[status]:
+            continue
+        console.print(f"{counts[status]} recipient(s) {what}:", markup=False, soft_wrap=True)
+        for error, n in failure_reasons(engine, edition.id, status):
+            console.print(f"  {n} x {error}", markup=False, soft_wrap=True)
+    if counts["failed"] or counts["uncertain"]:
+        again = " --uncertain" if counts["uncertain"] else ""
         console.print(
-            f"See who did not get it and why: newsletter issue report {edition.slug} --csv",
+            f"See who and why: newsletter issue report {edition.slug} --csv; send to them"
+            f" again: newsletter issue retry-failed {edition.slug}{again}",
             markup=False,
             soft_wrap=True,
         )
@@ -151,7 +167,7 @@ def _run(
     total = sum(counts.values()) or audience_count(
         engine, edition.lists, segment_filter(engine, edition.segment_condition, clock.now())
     )
-    done = counts["sent"] + counts["failed"] + counts["skipped"] + counts["cancelled"]
+    done = sum(counts[k] for k in ("sent", "failed", "uncertain", "skipped", "cancelled"))
     processes = choose_workers(settings, workers, total - done)
     with _progress(total - done, f"Sending {edition.slug}") as update:
         if processes > 1:
@@ -237,7 +253,7 @@ def send_command(
 ) -> None:
     """Send an issue now: freeze it, snapshot the audience, and send to everyone once."""
     from pipeline.sending import ledger
-    from pipeline.sending.editions import REFREEZABLE, find_edition, freeze_edition, get_edition
+    from pipeline.sending.editions import find_edition, freeze_for_sending
     from pipeline.sending.engine import send_edition
     from pipeline.sending.report import audience_count
     from pipeline.subscribers.audience import segment_filter
@@ -260,12 +276,10 @@ def send_command(
         if test_to:
             _test_copy(settings, slug, test_to)
             return
-        if existing is None or existing.status in REFREEZABLE:
-            freeze_edition(settings, engine, slug, clock=clock)
+        edition = freeze_for_sending(settings, engine, slug, clock=clock)
     except CheckFailed as exc:
         _check_failed(exc)
         raise
-    edition = get_edition(engine, slug)
     if edition.status in ("paused", "cancelled"):
         send_edition(settings, engine, edition.id, clock=clock)  # raises with the reason
     counts = ledger.count_by_status(engine, edition.id)
@@ -423,28 +437,23 @@ def cancel_command(slug: str = typer.Argument(..., help="The issue (edition) slu
 @issue_app.command("retry-failed")
 def retry_failed_command(
     slug: str = typer.Argument(..., help="The issue (edition) slug."),
+    uncertain: bool = typer.Option(
+        False,
+        "--uncertain",
+        help="Also send again to the uncertain rows (some of them may get two copies).",
+    ),
 ) -> None:
     """Send again to the recipients whose delivery failed."""
-    from pipeline.sending import ledger
-    from pipeline.sending.editions import get_edition, transition
+    from pipeline.sending.editions import get_edition
+    from pipeline.sending.retrying import retry_failed
 
     settings, engine, clock = get_settings(), get_engine(), get_clock()
-    edition = get_edition(engine, slug)
-    if edition.status not in ("sent", "paused", "sending"):
-        raise SendError(f"{slug} is {edition.status}; there is nothing to retry")
-    count = ledger.requeue_failed(engine, edition.id, clock.now())
+    count = retry_failed(engine, slug, uncertain=uncertain, clock=clock)
+    what = "failed or uncertain" if uncertain else "failed"
     if not count:
-        console.print(f"{slug} has no failed deliveries.", markup=False, soft_wrap=True)
+        console.print(f"{slug} has no {what} deliveries.", markup=False, soft_wrap=True)
         return
-    console.print(f"Retrying {count} failed deliver{'y' if count == 1 else 'ies'}.")
-    transition(
-        engine,
-        edition.id,
-        ["sent", "paused"],
-        "sending",
-        finished_at=None,
-        pause_reason=None,
-    )
+    console.print(f"Retrying {count} {what} deliver{'y' if count == 1 else 'ies'}.")
     _run(settings, engine, get_edition(engine, slug), clock)
 
 
@@ -474,8 +483,9 @@ def report_command(
         console.print(f"Wrote {rows} row(s) to {path}", markup=False, soft_wrap=True)
         return
     counts = ledger.count_by_status(engine, edition.id)
+    maybe = f" {counts['uncertain']} uncertain (may have got it)," if counts["uncertain"] else ""
     console.print(
-        f"{slug} ({edition.status}): {counts['sent']} got it; {counts['failed']} failed,"
+        f"{slug} ({edition.status}): {counts['sent']} got it; {counts['failed']} failed,{maybe}"
         f" {counts['skipped']} skipped, {counts['pending'] + counts['in_flight']} not sent yet,"
         f" {counts['cancelled']} cancelled.",
         markup=False,

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pipeline.config import Settings
+from pipeline.errors import PersonalisationError
 from pipeline.render.personalise import CompiledEdition
+from pipeline.sending.addresses import wire_address
 from pipeline.sending.dkim import make_signer
 from pipeline.sending.mime import MessageSkeleton
 from pipeline.sending.transports import get_transport
@@ -24,9 +26,13 @@ def send_single(
     transport: Transport | None = None,
 ) -> Result:
     """Send one message; the result says sent, transient or failed (and why)."""
+    try:
+        address = wire_address(to_email)
+    except PersonalisationError as exc:
+        return Result("failed", error=str(exc))
     skeleton = MessageSkeleton(settings, compiled, slug=slug, signer=make_signer(settings))
     chosen = transport or get_transport(settings)
-    message = Outgoing(skeleton, to_email, to_name, dict(values), skeleton.new_message_id())
+    message = Outgoing(skeleton, address, to_name, dict(values), skeleton.new_message_id())
     try:
         return chosen.send_batch([message])[0]
     finally:

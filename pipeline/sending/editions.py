@@ -15,12 +15,14 @@ so of two processes racing for the same change exactly one wins.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
@@ -46,6 +48,11 @@ STATES: tuple[str, ...] = (
 )
 #: States in which an edition may be frozen again (nothing has been sent yet).
 REFREEZABLE: tuple[str, ...] = ("frozen", "scheduled", "missed")
+
+
+class EditionStarted(SendError):
+    """The edition has started sending (perhaps a moment ago, in another process) and can
+    no longer be frozen again."""
 
 
 @dataclass(frozen=True)
@@ -153,9 +160,25 @@ def store_edition(
         "pause_reason": None,
         "frozen_at": now,
     }
+    for attempt in (1, 2):
+        try:
+            return _store(engine, slug, values, now, links)
+        except IntegrityError:  # another process inserted the same slug a moment ago
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store(
+    engine: Engine, slug: str, values: dict[str, Any], now: datetime, links: Sequence[Link]
+) -> int:
     with engine.begin() as conn:
+        # Locked, so a concurrent start (``ledger.start_edition`` locks the same row) is
+        # either finished before this check or waits until this refreeze is done.
         row = conn.execute(
-            select(editions.c.id, editions.c.status).where(editions.c.slug == slug)
+            select(editions.c.id, editions.c.status)
+            .where(editions.c.slug == slug)
+            .with_for_update()
         ).first()
         if row is None:
             new_id = conn.execute(
@@ -168,7 +191,7 @@ def store_edition(
             select(func.count()).select_from(deliveries).where(deliveries.c.edition_id == row.id)
         ).scalar_one()
         if row.status not in REFREEZABLE or started:
-            raise SendError(
+            raise EditionStarted(
                 f"edition {slug!r} is {row.status} and can no longer be changed",
                 fix="copy the issue to a new folder (a new slug) to send it again",
             )
@@ -275,3 +298,16 @@ def freeze_edition(
         send_at=send_at,
         clock=clock,
     )
+
+
+def freeze_for_sending(
+    settings: Settings, engine: Engine, slug: str, *, clock: Clock | None = None
+) -> Edition:
+    """The edition ``issue send`` sends: the issue frozen (again) while nothing has been
+    sent, or, when another run started it meanwhile, that run's edition (this one joins)."""
+    existing = find_edition(engine, slug)
+    if existing is None or existing.status in REFREEZABLE:
+        # EditionStarted: a concurrent `issue send` or `send-due` started it; join it.
+        with contextlib.suppress(EditionStarted):
+            freeze_edition(settings, engine, slug, clock=clock)
+    return get_edition(engine, slug)

@@ -1,10 +1,21 @@
 """The sending engine: snapshot the audience, claim batches, send, record every answer.
 
-Safe to run in several processes on one edition at once: each claims its own batches. A
-crash leaves ``pending`` rows (sent by the next run) and ``in_flight`` rows whose fate is
-unknown: a later run reclaims them after ``sending.claim_lease_seconds`` and
-``issue resume`` at once (``reclaim_in_flight``); they are resent, so a crash can
-duplicate at most the messages in flight at that moment and never loses one.
+Safe to run in several processes on one edition at once: each claims its own batches
+(``send_claims`` is the claim loop any number of processes may run). While a run sends,
+a heartbeat thread renews its claim every quarter of ``sending.claim_lease_seconds``, so
+a slow relay never lets another run take over live rows. Answers are written as they
+come, in slices of at most one answer per connection (or a quarter second), not once per
+batch. A crash leaves ``pending`` rows (sent by the next run) and ``in_flight`` rows whose
+fate is unknown: a later run reclaims them once their heartbeat has stopped for a lease,
+and ``issue resume`` at once (``reclaim_in_flight``); they are resent, so a kill -9
+duplicates at most the messages on the wire plus the answers of the last slice, and
+never loses one. An answer that never came after the message went out (a timeout after
+SMTP DATA, a lost HTTP reply) makes the row ``uncertain``: not resent by itself
+(``issue retry-failed --uncertain`` does), and counted in every report.
+
+An exception from the transport that is not a recipient's problem never leaves a batch in
+flight while the process lives: a ``TransportError`` gives the unsent rows back and
+stops; anything else also gives them back and pauses the edition with the reason.
 
 Transient failures go back to ``pending`` with ``next_attempt_at`` (exponential backoff
 with jitter) until ``sending.max_attempts``; permanent ones are ``failed`` at once. Past
@@ -13,25 +24,30 @@ with jitter) until ``sending.max_attempts``; permanent ones are ``failed`` at on
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import random
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from pipeline.bounces.decision import Bounce, apply_bounce
 from pipeline.bounces.verp import verp_address
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
-from pipeline.errors import PersonalisationError, SendError, TransportError
+from pipeline.errors import PersonalisationError, SendError, StoreError, TransportError
 from pipeline.sending import ledger
+from pipeline.sending.addresses import wire_address
 from pipeline.sending.dkim import make_signer
-from pipeline.sending.editions import edition_by_id, transition
+from pipeline.sending.editions import Edition, edition_by_id, transition
 from pipeline.sending.mime import MAILTO_KEY, MessageSkeleton
 from pipeline.sending.ratelimit import TokenBucket
 from pipeline.sending.recipient_values import recipient_values, web_url
@@ -39,6 +55,8 @@ from pipeline.sending.transports import get_transport
 from pipeline.sending.transports.base import Outgoing, Result, Transport
 from pipeline.store.tables import editions
 from pipeline.tracking.plan import tracking_values
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,6 +70,7 @@ class SendReport:
     sent: int = 0
     failed: int = 0
     retried: int = 0  # transient failures put back for a later attempt
+    uncertain: int = 0  # went out, answer never came: maybe delivered, not resent
     skipped: int = 0
     attempts: int = 0
     total: int = 0  # ledger rows of the edition
@@ -65,7 +84,7 @@ class SendReport:
 
     @property
     def errors(self) -> int:
-        return self.failed + self.retried
+        return self.failed + self.retried + self.uncertain
 
     @property
     def elapsed(self) -> float:
@@ -95,6 +114,102 @@ def _edition_status(engine: Engine, edition_id: int) -> str:
         return str(
             conn.execute(select(editions.c.status).where(editions.c.id == edition_id)).scalar_one()
         )
+
+
+class _Recorder:
+    """Writes the answers of one claim as they arrive, from the transport's threads: in
+    slices of ``every`` answers or ``seconds``, whichever comes first. A database error is
+    retried (a killed connection is replaced); if it persists the send stops (StoreError)
+    with the unwritten rows still in flight, to be reclaimed by the next run."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        claim_id: str,
+        clock: Clock,
+        *,
+        every: int,
+        seconds: float = 0.25,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.engine = engine
+        self.claim_id = claim_id
+        self.clock = clock
+        self.every = max(1, every)
+        self.seconds = seconds
+        self.sleep = sleep
+        self.lock = threading.RLock()
+        self.buffer: list[ledger.Outcome] = []
+        self.last = time.monotonic()
+        self.conn: Connection | None = None
+
+    def close(self) -> None:
+        with self.lock:
+            if self.conn is not None:
+                with contextlib.suppress(DBAPIError):
+                    self.conn.close()
+                self.conn = None
+
+    def add(self, outcomes: list[ledger.Outcome]) -> None:
+        with self.lock:
+            self.buffer.extend(outcomes)
+            if len(self.buffer) >= self.every or time.monotonic() - self.last >= self.seconds:
+                self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            if not self.buffer:
+                return
+            for attempt in range(4):
+                try:
+                    if self.conn is None:  # one connection per claim, not one per slice
+                        self.conn = self.engine.connect()
+                    ledger.record_outcomes(self.conn, self.claim_id, self.buffer, self.clock.now())
+                    break
+                except DBAPIError as exc:
+                    self.close()
+                    if attempt == 3:
+                        raise StoreError(
+                            f"cannot record delivery results: {exc.orig or exc}",
+                            fix="check the database; then 'newsletter issue resume SLUG' "
+                            "(the unrecorded messages are sent again)",
+                        ) from exc
+                    log.warning("recording results failed (%s); retrying", exc.orig or exc)
+                    self.sleep(0.2 * 2**attempt)
+            self.buffer.clear()
+            self.last = time.monotonic()
+
+
+class _Heartbeat:
+    """A thread renewing the current claim of a run every ``interval`` seconds."""
+
+    def __init__(self, engine: Engine, clock: Clock, interval: float) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.interval = interval
+        self.claim_id: str | None = None
+        self.stop = threading.Event()
+        self.beats = 0
+        self.thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.interval):
+            claim_id = self.claim_id
+            if claim_id is None:
+                continue
+            try:
+                ledger.renew_claim(self.engine, claim_id, self.clock.now())
+                self.beats += 1
+            except DBAPIError as exc:  # the next beat tries again
+                log.warning("heartbeat failed: %s", exc.orig or exc)
 
 
 def send_edition(
@@ -133,6 +248,32 @@ def send_edition(
     own_transport = transport is None
     chosen = transport or get_transport(settings)
     report.transport = chosen.describe()
+    report.total = sum(ledger.count_by_status(engine, edition_id).values())
+    try:
+        send_claims(settings, engine, edition, chosen, report, clock, progress, sleep, rng)
+    finally:
+        if own_transport:
+            chosen.close()
+    if report.status != "paused":
+        report.pause_reason = None
+    return report
+
+
+def send_claims(
+    settings: Settings,
+    engine: Engine,
+    edition: Edition,
+    transport: Transport,
+    report: SendReport,
+    clock: Clock,
+    progress: Callable[[SendReport], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> None:
+    """The claim loop of one run on an edition already ``sending``: reclaim expired claims,
+    claim a batch, send it, record it; until nothing is left, the edition leaves
+    ``sending`` or the error rate pauses it. Any number of processes may run it at once."""
+    edition_id = edition.id
     skeleton = MessageSkeleton(
         settings,
         edition.compiled,
@@ -142,11 +283,10 @@ def send_edition(
     )
     web = web_url(settings, edition.slug)
     cfg = settings.sending
-    bucket = TokenBucket(cfg.rate_limit, sleep=sleep)
-    chunk = max(1, int(cfg.rate_limit)) if cfg.rate_limit > 0 else chosen.batch_size
+    bucket = TokenBucket(cfg.rate_limit, now=lambda: clock.now().timestamp(), sleep=sleep)
+    chunk = max(1, int(cfg.rate_limit)) if cfg.rate_limit > 0 else transport.batch_size
     lease = timedelta(seconds=cfg.claim_lease_seconds)
-    report.total = sum(ledger.count_by_status(engine, edition_id).values())
-    try:
+    with _Heartbeat(engine, clock, cfg.claim_lease_seconds / 4) as heartbeat:
         while True:
             now = clock.now()
             ledger.reclaim_rows(
@@ -157,38 +297,45 @@ def send_edition(
                 report.status = status
                 if status == "paused":
                     report.pause_reason = edition_by_id(engine, edition_id).pause_reason
-                break
+                return
             claim_id = secrets.token_hex(12)
             claimed = ledger.claim_batch(
                 engine,
                 edition_id,
                 edition.lists,
-                limit=chosen.batch_size,
+                limit=transport.batch_size,
                 claim_id=claim_id,
                 now=now,
             )
             if not claimed:
                 if _finish_or_wait(engine, edition_id, report, clock, sleep):
                     continue
-                break
+                return
+            heartbeat.claim_id = claim_id
+            every = transport.record_every or transport.concurrency
+            recorder = _Recorder(engine, claim_id, clock, every=every)
             try:
-                outcomes = _send_claimed(
-                    settings,
-                    edition_id,
-                    skeleton,
-                    web,
-                    chosen,
-                    bucket,
-                    chunk,
-                    claimed,
-                    report,
-                    rng,
-                    clock,
-                )
-            except TransportError:
-                ledger.release_claim(engine, claim_id, clock.now())
+                _send_claimed(
+                    settings, edition_id, skeleton, web, transport, bucket, chunk,
+                    claimed, report, rng, clock, recorder,
+                )  # fmt: skip
+                recorder.flush()
+            except (TransportError, StoreError):
+                _give_back(recorder, engine, claim_id, clock)
                 raise
-            ledger.record_outcomes(engine, claim_id, outcomes, clock.now())
+            except Exception as exc:  # a bug in a transport: pause with the reason
+                log.exception("the %s transport failed", transport.name)
+                _give_back(recorder, engine, claim_id, clock)
+                reason = (
+                    f"the {transport.name} transport failed: {type(exc).__name__}: {exc}; "
+                    "the messages it had not sent were given back"
+                )
+                transition(engine, edition_id, ["sending"], "paused", pause_reason=reason)
+                report.status, report.pause_reason = "paused", reason
+                return
+            finally:
+                heartbeat.claim_id = None
+                recorder.close()
             _apply_refusals(settings, engine, edition_id, report, clock)
             if progress is not None:
                 progress(report)
@@ -203,13 +350,16 @@ def send_edition(
                 transition(engine, edition_id, ["sending"], "paused", pause_reason=reason)
                 report.status = "paused"
                 report.pause_reason = reason
-                break
-    finally:
-        if own_transport:
-            chosen.close()
-    if report.status != "paused":
-        report.pause_reason = None
-    return report
+                return
+
+
+def _give_back(recorder: _Recorder, engine: Engine, claim_id: str, clock: Clock) -> None:
+    """Write the answers already known, then put the rows not sent back to pending."""
+    try:
+        recorder.flush()
+    except StoreError:
+        return  # the database is gone: the rows stay in flight for the next run
+    ledger.release_claim(engine, claim_id, clock.now())
 
 
 def _apply_refusals(
@@ -271,8 +421,10 @@ def _send_claimed(
     report: SendReport,
     rng: random.Random | None,
     clock: Clock,
-) -> list[ledger.Outcome]:
-    outcomes: list[ledger.Outcome] = []
+    recorder: _Recorder,
+) -> None:
+    """Send one claim; every answer goes to ``recorder`` as it arrives."""
+    early: list[ledger.Outcome] = []
     batch: list[tuple[ledger.Claimed, Outgoing]] = []
     refusals = report.refusals
     return_path = settings.bounces.return_path
@@ -280,7 +432,7 @@ def _send_claimed(
     for row in claimed:
         if not row.eligible:
             why = "erased before sending" if row.erased else "unsubscribed or suppressed"
-            outcomes.append(ledger.Outcome(row.id, "skipped", error=why))
+            early.append(ledger.Outcome(row.id, "skipped", error=why))
             report.skipped += 1
             continue
         assert row.subscriber_id is not None
@@ -299,27 +451,43 @@ def _send_claimed(
         if return_path:
             envelope = verp_address(return_path, secret, "b", row.id)
             values[MAILTO_KEY] = verp_address(return_path, secret, "u", row.id)
+        try:
+            address = wire_address(row.email)
+            if transport.name != "sendgrid":  # SendGrid checks its own (other) limits
+                skeleton.check(address, row.name, values)
+        except PersonalisationError as exc:
+            early.append(ledger.Outcome(row.id, "failed", error=str(exc)))
+            report.failed += 1
+            report.attempts += 1
+            continue
         message = Outgoing(
-            skeleton, row.email, row.name, values, skeleton.new_message_id(), row.id, envelope
+            skeleton, address, row.name, values, skeleton.new_message_id(), row.id, envelope
         )
-        if transport.name != "sendgrid":  # SendGrid checks its own (other) limits
-            try:
-                skeleton.check(row.email, row.name, values)
-            except PersonalisationError as exc:
-                outcomes.append(ledger.Outcome(row.id, "failed", error=str(exc)))
-                report.failed += 1
-                report.attempts += 1
-                continue
         batch.append((row, message))
+    recorder.add(early)
     for start in range(0, len(batch), chunk):
         part = batch[start : start + chunk]
         bucket.acquire(len(part))
-        results = transport.send_batch([m for _, m in part])
-        for (row, message), result in zip(part, results, strict=True):
-            outcomes.append(_outcome(settings, row, message, result, report, rng, clock))
-            if result.refused:
-                refusals.append((row, result.error or "refused"))
-    return outcomes
+
+        def record(
+            answers: list[tuple[int, Result]],
+            part: list[tuple[ledger.Claimed, Outgoing]] = part,
+            done: set[int] = set(),  # noqa: B006 (one set per part, bound here)
+        ) -> None:
+            with recorder.lock:
+                outcomes = []
+                for i, result in answers:
+                    if i in done:
+                        continue
+                    done.add(i)
+                    row, message = part[i]
+                    outcomes.append(_outcome(settings, row, message, result, report, rng, clock))
+                    if result.refused:
+                        refusals.append((row, result.error or "refused"))
+                recorder.add(outcomes)
+
+        results = transport.send_batch([m for _, m in part], on_results=record)
+        record(list(enumerate(results)))  # answers a transport did not report as they came
 
 
 def _outcome(
@@ -338,6 +506,11 @@ def _outcome(
             row.id, "sent", message_id=message.message_id, provider_id=result.provider_id
         )
     report.pause_reason = result.error
+    if result.outcome == "uncertain":
+        report.uncertain += 1
+        return ledger.Outcome(
+            row.id, "uncertain", message_id=message.message_id, error=result.error
+        )
     if result.outcome == "transient" and row.attempts < settings.sending.max_attempts:
         report.retried += 1
         when = clock.now() + timedelta(seconds=backoff_delay(settings, row.attempts, rng))

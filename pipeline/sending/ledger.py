@@ -3,11 +3,14 @@
 Row states:
 
     pending ──claim──> in_flight ──> sent | failed | pending (transient, retried later)
+                                 └──> uncertain (sent, but the answer never came)
     pending ──> skipped (unsubscribed/suppressed after the snapshot) | cancelled
 
 A claim moves a batch of due ``pending`` rows to ``in_flight`` with a claim id in one
 transaction (PostgreSQL ``FOR UPDATE SKIP LOCKED``; SQLite's ``BEGIN IMMEDIATE`` makes
-the transaction exclusive). Results are written only while the claim is still ours.
+the transaction exclusive). While the claim's run lives it renews ``claimed_at``
+(``renew_claim``, the heartbeat), so only the rows of a run that stopped are reclaimed.
+Results are written as they come (``record_outcomes``) and only while the claim is ours.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,7 +40,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pipeline.store.tables import deliveries, editions, lists, subscribers, subscriptions
 from pipeline.subscribers.audience import audience_select, segment_filter
 
-ROW_STATES: tuple[str, ...] = ("pending", "in_flight", "sent", "failed", "skipped", "cancelled")
+ROW_STATES: tuple[str, ...] = (
+    "pending",
+    "in_flight",
+    "sent",
+    "failed",
+    "uncertain",
+    "skipped",
+    "cancelled",
+)
 
 
 # ---- snapshot: the audience, once, in one statement ------------------------------------
@@ -45,12 +58,12 @@ def snapshot_audience(
     list_slugs: Sequence[str],
     where: ColumnElement[bool] | None = None,
 ) -> int:
-    """INSERT ... SELECT the eligible audience as ``pending`` rows (only those not there);
-    ``where`` is the edition's segment, resolved here and only here."""
+    """INSERT ... SELECT the eligible audience as ``pending`` rows; ``where`` is the
+    edition's segment, resolved here and only here. Rows already there are left alone by
+    ``ON CONFLICT DO NOTHING`` (no per-row probe of the ledger, so the plan stays linear
+    whatever the statistics). PostgreSQL then gets fresh statistics for the ledger, which
+    has just grown by the whole audience."""
     audience = audience_select(list_slugs, where).subquery()
-    already = exists().where(
-        deliveries.c.edition_id == edition_id, deliveries.c.subscriber_id == audience.c.id
-    )
     rows = select(
         literal(edition_id),
         audience.c.id,
@@ -58,7 +71,7 @@ def snapshot_audience(
         literal("pending"),
         literal(0),
         func.current_timestamp(),
-    ).where(~already)
+    ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = (
         dialect.insert(deliveries)
@@ -67,7 +80,10 @@ def snapshot_audience(
         )
         .on_conflict_do_nothing()
     )
-    return int(conn.execute(stmt).rowcount or 0)
+    added = int(conn.execute(stmt).rowcount or 0)
+    if added and conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE deliveries"))
+    return added
 
 
 def start_edition(
@@ -80,8 +96,15 @@ def start_edition(
 ) -> bool:
     """frozen/scheduled -> sending and the snapshot, in one transaction; a run that joins an
     edition already sending snapshots only when the ledger is still empty. True if this
-    caller started the send."""
+    caller started the send.
+
+    The edition's row is locked first (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+    ``BEGIN IMMEDIATE`` locks the database), so of several runs starting at once one takes
+    the snapshot while the others wait for it and then join: it never runs twice at once."""
     with engine.begin() as conn:
+        conn.execute(
+            select(editions.c.id).where(editions.c.id == edition_id).with_for_update()
+        ).first()
         started = conn.execute(
             update(editions)
             .where(editions.c.id == edition_id, editions.c.status.in_(["frozen", "scheduled"]))
@@ -201,9 +224,10 @@ class Outcome:
 
 
 def record_outcomes(
-    engine: Engine, claim_id: str, outcomes: Sequence[Outcome], now: datetime
+    engine: Engine | Connection, claim_id: str, outcomes: Sequence[Outcome], now: datetime
 ) -> int:
-    """Write outcomes for rows still held by ``claim_id``; return how many were written."""
+    """Write outcomes for rows still held by ``claim_id``, in one transaction (on a
+    connection the caller keeps open, or a new one); return how many were written."""
     if not outcomes:
         return 0
     stmt = (
@@ -232,8 +256,24 @@ def record_outcomes(
         }
         for o in outcomes
     ]
+    if isinstance(engine, Connection):
+        with engine.begin():
+            result = engine.execute(stmt, params)
+    else:
+        with engine.begin() as conn:
+            result = conn.execute(stmt, params)
+    return int(result.rowcount or 0)
+
+
+def renew_claim(engine: Engine, claim_id: str, now: datetime) -> int:
+    """The heartbeat: the rows still held by ``claim_id`` were claimed ``now`` (a live run
+    keeps its claim however slow the relay). Returns how many rows it holds."""
     with engine.begin() as conn:
-        result = conn.execute(stmt, params)
+        result = conn.execute(
+            update(deliveries)
+            .where(deliveries.c.claim_id == claim_id, deliveries.c.status == "in_flight")
+            .values(claimed_at=now)
+        )
     return int(result.rowcount or 0)
 
 
@@ -292,11 +332,15 @@ def cancel_pending(engine: Engine, edition_id: int, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-def requeue_failed(engine: Engine, edition_id: int, now: datetime) -> int:
+def requeue_failed(
+    engine: Engine, edition_id: int, now: datetime, *, uncertain: bool = False
+) -> int:
+    """failed (and, when asked, uncertain) rows back to pending with no attempts."""
+    states = ["failed", "uncertain"] if uncertain else ["failed"]
     with engine.begin() as conn:
         result = conn.execute(
             update(deliveries)
-            .where(deliveries.c.edition_id == edition_id, deliveries.c.status == "failed")
+            .where(deliveries.c.edition_id == edition_id, deliveries.c.status.in_(states))
             .values(status="pending", attempts=0, next_attempt_at=None, error=None, updated_at=now)
         )
     return int(result.rowcount or 0)

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from sqlalchemy import ColumnElement, Engine, func, select
 
 from pipeline.clock import Clock, SystemClock
+from pipeline.csvcells import safe_cell
 from pipeline.sending import ledger
 from pipeline.sending.editions import Edition
 from pipeline.store.tables import deliveries
@@ -31,7 +32,9 @@ _WHY = {
     "pending": "not sent yet",
     "in_flight": "being sent (or the run stopped while sending: see 'issue resume')",
     "cancelled": "the edition was cancelled",
+    "uncertain": "sent, but the answer never came: it may have been delivered",
 }
+_DELIVERED = {"sent": "yes", "uncertain": "maybe"}
 
 
 @dataclass(frozen=True)
@@ -103,11 +106,11 @@ def write_report_csv(engine: Engine, edition_id: int, out: TextIO) -> int:
         reason = "" if delivered else (row.error or _WHY.get(row.status, row.status))
         writer.writerow(
             [
-                row.email,
+                safe_cell(row.email),
                 row.subscriber_id if row.subscriber_id is not None else "",
                 row.status,
-                "yes" if delivered else "no",
-                reason,
+                _DELIVERED.get(row.status, "no"),
+                safe_cell(reason),
                 row.attempts,
                 row.sent_at.isoformat() if row.sent_at else "",
                 row.message_id or "",
@@ -119,15 +122,30 @@ def write_report_csv(engine: Engine, edition_id: int, out: TextIO) -> int:
 
 
 def failures(engine: Engine, edition_id: int, limit: int = 20) -> list[tuple[str, str, str]]:
-    """The first failed or skipped rows: (email, status, reason)."""
+    """The first failed, uncertain or skipped rows: (email, status, reason)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(deliveries.c.email, deliveries.c.status, deliveries.c.error)
             .where(
                 deliveries.c.edition_id == edition_id,
-                deliveries.c.status.in_(["failed", "skipped"]),
+                deliveries.c.status.in_(["failed", "uncertain", "skipped"]),
             )
             .order_by(deliveries.c.id)
             .limit(limit)
         ).all()
     return [(r[0], r[1], r[2] or "") for r in rows]
+
+
+def failure_reasons(
+    engine: Engine, edition_id: int, status: str = "failed", limit: int = 3
+) -> list[tuple[str, int]]:
+    """The commonest errors of the rows in ``status``: (error, how many), most first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(deliveries.c.error, func.count().label("n"))
+            .where(deliveries.c.edition_id == edition_id, deliveries.c.status == status)
+            .group_by(deliveries.c.error)
+            .order_by(func.count().desc(), deliveries.c.error)
+            .limit(limit)
+        ).all()
+    return [(r.error or status, int(r.n)) for r in rows]

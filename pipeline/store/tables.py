@@ -209,7 +209,7 @@ deliveries = Table(
         nullable=True,
     ),
     Column("email", String(320), nullable=False),
-    # pending | in_flight | sent | failed | cancelled | skipped
+    # pending | in_flight | sent | failed | uncertain | cancelled | skipped
     Column("status", String(20), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("claim_id", String(64), nullable=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ def add_audience(
     list_slug: str = "beauty-tips",
     start: int = 0,
     name: Callable[[int], str] = lambda i: f"Reader {i}",
+    email: Callable[[int], str] = lambda i: f"reader{i}@example.org",
 ) -> list[int]:
     """Insert ``count`` active subscribers confirmed on ``list_slug``; return their ids."""
     now = utcnow()
@@ -38,7 +40,7 @@ def add_audience(
             ).inserted_primary_key[0]  # type: ignore[index]
         rows = [
             {
-                "email": f"reader{i}@example.org",
+                "email": email(i),
                 "name": name(i),
                 "attributes": {},
                 "status": "active",
@@ -112,8 +114,11 @@ def make_edition(
 class RecordingHandler:
     """aiosmtpd handler: ``accepted`` holds (recipient, Message-ID) of every message taken.
 
-    ``script`` is a list of answers for the next DATA commands ("421 ...", "451 ...", or
-    "drop" to cut the connection); ``refuse`` answers RCPT with 550 for these addresses.
+    ``script`` is a list of answers for the next DATA commands ("421 ...", "451 ...",
+    "drop" to cut the connection, or "stall" to answer 250 only after ``stall_seconds``);
+    ``refuse`` answers RCPT with 550 for these addresses; ``delay`` seconds are waited
+    before every DATA answer (a slow relay). ``smtputf8`` records the recipients of
+    messages sent with MAIL FROM ... SMTPUTF8.
     """
 
     def __init__(self) -> None:
@@ -121,6 +126,9 @@ class RecordingHandler:
         self.script: list[str] = []
         self.refuse: set[str] = set()
         self.always: str | None = None
+        self.delay = 0.0
+        self.stall_seconds = 1.0
+        self.smtputf8: list[str] = []
         self.last = b""
         self.target = 0  # when this many messages are accepted, ``reached`` is set
         self.reached = threading.Event()
@@ -135,11 +143,21 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import asyncio
+
         with self.lock:
             answer = self.script.pop(0) if self.script else self.always
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if answer == "drop":
             server.transport.close()
             return "421 dropped"
+        if answer == "stall":
+            await asyncio.sleep(self.stall_seconds)
+            answer = None
+        if "SMTPUTF8" in [o.upper() for o in envelope.mail_options]:
+            with self.lock:
+                self.smtputf8.extend(envelope.rcpt_tos)
         if answer:
             return answer
         content: bytes = envelope.content
@@ -224,6 +242,14 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.stop()
 
 
+@pytest.fixture
+def ascii_smtp_server() -> Iterator[SmtpServer]:
+    """Like ``smtp_server`` (which offers SMTPUTF8, RFC 6531), without that extension."""
+    controller, server = _start_smtp(enable_SMTPUTF8=False)
+    yield server
+    controller.stop()
+
+
 SMTP_USER, SMTP_PASSWORD = "newsletter", "s3cret-password"
 
 
@@ -254,9 +280,25 @@ def smtp_auth_server() -> Iterator[SmtpServer]:
 SCHEMA = json.loads((SHARED / "contracts" / "sendgrid-mail-send.schema.json").read_text())
 
 
+# Prism validates ``format: email`` with ajv-formats' "fast" email pattern: ASCII only, so
+# an IDN domain must arrive as punycode and a UTF-8 local part is refused.
+_AJV_EMAIL = re.compile(
+    r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$",
+    re.IGNORECASE,
+)
+FORMATS = jsonschema.FormatChecker()
+
+
+@FORMATS.checks("email")
+def _is_email(value: object) -> bool:
+    return not isinstance(value, str) or bool(_AJV_EMAIL.match(value))
+
+
 def sendgrid_violations(body: dict[str, Any]) -> list[str]:
-    """Schema errors plus the limits in the schema's $comment."""
-    validator = jsonschema.Draft202012Validator(SCHEMA)
+    """Schema errors (formats included, as Prism checks them) plus the limits in the
+    schema's $comment."""
+    validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=FORMATS)
     problems = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(body)]
     people = body.get("personalizations", [])
     recipients = sum(len(p.get(k, [])) for p in people for k in ("to", "cc", "bcc"))
@@ -286,8 +328,13 @@ class SendgridStandIn:
         self.auth: list[str] = []
         self.lock = threading.Lock()
         self.url = ""
+        # Addresses SendGrid refuses (400) as SendGrid does, naming the personalization in
+        # ``field``; with ``name_field`` off the error only says "personalizations".
+        self.refuse: set[str] = set()
+        self.name_field = True
+        self.lose_replies = 0  # the next N accepted requests get no reply (connection cut)
 
-    def answer(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], bytes]:
+    def answer(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], bytes] | None:
         problems = sendgrid_violations(body)
         with self.lock:
             self.requests.append(body)
@@ -295,6 +342,19 @@ class SendgridStandIn:
             if problems:
                 self.violations.extend(problems)
                 return 400, {}, json.dumps({"errors": [{"message": problems[0]}]}).encode()
+            bad = [
+                i
+                for i, p in enumerate(body["personalizations"])
+                if any(t["email"] in self.refuse for t in p.get("to", []))
+            ]
+            if bad:
+                field = f"personalizations.{bad[0]}.to" if self.name_field else "personalizations"
+                error = {"message": "Does not contain a valid address.", "field": field}
+                return 400, {}, json.dumps({"errors": [error]}).encode()
+            if self.lose_replies:
+                self.lose_replies -= 1
+                self.accepted.extend(body["personalizations"])
+                return None
             status, headers = self.script.pop(0) if self.script else (202, {})
             if status == 202:
                 self.accepted.extend(body["personalizations"])
@@ -317,9 +377,12 @@ def sendgrid_api() -> Iterator[SendgridStandIn]:
             if self.path != "/v3/mail/send":
                 status, headers, payload = 404, {}, b"{}"
             else:
-                status, headers, payload = stand_in.answer(
-                    body, self.headers.get("Authorization", "")
-                )
+                answer = stand_in.answer(body, self.headers.get("Authorization", ""))
+                if answer is None:  # accepted, and the reply is lost
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                status, headers, payload = answer
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)

@@ -1,23 +1,31 @@
 """The one interface every transport implements, and what goes in and comes out.
 
-``Transport.send_batch(messages) -> list[Result]`` takes messages of one edition and returns
-one result per message, in the same order. A transport never raises for a recipient's
-problem: it reports it in that recipient's result, as *sent*, *transient* (try again later:
-SMTP 4xx, a dropped connection, HTTP 429/5xx, a timeout) or *failed* (permanent: SMTP 5xx
-for the recipient, HTTP 400). ``TransportError`` means the transport cannot be used at all
-(bad settings, a missing key).
+``Transport.send_batch(messages, on_results) -> list[Result]`` takes messages of one
+edition and returns one result per message, in the same order; it also calls
+``on_results([(index, result), ...])`` as soon as answers are known (from the
+transport's threads), so the engine can record results while the batch is still going.
+A transport never raises for a recipient's problem: it reports it in that recipient's
+result, as *sent*, *transient* (nothing was delivered, try again later: SMTP 4xx, a
+refused or dropped connection before the message went out, HTTP 429/5xx), *failed*
+(permanent: SMTP 5xx for the recipient, an address the transport cannot carry, a request
+SendGrid rejects because of this recipient) or *uncertain* (the message went out but its
+answer never came: a timeout or a dropped connection after SMTP DATA, a lost HTTP reply;
+it may have been delivered, so it is not sent again by itself). ``TransportError`` means
+the transport cannot be used at all (bad settings, a missing key, a refused login).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from pipeline.sending.mime import MessageSkeleton
 
-Outcome = Literal["sent", "transient", "failed"]
+Outcome = Literal["sent", "transient", "failed", "uncertain"]
+#: Called with [(index in the batch, result), ...] as answers arrive.
+OnResults = Callable[[list[tuple[int, "Result"]]], None]
 
 
 @dataclass
@@ -56,10 +64,16 @@ class Transport(ABC):
     name = "transport"
     batch_size = 500
     concurrency = 1
+    #: Answers the engine writes at once (at the latest every quarter second); None: one
+    #: per connection, so a kill -9 duplicates at most about 2 x ``concurrency``.
+    record_every: int | None = None
 
     @abstractmethod
-    def send_batch(self, messages: Sequence[Outgoing]) -> list[Result]:
-        """Send each message; one Result per message, in the same order."""
+    def send_batch(
+        self, messages: Sequence[Outgoing], on_results: OnResults | None = None
+    ) -> list[Result]:
+        """Send each message; one Result per message, in the same order, each also passed
+        to ``on_results`` as soon as it is known."""
 
     def describe(self) -> str:
         """Where messages go, for people (e.g. 'maildir var/outbox')."""

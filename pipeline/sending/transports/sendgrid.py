@@ -7,15 +7,25 @@ strings) and the List-Unsubscribe headers. Up to 1,000 personalizations per requ
 as plain dicts: the package's helper classes are about four times slower (DESIGN.md).
 
 Limits checked before sending, per personalization: substitutions and custom_args at most
-10,000 bytes each. Retries: 429 waits for ``X-RateLimit-Reset``; 5xx and timeouts back off
-exponentially; after ``retries`` the recipients are reported transient (the engine tries
-again later). 400 (and other 4xx) fails the request's recipients permanently.
+10,000 bytes each; the address must be ASCII before the @ (SendGrid's ``format: email``;
+IDN domains arrive here in their ``xn--`` form). Retries: 429 waits for
+``X-RateLimit-Reset``; 5xx and refused connections back off exponentially; after
+``retries`` the recipients are reported transient (the engine tries again later). A reply
+lost after the request went out (a read timeout, a connection cut) makes its recipients
+*uncertain*: SendGrid may have accepted them, so the request is not repeated.
+
+A 400 caused by some recipients never fails the others: when the error names
+personalizations (``field: personalizations.3.to.0.email``) those fail alone and the rest
+are sent again at once; when it only says "personalizations", the request is split in
+halves until the bad ones are isolated (at most ``MAX_SPLITS`` extra requests per
+request). A 400 about the request itself (the sender, the content) fails them all.
 """
 
 from __future__ import annotations
 
 import gc
 import html
+import http.client
 import json
 import re
 import threading
@@ -32,9 +42,11 @@ from pipeline.config import Settings
 from pipeline.errors import PersonalisationError, TransportError
 from pipeline.render.personalise import HONEYPOT_TAG, PIXEL_TAG, CompiledPart, Slot
 from pipeline.sending.mime import _BAD_ADDRESS, MessageSkeleton, format_address
-from pipeline.sending.transports.base import Outgoing, Result, Transport
+from pipeline.sending.transports.base import OnResults, Outgoing, Result, Transport
 
 LIMIT_BYTES = 10_000
+MAX_SPLITS = 64
+_NAMED = re.compile(r"personalizations[./\[](\d+)")
 _HTML_SPECIAL = re.compile(r"[&<>\"']")
 _URL_FIELDS = frozenset({"unsubscribe_url", "preferences_url", "web_url", "click_base", "open_url"})
 MAX_PERSONALIZATIONS = 1000
@@ -130,6 +142,13 @@ class _Template:
         name, email = message.name, message.email
         if "\r" in name or "\n" in name or email.count("@") != 1 or _BAD_ADDRESS.search(email):
             format_address(name, email)  # raises the PersonalisationError that says why
+        if not email.isascii():
+            raise PersonalisationError(
+                f"SendGrid does not accept {email!r}: it has non-ASCII characters before "
+                "the @ (SMTPUTF8 addresses)",
+                fix="send to this subscriber through an SMTP relay that offers SMTPUTF8, "
+                "or ask them for an ASCII address",
+            )
         values = message.values
         to: dict[str, str] = {"email": message.email}
         if message.name:
@@ -303,8 +322,9 @@ class SendgridTransport(Transport):
             requests.append((indexes, {**template.base, "personalizations": current}))
         return requests, failures
 
-    def _post(self, payload: dict[str, Any]) -> Result:
-        """POST one request with retries; one result for all its recipients."""
+    def _post(self, payload: dict[str, Any]) -> tuple[Result, list[dict[str, Any]]]:
+        """POST one request with retries; one result for all its recipients, and the
+        errors SendGrid listed when it answered 400."""
         attempt = 0
         while True:
             attempt += 1
@@ -326,17 +346,58 @@ class SendgridTransport(Transport):
                     error = f"SendGrid {code}: {detail}"
                     wait = self.backoff_base * 2 ** (attempt - 1)
                 else:
-                    return Result("failed", error=f"SendGrid {code}: {detail}")
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                    return Result("failed", error=f"SendGrid {code}: {detail}"), _errors(exc.body)
+            except urllib.error.URLError as exc:  # before the request went out
                 reason = getattr(exc, "reason", exc)
                 error = f"SendGrid request failed: {reason or type(exc).__name__}"
                 wait = self.backoff_base * 2 ** (attempt - 1)
+            except (OSError, http.client.HTTPException) as exc:  # the reply was lost
+                why = str(exc) or type(exc).__name__
+                return Result(
+                    "uncertain",
+                    error=f"SendGrid's answer never came ({why}); it may have been accepted",
+                ), []
             else:
                 message_id = response.headers.get("X-Message-Id") if response.headers else None
-                return Result("sent", provider_id=message_id)
+                return Result("sent", provider_id=message_id), []
             if attempt > self.retries:
-                return Result("transient", error=error)
+                return Result("transient", error=error), []
             self.sleep(min(max(wait, 0.0), self.max_wait))
+
+    def _deliver(
+        self, indexes: list[int], payload: dict[str, Any], budget: list[int]
+    ) -> list[tuple[int, Result]]:
+        """Send one request; on a 400 caused by some recipients, fail only those (named by
+        SendGrid, or found by splitting the request) and send the others."""
+        result, errors = self._post(payload)
+        people = payload["personalizations"]
+        if result.outcome != "failed" or not errors:
+            return [(i, result) for i in indexes]
+        named = {int(n) for e in errors for n in _NAMED.findall(json.dumps(e))}
+        named = {n for n in named if n < len(people)}
+        if not named and "personalizations" not in json.dumps(errors):
+            return [(i, result) for i in indexes]  # about the request itself
+        alone = Result("failed", error=f"{result.error} (SendGrid rejected this recipient)")
+        if len(people) == 1:
+            return [(indexes[0], alone)]
+        if budget[0] <= 0:
+            return [(i, result) for i in indexes]
+        budget[0] -= 1
+        if named:
+            out = [(indexes[k], alone) for k in sorted(named)]
+            rest = [k for k in range(len(people)) if k not in named]
+            parts = [rest] if rest else []
+        else:
+            out = []
+            half = len(people) // 2
+            parts = [list(range(half)), list(range(half, len(people)))]
+        for part in parts:
+            out += self._deliver(
+                [indexes[k] for k in part],
+                {**payload, "personalizations": [people[k] for k in part]},
+                budget,
+            )
+        return out
 
     def _reset_wait(self, headers: Any) -> float:
         try:
@@ -345,16 +406,26 @@ class SendgridTransport(Transport):
             return self.backoff_base
         return reset - self.now()
 
-    def send_batch(self, messages: Sequence[Outgoing]) -> list[Result]:
+    def send_batch(
+        self, messages: Sequence[Outgoing], on_results: OnResults | None = None
+    ) -> list[Result]:
         requests, failures = self.build_payloads(messages)
         results: list[Result | None] = [None] * len(messages)
         for i, result in failures.items():
             results[i] = result
+        if on_results is not None and failures:
+            on_results(list(failures.items()))
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sendgrid")
-        answers = list(self._pool.map(lambda req: self._post(req[1]), requests))
-        for (indexes, _), answer in zip(requests, answers, strict=True):
-            for i in indexes:
+
+        def deliver(request: tuple[list[int], dict[str, Any]]) -> list[tuple[int, Result]]:
+            answers = self._deliver(request[0], request[1], [MAX_SPLITS])
+            if on_results is not None:
+                on_results(answers)
+            return answers
+
+        for answers in self._pool.map(deliver, requests):
+            for i, answer in answers:
                 results[i] = answer
         return [r if r is not None else Result("transient", error="not sent") for r in results]
 
@@ -362,6 +433,15 @@ class SendgridTransport(Transport):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _errors(body: Any) -> list[dict[str, Any]]:
+    """The ``errors`` list of a SendGrid error body ([] when there is none)."""
+    try:
+        found = json.loads(body).get("errors", [])
+    except (ValueError, TypeError, AttributeError):
+        return []
+    return [e for e in found if isinstance(e, dict)] if isinstance(found, list) else []
 
 
 def _error_detail(body: Any) -> str:

@@ -7,7 +7,19 @@ pool is threads. smtplib releases the GIL while it waits on the socket.
 Each message is one MAIL/RCPT/DATA transaction, so each recipient gets its own answer: the
 RCPT reply (550: failed; 4xx: transient) or the DATA reply (250 + the server's queue id,
 kept as the provider id). A dropped connection makes that message transient and the
-connection is opened again for the next one.
+connection is opened again for the next one; but when the message has gone out and its
+DATA answer never comes (a timeout, a connection cut after the final dot) the result is
+*uncertain*: the relay may have queued it, so it is not resent by itself.
+
+Stalls are bounded: ``timeout`` applies to the connect, the greeting and every command.
+Once a connection cannot be opened, the rest of the batch is reported transient at once
+instead of each message waiting out its own timeout (a relay that never greets costs one
+timeout per batch, not one per message).
+
+International addresses (see ``pipeline.sending.addresses``): a UTF-8 local part is sent
+with ``MAIL FROM:<...> SMTPUTF8`` when the relay offers the extension, and fails alone
+with a reason when it does not. An unexpected exception while sending one message fails
+that message (with the exception in its error) instead of the whole batch.
 """
 
 from __future__ import annotations
@@ -19,12 +31,13 @@ import smtplib
 import ssl
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from pipeline.config import Settings
 from pipeline.errors import TransportError
-from pipeline.sending.transports.base import Outgoing, Result, Transport
+from pipeline.sending.addresses import needs_smtputf8
+from pipeline.sending.transports.base import OnResults, Outgoing, Result, Transport
 
 
 def _reply(code: int, message: bytes | str) -> str:
@@ -40,9 +53,14 @@ def _classify(code: int, message: bytes | str, *, recipient: bool = False) -> Re
     return Result("failed", error=_reply(code, message), refused=recipient and code >= 500)
 
 
+class _NoAnswer(Exception):
+    """The message went out (up to the final dot) but the relay's answer never came."""
+
+
 def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
     """DATA with the message already in CRLF form: dot-stuffing is one bytes.replace
-    (smtplib's regex over every message costs more than the rest of the transaction)."""
+    (smtplib's regex over every message costs more than the rest of the transaction).
+    Raises ``_NoAnswer`` when the final dot was sent and no reply came."""
     conn.putcmd("data")
     code, reply = conn.getreply()
     if code != 354:
@@ -53,7 +71,10 @@ def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
     if not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
     conn.send(stuffed + b".\r\n")
-    return conn.getreply()
+    try:
+        return conn.getreply()
+    except OSError as exc:  # smtplib.SMTPServerDisconnected and socket timeouts
+        raise _NoAnswer(str(exc) or type(exc).__name__) from exc
 
 
 class SmtpTransport(Transport):
@@ -86,6 +107,7 @@ class SmtpTransport(Transport):
         self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._unreachable: str | None = None  # why the relay could not be reached
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpTransport:
@@ -177,6 +199,8 @@ class SmtpTransport(Transport):
 
     # ---- sending -----------------------------------------------------------------------
     def _send_one(self, message: Outgoing) -> Result:
+        if self._unreachable is not None:
+            return Result("transient", error=self._unreachable)
         try:
             conn = self._checkout()
         except ssl.SSLCertVerificationError as exc:
@@ -188,9 +212,23 @@ class SmtpTransport(Transport):
                 "private CA by setting SSL_CERT_FILE to its PEM file",
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
-            return Result("transient", error=f"cannot connect to {self.host}:{self.port}: {exc}")
+            why = f"cannot connect to {self.host}:{self.port}: {exc or type(exc).__name__}"
+            self._unreachable = why
+            return Result("transient", error=why)
+        options: list[str] = []
+        if needs_smtputf8(message.email):
+            if not conn.has_extn("smtputf8"):
+                self._idle.put(conn)
+                return Result(
+                    "failed",
+                    error=f"the address {message.email!r} has non-ASCII characters before "
+                    f"the @ and the SMTP server {self.host}:{self.port} does not offer "
+                    "SMTPUTF8; use a relay that offers it, or ask the subscriber for an "
+                    "ASCII address",
+                )
+            options = ["SMTPUTF8"]
         try:
-            code, reply = conn.mail(message.envelope_from or self.envelope_from)
+            code, reply = conn.mail(message.envelope_from or self.envelope_from, options)
             if code != 250:
                 result = _classify(code, reply)
             else:
@@ -209,31 +247,52 @@ class SmtpTransport(Transport):
                     self._drop(conn)
                     return result
                 conn.rset()
+        except _NoAnswer as exc:
+            self._drop(conn)
+            return Result(
+                "uncertain",
+                error=f"no answer from the SMTP server after the message was sent ({exc}); "
+                "it may have been delivered",
+            )
         except smtplib.SMTPResponseException as exc:
             self._drop(conn)
             return _classify(exc.smtp_code, exc.smtp_error)
         except (OSError, smtplib.SMTPException) as exc:
             self._drop(conn)
             return Result("transient", error=f"connection dropped: {exc or type(exc).__name__}")
+        except Exception as exc:  # a bug or an unforeseen input: this message only
+            self._drop(conn)
+            return Result("failed", error=f"the SMTP transport failed: {type(exc).__name__}: {exc}")
         self._idle.put(conn)
         return result
 
-    def send_batch(self, messages: Sequence[Outgoing]) -> list[Result]:
+    def send_batch(
+        self, messages: Sequence[Outgoing], on_results: OnResults | None = None
+    ) -> list[Result]:
         results: list[Result | None] = [None] * len(messages)
         counter = itertools.count()
+        stop = threading.Event()
+        self._unreachable = None
 
         def work() -> None:
-            while True:
-                i = next(counter)
-                if i >= len(messages):
-                    return
-                results[i] = self._send_one(messages[i])
+            try:
+                while not stop.is_set():
+                    i = next(counter)
+                    if i >= len(messages):
+                        return
+                    result = results[i] = self._send_one(messages[i])
+                    if on_results is not None:
+                        on_results([(i, result)])
+            except BaseException:
+                stop.set()  # the other connections stop after their current message
+                raise
 
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="smtp")
         workers = min(self.concurrency, len(messages))
         futures = [self._pool.submit(work) for _ in range(workers)]
+        wait(futures)  # every connection is done before an error is raised
         for future in futures:
             future.result()  # re-raises TransportError (e.g. a refused login)
         return [r if r is not None else Result("transient", error="not sent") for r in results]
