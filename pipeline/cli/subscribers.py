@@ -286,14 +286,16 @@ def import_(
         False, "--check-dns", help="Also ask DNS whether each domain accepts mail (slow)."
     ),
     rejects: Path | None = typer.Option(
-        None, "--rejects", help="Where rejected rows go (default: FILE.rejects.csv next to it)."
+        None,
+        "--rejects",
+        help="Where rejected rows go (default: var/rejects/FILE.rejects.csv).",
     ),
     unconfirmed: bool = typer.Option(
         False, "--unconfirmed", help="Import as unconfirmed instead of confirmed."
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Import subscribers from CSV (plain, Mailchimp, listmonk, Ghost, Substack)."""
+    """Import subscribers from CSV (plain, Mailchimp, listmonk, Ghost, Substack, Buttondown)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     from pipeline.subscribers.importing import import_subscribers
@@ -305,6 +307,7 @@ def import_(
         "confirmed": not unconfirmed,
         "check_dns": check_dns,
         "rejects_path": rejects,
+        "rejects_dir": get_settings().var_dir / "rejects",
     }
     show_bar = not as_json and err_console.is_terminal
     try:
@@ -336,6 +339,14 @@ def import_(
         print_json(report.as_dict())
         return
     console.print(_summary(report))
+    if report.ambiguous_dates:
+        console.print(
+            f"{report.ambiguous_dates:,} date(s) such as {report.ambiguous_example!r} could be"
+            " month/day or day/month; they were read month first (US). If the file writes"
+            " day first, convert its dates to ISO (2024-05-01) and import it again.",
+            soft_wrap=True,
+            markup=False,
+        )
     if report.rejects_path is not None:
         console.print(
             f"Rejected rows, with the reason for each: {report.rejects_path}",

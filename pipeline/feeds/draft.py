@@ -62,13 +62,51 @@ def _with_alt(fragment: str, fallback: str) -> str:
     return _IMG_TAG.sub(fix, fragment)
 
 
+SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
+# [text](url "title") and ![alt](url), the URL with at most one level of parentheses
+_MD_LINK = re.compile(
+    r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?((?:[^()\s<>]|\([^()]*\))*)>?"
+    r"(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)"
+)
+_AUTOLINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.\-]*:[^<>\s]*)>")
+_REFERENCE = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*<?(\S+?)>?(?:[ \t].*)?$", re.MULTILINE)
+
+
+def _unsafe(url: str) -> bool:
+    """True when ``url`` has a scheme other than http, https or mailto (javascript:,
+    data:, vbscript:, ...), also when hidden by entities, case or control characters."""
+    plain = "".join(c for c in html.unescape(url) if c.isprintable() and not c.isspace())
+    found = _SCHEME.match(plain.lower())
+    return found is not None and found.group(1) not in SAFE_SCHEMES
+
+
+def drop_unsafe_links(markdown: str) -> str:
+    """Markdown with every link or image whose URL has an unsafe scheme turned into its
+    text (feeds are untrusted: a ``[x](javascript:...)`` in a draft is one template change
+    from a live link in every inbox)."""
+
+    def link(match: re.Match[str]) -> str:
+        return match.group(2) if _unsafe(match.group(3)) else match.group(0)
+
+    def autolink(match: re.Match[str]) -> str:
+        return "" if _unsafe(match.group(1)) else match.group(0)
+
+    def reference(match: re.Match[str]) -> str:
+        return "" if _unsafe(match.group(1)) else match.group(0)
+
+    markdown = _MD_LINK.sub(link, markdown)
+    markdown = _AUTOLINK.sub(autolink, markdown)
+    return _REFERENCE.sub(reference, markdown)
+
+
 def entry_markdown(entry: InboxEntry) -> str:
-    """The entry's sanitised HTML as Markdown."""
+    """The entry's sanitised HTML as Markdown, without links of unsafe schemes."""
     source = entry.source_name or "the source"
     fragment = _with_alt(entry.html, f"Image from {source}")
     text = markdownify(fragment, heading_style="ATX", bullets="-", strip=["span", "div"])
-    text = re.sub(r"\n{3,}", "\n\n", text).strip()
-    return text or html_to_text(entry.summary_html) or entry.title
+    text = drop_unsafe_links(re.sub(r"\n{3,}", "\n\n", text).strip())
+    return text or drop_unsafe_links(html_to_text(entry.summary_html)) or entry.title
 
 
 def entry_front_matter(entry: InboxEntry) -> dict[str, object]:

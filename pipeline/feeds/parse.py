@@ -224,7 +224,11 @@ def parse_feed(
         return ParsedFeed("", "", [], bozo=True, problem=f"cannot be parsed: {exc}")
     feed = parsed.get("feed", {})
     feed_link = _http_link(feed.get("link")) or base
-    entries = [_entry(raw, source, feed_link, allow_data_images) for raw in parsed.entries]
+    entries = [
+        entry
+        for entry in (_entry(raw, source, feed_link, allow_data_images) for raw in parsed.entries)
+        if entry.title or entry.image_url or html_to_text(entry.content_html or entry.summary_html)
+    ]  # an entry with no title and nothing to read (a broken feed) is not an article
     problem = ""
     if parsed.get("bozo"):
         error = parsed.get("bozo_exception")

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine, or_, select
 
+from pipeline.csvcells import safe_cell
 from pipeline.errors import SubscriberError
 from pipeline.store.tables import (
     deliveries,
@@ -76,7 +77,8 @@ def export_csv(engine: Engine, out: TextIO, list_slugs: Sequence[str] | None = N
         result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
         for row in result:
             writer.writerow(
-                [
+                safe_cell(cell)
+                for cell in [
                     row.email,
                     row.name,
                     row.slug or "",

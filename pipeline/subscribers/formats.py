@@ -13,24 +13,38 @@ mailchimp   "Email Address", "First Name", "Last Name", OPTIN_TIME, OPTIN_IP,
 ghost       email, name, note, subscribed_to_emails, labels, created_at, deleted_at, ...
 substack    email, active_subscription, expiry, plan, email_disabled, created_at
 listmonk    email, name, attributes (JSON object), status (enabled/blocklisted), ...
+buttondown  email, subscriber_type or type (regular, premium, unactivated,
+            unsubscribed, undeliverable, ...), creation_date, notes, metadata, tags
 plain       email, optional name, lists ("a;b"), tags ("a, b"), status, consent_at, consent_ip;
             other columns are kept as attributes
 =========== ======================================================================
+
+A column that looks like a subscription status but that the format does not read (e.g.
+``subscriber_type`` in a file read as plain) stops the import with how to map it: it is
+never ignored, which would import every row as subscribed. A row with a single column in
+a file with several is rejected. Dates are ISO 8601, or ``M/D/YYYY`` (US exports; a first
+number above 12 reads as ``D/M/YYYY``), or ``May 1, 2024``; slash dates that could be read
+both ways are read the US way and counted in ``ambiguous_dates`` for the report. A row
+whose notes or unsubscribe reason say it was an abuse or spam complaint is suppressed as
+``complained`` (which no resubscribe undoes), not as ``unsubscribed``.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from pipeline.csvcells import unescape_cell
 from pipeline.errors import SubscriberError
 from pipeline.subscribers.tagnames import field_key, split_tags
 
-FORMATS = ("plain", "mailchimp", "ghost", "substack", "listmonk", "newsletter")
+FORMATS = ("plain", "mailchimp", "ghost", "substack", "listmonk", "buttondown", "newsletter")
 
 # Column names tried, in order, for the address in a file of unknown format.
 EMAIL_COLUMNS = ("email", "email address", "e-mail", "email_address")
@@ -83,20 +97,75 @@ STATUS_WORDS: dict[str, tuple[str | None, str | None]] = {
 }
 
 
+#: Slash dates read month-first although day-first was possible too, in the current import
+#: (set by the importer; None outside an import).
+ambiguous_dates: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "ambiguous_dates", default=None
+)
+_SLASH = re.compile(
+    r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?"
+)
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+    )
+}
+_WORDY = re.compile(r"([A-Za-z]{3})[a-z]*\.? (\d{1,2}),? (\d{4})(?:[ T,]+(\d{1,2}):(\d{2}))?")
+
+
+def _slash_date(match: re.Match[str], text: str) -> datetime:
+    first, second, year = int(match[1]), int(match[2]), int(match[3])
+    month, day = (first, second) if first <= 12 else (second, first)
+    if first <= 12 and second <= 12 and first != second:
+        notes = ambiguous_dates.get()
+        if notes is not None:
+            notes.append(text)
+    hour, minute, sec = int(match[4] or 0), int(match[5] or 0), int(match[6] or 0)
+    if match[7]:
+        if hour > 12:
+            raise ValueError("hour above 12 with AM/PM")
+        hour = hour % 12 + (12 if match[7].lower() == "pm" else 0)
+    return datetime(year, month, day, hour, minute, sec)
+
+
 def parse_time(value: str, column: str) -> datetime | None:
-    """An ISO-8601-ish date and time (naive means UTC), or None for an empty cell."""
+    """A date and time (naive means UTC), or None for an empty cell: ISO 8601, US
+    ``M/D/YYYY [h:mm[:ss] [AM|PM]]`` (``D/M/YYYY`` when the first number is above 12), or
+    ``May 1, 2024 [h:mm]``."""
     text = value.strip()
     if not text:
         return None
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        if (match := _SLASH.fullmatch(text)) is not None:
+            when = _slash_date(match, text)
+        elif (wordy := _WORDY.fullmatch(text)) is not None and wordy[1].lower() in _MONTHS:
+            when = datetime(
+                int(wordy[3]),
+                _MONTHS[wordy[1].lower()],
+                int(wordy[2]),
+                int(wordy[4] or 0),
+                int(wordy[5] or 0),
+            )
+        else:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise RowError(
-            f"{column} {text[:40]!r} is not a date and time (use e.g. 2024-05-01 09:30:00)"
+            f"{column} {text[:40]!r} is not a date and time (use e.g. 2024-05-01 09:30:00,"
+            " or 5/1/2024 9:30 AM)"
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC)
+
+
+_COMPLAINT = re.compile(r"abuse|complain|spam", re.IGNORECASE)
+
+
+def is_complaint(*notes: str) -> bool:
+    """True when a note or an unsubscribe reason says the person complained (abuse or
+    spam report)."""
+    return any(_COMPLAINT.search(n) for n in notes if n)
 
 
 def parse_bool(value: str, column: str) -> bool:
@@ -202,7 +271,8 @@ def _mailchimp(row: Row) -> Entry:
             attributes[key] = row[column].strip()
     suppress = None
     if "unsub_time" in row:
-        suppress = "unsubscribed"
+        reasons = (row.get("unsub_reason", ""), row.get("unsub_reason_other", ""))
+        suppress = "complained" if is_complaint(*reasons, row.get("notes", "")) else "unsubscribed"
     elif "clean_time" in row:
         suppress = "bounced"
     return Entry(
@@ -242,7 +312,9 @@ def _ghost(row: Row) -> Entry:
         attributes=attributes,
         tags=_tags(row.get("labels", ""), "labels"),
         status="confirmed",
-        suppress=None if subscribed else "unsubscribed",
+        suppress=None
+        if subscribed
+        else ("complained" if is_complaint(row.get("note", "")) else "unsubscribed"),
         consent_at=parse_time(row.get("created_at", ""), "created_at"),
     )
 
@@ -281,6 +353,62 @@ def _listmonk(row: Row) -> Entry:
     )
 
 
+# Buttondown's subscriber types -> (subscription status, suppression reason).
+BUTTONDOWN_TYPES: dict[str, tuple[str | None, str | None]] = {
+    "regular": ("confirmed", None),
+    "premium": ("confirmed", None),
+    "gifted": ("confirmed", None),
+    "trialed": ("confirmed", None),
+    "churning": ("confirmed", None),
+    "past_due": ("confirmed", None),
+    "paused": ("confirmed", None),
+    "unactivated": ("unconfirmed", None),
+    "unpaid": ("unconfirmed", None),
+    "unsubscribed": (None, "unsubscribed"),
+    "undeliverable": (None, "bounced"),
+    "complained": (None, "complained"),
+    "spammy": (None, "manual"),
+    "removed": (None, "manual"),
+    "blocked": (None, "manual"),
+}
+BUTTONDOWN_SKIP = {
+    "id", "email", "subscriber_type", "type", "creation_date", "notes", "metadata", "tags",
+}  # fmt: skip
+
+
+def _buttondown(row: Row) -> Entry:
+    column = "subscriber_type" if "subscriber_type" in row else "type"
+    kind = row.get(column, "").strip().lower()
+    if kind not in BUTTONDOWN_TYPES:
+        raise RowError(
+            f"unknown Buttondown {column} {kind[:40]!r} (known: "
+            + ", ".join(BUTTONDOWN_TYPES)
+            + "); change it to one of these to import the row"
+        )
+    status, suppress = BUTTONDOWN_TYPES[kind]
+    notes = row.get("notes", "").strip()
+    if suppress == "unsubscribed" and is_complaint(notes):
+        suppress = "complained"
+    attributes = _rest(row, BUTTONDOWN_SKIP)
+    metadata = row.get("metadata", "").strip()
+    if metadata and metadata not in ("{}", "null"):
+        attributes.update(parse_json_object(metadata, "metadata"))
+    if notes:
+        attributes["notes"] = notes
+    listed = row.get("tags", "").strip().strip("[]")  # "a, b" or "['a', 'b']"
+    tags = ",".join(t.strip().strip("'\"") for t in listed.split(",") if t.strip())
+    if kind != "regular":
+        attributes["buttondown_type"] = kind
+    return Entry(
+        email=row["email"],
+        attributes=attributes,
+        tags=_tags(tags, "tags") if tags else (),
+        status=status,
+        suppress=suppress,
+        consent_at=parse_time(row.get("creation_date", ""), "creation_date"),
+    )
+
+
 NEWSLETTER_COLUMNS = (
     "email", "name", "list", "status", "consent_at", "consent_method", "consent_text",
     "consent_ip", "confirmed_at", "confirm_ip", "unsubscribed_at", "subscriber_status",
@@ -288,7 +416,9 @@ NEWSLETTER_COLUMNS = (
 )  # fmt: skip
 
 
-def _newsletter(row: Row) -> Entry:
+def _newsletter(exported: Row) -> Entry:
+    # Our exports escape cells a spreadsheet would run as formulas; undo that here.
+    row = {k: unescape_cell(v) for k, v in exported.items()}
     status = row.get("status", "").strip().lower()
     if status not in ("", "confirmed", "unconfirmed", "unsubscribed"):
         raise RowError(
@@ -331,7 +461,31 @@ class Format:
     marks: tuple[str, ...]
     key_by_list: bool = False  # one row per (address, list) rather than per address
     has_lists: bool = False  # rows may name their lists
+    # also required: at least one of these (e.g. Buttondown's columns vary by version)
+    any_of: tuple[str, ...] = ()
+    reads: frozenset[str] = frozenset()  # the columns it interprets (not kept as attributes)
 
+    def matches(self, present: set[str]) -> bool:
+        return all(m in present for m in self.marks) and (
+            not self.any_of or any(m in present for m in self.any_of)
+        )
+
+
+BUTTONDOWN_SUBSCRIBER_TYPE = Format(
+    "buttondown",
+    "email",
+    _buttondown,
+    ("email", "subscriber_type"),
+    reads=frozenset(BUTTONDOWN_SKIP),
+)
+BUTTONDOWN = Format(
+    "buttondown",
+    "email",
+    _buttondown,
+    ("email", "type"),
+    any_of=("creation_date", "notes", "metadata", "referrer_url", "secondary_id"),
+    reads=frozenset(BUTTONDOWN_SKIP),
+)
 
 REGISTRY: dict[str, Format] = {
     f.name: f
@@ -343,14 +497,50 @@ REGISTRY: dict[str, Format] = {
             ("email", "list", "subscriber_status"),
             key_by_list=True,
             has_lists=True,
+            reads=frozenset(NEWSLETTER_COLUMNS),
         ),
-        Format("mailchimp", "email address", _mailchimp, ("email address",)),
-        Format("ghost", "email", _ghost, ("email", "subscribed_to_emails")),
-        Format("substack", "email", _substack, ("email", "active_subscription")),
-        Format("listmonk", "email", _listmonk, ("email", "attributes")),
-        Format("plain", "email", _plain, ("email",), has_lists=True),
+        Format(
+            "mailchimp",
+            "email address",
+            _mailchimp,
+            ("email address",),
+            reads=frozenset(MAILCHIMP_SKIP),
+        ),
+        Format(
+            "ghost", "email", _ghost, ("email", "subscribed_to_emails"), reads=frozenset(GHOST_SKIP)
+        ),
+        Format(
+            "substack",
+            "email",
+            _substack,
+            ("email", "active_subscription"),
+            reads=frozenset(SUBSTACK_SKIP | {"active_subscription"}),
+        ),
+        Format(
+            "listmonk", "email", _listmonk, ("email", "attributes"), reads=frozenset(LISTMONK_SKIP)
+        ),
+        BUTTONDOWN,
+        Format(
+            "plain", "email", _plain, ("email",), has_lists=True, reads=frozenset(PLAIN_COLUMNS)
+        ),
     )
 }
+# The order in which formats are recognised: Buttondown's header varies between export
+# versions (``subscriber_type``, or ``type`` beside one of its other columns).
+DETECTION: tuple[Format, ...] = (
+    *[f for f in REGISTRY.values() if f.name not in ("buttondown", "plain")],
+    BUTTONDOWN_SUBSCRIBER_TYPE,
+    BUTTONDOWN,
+    REGISTRY["plain"],
+)
+
+# A column whose name says it holds a subscription status (checked against the columns a
+# format reads: an unread one would import every row as subscribed).
+_STATUS_LIKE = re.compile(
+    r"(^|[ _-])(status|state|type|subscribed|unsubscribed|subscription|opt[ _-]?in|optin"
+    r"|active|blocked|blocklisted|bounced|suppressed|deleted|enabled|disabled)($|[ _-])"
+)
+_NOT_STATUS = re.compile(r"(date|time|_at|[ _-]ip|[ _-]id|reason|campaign|title|url|count)$")
 
 # Header rows shown in the documentation and in the "no email column" error.
 EXPECTED = 'email (plain, listmonk, Ghost, Substack) or "Email Address" (Mailchimp)'
@@ -378,14 +568,32 @@ def detect_format(header: list[str], forced: str | None = None) -> Format:
                 + _shown(header),
                 fix=f"expected {EXPECTED}",
             )
+        check_status_columns(fmt, header)
         return fmt
-    for fmt in REGISTRY.values():
-        if all(mark in present for mark in fmt.marks):
+    for fmt in DETECTION:
+        if fmt.matches(present):
+            check_status_columns(fmt, header)
             return fmt
     raise SubscriberError(
         "no email column; headers found: " + _shown(header),
         fix=f"expected {EXPECTED}; rename the column or name the format with --format",
     )
+
+
+def check_status_columns(fmt: Format, header: list[str]) -> None:
+    """SubscriberError when a column looks like a subscription status that ``fmt`` does not
+    read (its rows would all be imported as subscribed)."""
+    for name in header:
+        low = name.strip().lower()
+        if low in fmt.reads or not _STATUS_LIKE.search(low) or _NOT_STATUS.search(low):
+            continue
+        raise SubscriberError(
+            f"the column {name!r} looks like a subscription status, which the {fmt.name} "
+            "format does not read: every row would be imported as subscribed",
+            fix="rename it to 'status' with the values subscribed, unconfirmed, "
+            "unsubscribed, bounced or complained (one per row), or remove the column if "
+            "it means something else; Buttondown exports are read with --format buttondown",
+        )
 
 
 def _shown(header: list[str]) -> str:

@@ -6,7 +6,9 @@ running the same command again completes it, because every row is applied as "ma
 (a row that is already in the database changes nothing). ``batches`` writes each batch
 with a fixed number of queries, never one query per row.
 
-Rows that cannot be imported go to a rejects CSV (line, reason, the original columns).
+Rows that cannot be imported go to a rejects CSV (line, reason, the original columns;
+cells a spreadsheet would run as formulas are escaped), by default under the project's
+``var/rejects/`` (never beside the input file, which may be a shared or read-only folder).
 A suppressed address is never subscribed again by an import.
 """
 
@@ -21,10 +23,17 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.csvcells import safe_cell
 from pipeline.errors import SubscriberError
 from pipeline.subscribers.batches import MAX_NAME, Context, Item, apply_batch
 from pipeline.subscribers.csvsource import CsvSource, RawRow
-from pipeline.subscribers.formats import Format, RowError, detect_format, recognisable
+from pipeline.subscribers.formats import (
+    Format,
+    RowError,
+    ambiguous_dates,
+    detect_format,
+    recognisable,
+)
 from pipeline.subscribers.history import list_ids
 from pipeline.subscribers.normalise import normalise_email
 from pipeline.subscribers.seen import SeenKeys
@@ -52,6 +61,8 @@ class ImportReport:
     newly_suppressed: int = 0  # of those, addresses this import suppressed
     rejected: int = 0
     rejects_path: Path | None = None
+    ambiguous_dates: int = 0  # slash dates read month-first that could be day-first
+    ambiguous_example: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,12 +75,16 @@ class ImportReport:
             "suppressed": self.suppressed,
             "newly_suppressed": self.newly_suppressed,
             "rejected": self.rejected,
+            "ambiguous_dates": self.ambiguous_dates,
             "rejects_file": str(self.rejects_path) if self.rejects_path else None,
         }
 
 
-def default_rejects_path(path: Path) -> Path:
-    return path.with_name(path.stem + ".rejects.csv")
+def default_rejects_path(path: Path, rejects_dir: Path | None = None) -> Path:
+    """``rejects_dir/<name>.rejects.csv`` (the CLI passes ``var/rejects``), else beside
+    the file."""
+    name = path.stem + ".rejects.csv"
+    return rejects_dir / name if rejects_dir is not None else path.with_name(name)
 
 
 class _Rejects:
@@ -94,8 +109,8 @@ class _Rejects:
                 ) from None
             self._writer = csv.writer(self._fh)
             self._writer.writerow(["line", "reason", *self.header])
-        cells = [v if len(v) <= 1000 else v[:1000] + "…" for v in raw.fields]
-        self._writer.writerow([raw.line, reason, *cells])
+        cells = [safe_cell(v if len(v) <= 1000 else v[:1000] + "…") for v in raw.fields]
+        self._writer.writerow([raw.line, safe_cell(reason), *cells])
 
     def close(self) -> None:
         if self._fh is not None:
@@ -111,6 +126,7 @@ def import_subscribers(
     confirmed: bool = True,
     check_dns: bool = False,
     rejects_path: Path | None = None,
+    rejects_dir: Path | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
 ) -> ImportReport:
@@ -150,7 +166,7 @@ def import_subscribers(
             check_dns=check_dns,
         )
         report = ImportReport(path=path, format=fmt.name, delimiter=source.delimiter)
-        rejects = _Rejects(rejects_path or default_rejects_path(path), source.header)
+        rejects = _Rejects(rejects_path or default_rejects_path(path, rejects_dir), source.header)
         # Duplicates within the file: the 64-bit hash of each address (or address and list)
         # -> its line, in flat arrays (12-24 bytes a row; see seen.py).
         seen = SeenKeys()
@@ -167,6 +183,8 @@ def import_subscribers(
         rows = 0
         if progress is not None:
             progress(0, source.size)
+        dates: list[str] = []
+        token = ambiguous_dates.set(dates)
         try:
             for raw in source.rows():
                 rows += 1
@@ -191,7 +209,10 @@ def import_subscribers(
             if progress is not None:
                 progress(source.size, source.size)
         finally:
+            ambiguous_dates.reset(token)
             report.rows = rows
+            report.ambiguous_dates = len(dates)
+            report.ambiguous_example = dates[0] if dates else ""
             conn.close()
             rejects.close()
     report.rejects_path = rejects.path if report.rejected else None
@@ -210,6 +231,11 @@ def _prepare(raw: RawRow, ctx: Context) -> Item:
     if raw.error:
         raise RowError(raw.error)
     fields = raw.fields
+    if len(fields) == 1 and len(ctx.keys) > 1:
+        raise RowError(
+            f"the row has 1 field but the header has {len(ctx.keys)} (a line cut short or "
+            "a stray line; listmonk skips such rows too)"
+        )
     if len(fields) > len(ctx.keys):
         raise RowError(
             f"the row has {len(fields)} fields but the header has {len(ctx.keys)}"

@@ -47,6 +47,7 @@ def test_import_sample_twice_then_lists_and_count(cli: Run, project_dir: Path) -
         "newly_suppressed": 0,
         "rejected": 0,
         "rejects_file": None,
+        "ambiguous_dates": 0,
     }
     lists = json.loads(cli("lists", "list", "--json").stdout)
     assert [(item["slug"], item["counts"]["confirmed"], item["in_config"]) for item in lists] == [
@@ -134,6 +135,17 @@ def test_import_rejects_and_export(cli: Run, tmp_path: Path) -> None:
     ]
     out = tmp_path / "all.csv"
     assert cli("subscribers", "export", "-o", str(out)).stdout == f"Wrote 1 rows to {out}.\n"
+
+
+def test_rejects_go_under_var_by_default(cli: Run, project_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "shared" / "in.csv"
+    source.parent.mkdir()
+    source.write_text("email,lists\nbad,news\n")
+    result = cli("subscribers", "import", str(source))
+    assert result.exit_code == 0, result.output
+    target = project_dir / "var" / "rejects" / "in.rejects.csv"
+    assert f"Rejected rows, with the reason for each: {target}" in result.stdout
+    assert target.exists() and list(source.parent.iterdir()) == [source]
 
 
 def test_export_data_and_erase(cli: Run) -> None:

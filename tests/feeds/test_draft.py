@@ -128,3 +128,34 @@ def test_parse_since() -> None:
     assert str(err.value) == (
         "cannot read --since 'a week' (use a number and a unit: 30m, 12h, 7d or 2w)"
     )
+
+
+def test_links_with_unsafe_schemes_are_removed_from_drafted_markdown(
+    settings: Settings, engine: Engine
+) -> None:
+    feed = add_feed(engine, "https://skin.example.com/feed", name="Skin Daily")
+    body = (
+        "<p>Try [md link](javascript:alert(1)) or [data](DATA:text/html,x), "
+        '<a href="https://skin.example.com/ok">a real link</a>, '
+        "[fine](https://skin.example.com/a(b)) and [mail](mailto:a@b.example).</p>"
+        "<p>&lt;javascript:alert(2)&gt; [entity](jav&amp;#97;script:alert(3))</p>"
+    )
+    entry = FeedEntry(
+        guid="x",
+        link="https://skin.example.com/x",
+        title="Links",
+        summary_html="",
+        content_html=body,
+        published_at=CLOCK.now(),
+    )
+    store_entries(engine, feed, [entry], now=CLOCK.now())
+    folder = draft_issue_from_inbox(
+        settings, engine, "2026-12-01-links", since=None, tags=[], limit=5, clock=CLOCK
+    )
+    text = (folder / "articles" / "01-links.md").read_text()
+    assert "javascript" not in text.lower() and "data:" not in text.lower()
+    assert "Try md link or data," in text
+    assert "[a real link](https://skin.example.com/ok)" in text
+    assert "[fine](https://skin.example.com/a(b))" in text
+    assert "[mail](mailto:a@b.example)" in text
+    assert "entity" in text

@@ -164,3 +164,19 @@ def test_entries_without_id_or_link_get_a_stable_guid() -> None:
     other = parse_feed(doc.encode(), source="https://other.example/").entries[0].guid
     assert first == again != other
     assert first.startswith("sha256:")
+
+
+def test_an_entry_with_no_title_and_no_content_is_not_an_article() -> None:
+    doc = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        "<item><link>https://src.example/empty</link></item>"
+        "<item><title></title><description>  </description></item>"
+        "<item><description>&lt;p&gt;Text, no title&lt;/p&gt;</description></item>"
+        "<item><title>Title only</title></item>"
+        "</channel></rss>"
+    )
+    feed = parse_feed(doc.encode(), source=SRC)
+    assert [(e.title, e.summary_html) for e in feed.entries] == [
+        ("", "<p>Text, no title</p>"),
+        ("Title only", ""),
+    ]
