@@ -32,7 +32,7 @@ from pipeline.sending.editions import store_edition
 from pipeline.sending.engine import send_edition
 from pipeline.sending.mime import MessageSkeleton
 from pipeline.sending.recipient_values import recipient_values
-from pipeline.sending.transports.base import Outgoing, Result, Transport
+from pipeline.sending.transports.base import OnResults, Outgoing, Result, Transport
 from pipeline.store.db import open_database
 
 REPO = Path(__file__).resolve().parent.parent
@@ -112,8 +112,13 @@ class NullTransport(Transport):
     name = "null"
     batch_size = 5000
 
-    def send_batch(self, messages: Sequence[Outgoing]) -> list[Result]:
-        return [Result("sent", provider_id=str(len(m.data))) for m in messages]
+    def send_batch(
+        self, messages: Sequence[Outgoing], on_results: OnResults | None = None
+    ) -> list[Result]:
+        results = [Result("sent", provider_id=str(len(m.data))) for m in messages]
+        if on_results is not None:
+            on_results(list(enumerate(results)))
+        return results
 
 
 def _rss_child(root: str, count: int) -> None:
