@@ -537,8 +537,9 @@ DETECTION: tuple[Format, ...] = (
 # A column whose name says it holds a subscription status (checked against the columns a
 # format reads: an unread one would import every row as subscribed).
 _STATUS_LIKE = re.compile(
-    r"(^|[ _-])(status|state|type|subscribed|unsubscribed|subscription|opt[ _-]?in|optin"
-    r"|active|blocked|blocklisted|bounced|suppressed|deleted|enabled|disabled)($|[ _-])"
+    r"(^|[ _-])(status|subscribed|unsubscribed|subscription|opt[ _-]?in|optin|active"
+    r"|blocked|blocklisted|bounced|suppressed|deleted|enabled|disabled"
+    r"|(subscriber|subscription|member|contact|email)[ _-]?(type|state))($|[ _-])"
 )
 _NOT_STATUS = re.compile(r"(date|time|_at|[ _-]ip|[ _-]id|reason|campaign|title|url|count)$")
 

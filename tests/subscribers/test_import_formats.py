@@ -54,7 +54,6 @@ def test_a_buttondown_export_honours_subscriber_types(db: Engine, tmp_path: Path
     assert prem is not None
     assert prem.attributes == {
         "plan": "gold",
-        "tags": ["vip"],
         "buttondown_type": "premium",
         "secondary_id": "2",
     }
