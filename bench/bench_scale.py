@@ -50,15 +50,20 @@ def worker(root: str, url: str, port: int, workers: int, transport: str) -> None
     """One worker process (``python -m bench.bench_scale worker ...``): prints its figures."""
     from pipeline.clock import FixedClock
     from pipeline.sending.engine import send_edition
-    from pipeline.sending.transports.base import Outgoing, Result, Transport
+    from pipeline.sending.transports.base import OnResults, Outgoing, Result, Transport
     from pipeline.store.db import open_database
 
     class NullTransport(Transport):
         name = "null"
         batch_size = 500
 
-        def send_batch(self, messages: Sequence[Outgoing]) -> list[Result]:
-            return [Result("sent", provider_id=str(len(m.data))) for m in messages]
+        def send_batch(
+            self, messages: Sequence[Outgoing], on_results: OnResults | None = None
+        ) -> list[Result]:
+            results = [Result("sent", provider_id=str(len(m.data))) for m in messages]
+            if on_results is not None:
+                on_results(list(enumerate(results)))
+            return results
 
     settings = _settings(Path(root), url, port, workers)
     engine = open_database(url)

@@ -106,7 +106,7 @@ def send_with_workers(
     first = reports[0]
     total = SendReport(edition_id, first.slug, transport=first.transport)
     for report in reports:
-        for name in ("sent", "failed", "retried", "skipped", "attempts"):
+        for name in ("sent", "failed", "retried", "uncertain", "skipped", "attempts"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         total.pause_reason = total.pause_reason or report.pause_reason
         total.already_sent = total.already_sent or report.already_sent
