@@ -66,6 +66,7 @@ def test_help_loads_typer_and_the_command_modules_only(project_dir: Path) -> Non
         "pipeline.subscribers",
         "pipeline.subscribers.formats",  # the import formats named in a command's help
         "pipeline.subscribers.tagnames",
+        "pipeline.csvcells",  # formats read our own formula-escaped exports back (no imports)
     }
     assert len(modules) <= HELP_MODULE_BUDGET, (
         f"newsletter --help loads {len(modules)} modules (budget {HELP_MODULE_BUDGET})"
