@@ -68,7 +68,7 @@ def bench_personalise(settings: Settings, compiled: CompiledEdition) -> list[dic
         total = 0
         for i in range(n):
             email = f"reader{i}@example.org"
-            values = recipient_values(settings, i, email, "Zoë Example", 1)
+            values = recipient_values(settings, f"{i:032x}", email, "Zoë Example", 1)
             total += len(skeleton.build(email, "Zoë Example", values))
         sizes.append(total // n)
         return n / (time.perf_counter() - started)
@@ -77,7 +77,7 @@ def bench_personalise(settings: Settings, compiled: CompiledEdition) -> list[dic
         started = time.perf_counter()
         for i in range(naive_n):
             email = f"reader{i}@example.org"
-            values = recipient_values(settings, i, email, "Zoë Example", 1)
+            values = recipient_values(settings, f"{i:032x}", email, "Zoë Example", 1)
             parts = compiled.personalise(values)
             msg = EmailMessage()
             msg["From"] = f"{settings.sender.name} <{settings.sender.email}>"

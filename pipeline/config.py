@@ -10,9 +10,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import secrets
 import tomllib
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import ConfigError
+from pipeline.tokens import Keys, check_secret_key, new_secret_key
 
 CONFIG_NAME = "newsletter.toml"
 
@@ -29,6 +31,7 @@ ENV_DATABASE_URL = "NEWSLETTER_DATABASE_URL"
 ENV_TRANSPORT = "NEWSLETTER_TRANSPORT"
 ENV_BASE_URL = "NEWSLETTER_BASE_URL"
 ENV_SECRET_KEY = "NEWSLETTER_SECRET_KEY"
+ENV_PREVIOUS_SECRET_KEY = "NEWSLETTER_PREVIOUS_SECRET_KEY"
 ENV_SMTP_PASSWORD = "NEWSLETTER_SMTP_PASSWORD"
 ENV_SENDGRID_KEY = "SENDGRID_API_KEY"
 ENV_SENDGRID_WEBHOOK_KEY = "SENDGRID_WEBHOOK_PUBLIC_KEY"
@@ -212,6 +215,21 @@ class TrackingSection(_Model):
         return value
 
 
+class SecuritySection(_Model):
+    """Signing keys (the keys themselves come only from the environment)."""
+
+    # Links signed with NEWSLETTER_PREVIOUS_SECRET_KEY work until this time (ISO 8601);
+    # empty: for as long as that variable is set.
+    previous_key_until: datetime | None = None
+
+    @field_validator("previous_key_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 class FeedSource(_Model):
     url: str
     name: str = ""
@@ -290,6 +308,7 @@ class Secrets(_Model):
     """Values that only ever come from the environment."""
 
     secret_key: str = ""
+    previous_secret_key: str = ""
     smtp_password: str = ""
     sendgrid_api_key: str = ""
     sendgrid_webhook_public_key: str = ""
@@ -321,6 +340,7 @@ class Settings(_Model):
     sendgrid: SendgridSection = SendgridSection()
     dkim: DkimSection = DkimSection()
     web: WebSection = WebSection()
+    security: SecuritySection = SecuritySection()
     feeds: FeedsSection = FeedsSection()
     digest: DigestSection = DigestSection()
     segments: list[SegmentSection] = Field(default_factory=list)
@@ -373,6 +393,14 @@ class Settings(_Model):
 
     def segment_named(self, name: str) -> SegmentSection | None:
         return next((item for item in self.segments if item.name == name), None)
+    @property
+    def keys(self) -> Keys:
+        """The signing keys for tokens (current, and previous during a rotation)."""
+        return _keys(
+            self.secrets.secret_key,
+            self.secrets.previous_secret_key,
+            self.security.previous_key_until,
+        )
 
     def list_named(self, slug: str) -> ListSection | None:
         return next((item for item in self.lists if item.slug == slug), None)
@@ -389,6 +417,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "sendgrid": SendgridSection,
     "dkim": DkimSection,
     "web": WebSection,
+    "security": SecuritySection,
     "feeds": FeedsSection,
     "digest": DigestSection,
     "segments": SegmentSection,
@@ -435,20 +464,26 @@ def _secret_key(root: Path, env: Mapping[str, str]) -> str:
     """The signing key: from NEWSLETTER_SECRET_KEY, else a random one kept in var/.
 
     The file fallback keeps `make demo` working on a fresh machine; production sets the
-    environment variable (links signed with a lost key stop working).
+    environment variable (links signed with a lost key stop working). A short or
+    placeholder key is refused with how to make a good one.
     """
     if env.get(ENV_SECRET_KEY):
-        return env[ENV_SECRET_KEY]
+        return check_secret_key(env[ENV_SECRET_KEY])
     key_file = root / "var" / "secret.key"
     try:
-        return key_file.read_text().strip()
+        return check_secret_key(key_file.read_text().strip(), name=str(key_file))
     except FileNotFoundError:
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
+        key = new_secret_key()
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(key + "\n")
         return key
+
+
+@lru_cache(maxsize=8)
+def _keys(current: str, previous: str, until: datetime | None) -> Keys:
+    return Keys(current, previous, until)
 
 
 def find_config(start: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
@@ -536,6 +571,11 @@ def load_settings(
 
     secrets_ = Secrets(
         secret_key=_secret_key(root, env),
+        previous_secret_key=(
+            check_secret_key(env[ENV_PREVIOUS_SECRET_KEY], name=ENV_PREVIOUS_SECRET_KEY)
+            if env.get(ENV_PREVIOUS_SECRET_KEY)
+            else ""
+        ),
         smtp_password=env.get(ENV_SMTP_PASSWORD, ""),
         sendgrid_api_key=env.get(ENV_SENDGRID_KEY, ""),
         sendgrid_webhook_public_key=env.get(ENV_SENDGRID_WEBHOOK_KEY, ""),

@@ -54,3 +54,11 @@ def init(
     console.print(f"  cd {directory}", markup=False, soft_wrap=True)
     console.print("  edit newsletter.toml (name, sender, postal address, lists)", markup=False)
     console.print(f"  newsletter issue build {EXAMPLE_ISSUE}", markup=False)
+
+
+@app.command("secret")
+def secret() -> None:
+    """Print a new random signing key for NEWSLETTER_SECRET_KEY (48 random bytes)."""
+    from pipeline.tokens import new_secret_key
+
+    console.print(new_secret_key(), markup=False)

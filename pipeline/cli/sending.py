@@ -219,7 +219,7 @@ def _samples(settings: Settings, engine: Engine, slug: str) -> None:
         for person in batch[:3]:
             values = recipient_values(
                 settings,
-                person.subscriber_id,
+                person.public_id,
                 person.email,
                 person.name,
                 web=web,
@@ -304,11 +304,12 @@ def send_command(
 def _test_copy(settings: Settings, slug: str, address: str) -> None:
     from pipeline.render.build import build_issue
     from pipeline.sending.direct import send_single
-    from pipeline.sending.recipient_values import recipient_values, web_url
+    from pipeline.sending.recipient_values import TEST_COPY, recipient_values, web_url
     from pipeline.sending.transports import get_transport
 
     build = build_issue(settings, slug)
-    values = recipient_values(settings, 0, address, "", web=web_url(settings, slug))
+    # A test copy's links name no subscriber: they open a page and change nothing.
+    values = recipient_values(settings, TEST_COPY, address, "", web=web_url(settings, slug))
     transport = get_transport(settings)
     try:
         result = send_single(

@@ -438,7 +438,7 @@ def _send_claimed(
         assert row.subscriber_id is not None
         values = recipient_values(
             settings,
-            row.subscriber_id,
+            row.public_id,
             row.email,
             row.name,
             edition_id,

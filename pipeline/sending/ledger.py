@@ -131,6 +131,7 @@ class Claimed:
     erased: bool
     attributes: dict[str, Any] = field(default_factory=dict)
     tracking: bool = True  # false: the subscriber turned tracking off
+    public_id: str = ""  # the subscriber's random id, for the links in the message
 
 
 def claim_batch(
@@ -183,6 +184,7 @@ def claim_batch(
                 deliveries.c.email,
                 subscribers.c.name,
                 subscribers.c.attributes,
+                subscribers.c.public_id,
                 deliveries.c.attempts,
                 and_(subscribers.c.status == "active", confirmed).label("eligible"),
                 subscribers.c.tracking,
@@ -205,6 +207,7 @@ def claim_batch(
             erased=r.subscriber_id is None,
             attributes=dict(r.attributes or {}),
             tracking=bool(r.tracking),
+            public_id=r.public_id or "",
         )
         for r in rows
     ]

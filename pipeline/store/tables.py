@@ -30,6 +30,8 @@ from sqlalchemy import (
     text,
 )
 
+from pipeline.tokens import new_public_id
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -80,6 +82,8 @@ subscribers = Table(
     "subscribers",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    # Random, never reused: what links in emails carry (never the row id).
+    Column("public_id", String(32), nullable=False, unique=True, default=new_public_id),
     Column("email", String(320), nullable=False, unique=True),  # normalised
     Column("name", String(200), nullable=False, default=""),
     Column("attributes", JSON, nullable=False, default=dict),
@@ -89,6 +93,7 @@ subscribers = Table(
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
     # false: the person turned tracking off (direct links, no pixel); see docs/tracking.md
     Column("tracking", Boolean, nullable=False, default=True, server_default=text("true")),
+    sqlite_autoincrement=True,  # an erased subscriber's id is never given to someone else
 )
 
 lists = Table(
@@ -336,4 +341,14 @@ web_rate_limits = Table(
     Column("key", String(200), primary_key=True),  # e.g. "signup:203.0.113.7"
     Column("window_start", Integer, primary_key=True),  # unix seconds, start of the window
     Column("hits", Integer, nullable=False, default=0),
+)
+
+# ---- single-use tokens that were used (confirmation links) ------------------------------
+spent_tokens = Table(
+    "spent_tokens",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the token's signature
+    Column("purpose", String(32), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),  # after this the token is dead anyway
+    Index("ix_spent_tokens_expires_at", "expires_at"),
 )

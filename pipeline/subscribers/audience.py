@@ -24,6 +24,7 @@ class Recipient:
     email: str
     name: str
     attributes: dict[str, Any] = field(default_factory=dict)  # custom fields
+    public_id: str = ""  # what links in emails carry
 
 
 def audience_select(
@@ -74,12 +75,16 @@ def stream_audience(
     last_id = 0
     base = audience_select(list_slugs, where)
     while True:
-        query = base.where(subscribers.c.id > last_id).limit(batch_size)
+        query = (
+            base.add_columns(subscribers.c.public_id)
+            .where(subscribers.c.id > last_id)
+            .limit(batch_size)
+        )
         with engine.connect() as conn:
             rows = conn.execute(query).all()
         if not rows:
             return
-        yield [Recipient(r[0], r[1], r[2], dict(r[3] or {})) for r in rows]
+        yield [Recipient(r[0], r[1], r[2], dict(r[3] or {}), r[4]) for r in rows]
         last_id = rows[-1][0]
         if len(rows) < batch_size:
             return

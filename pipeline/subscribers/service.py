@@ -79,6 +79,7 @@ class SubscriberInfo:
     attributes: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     tags: list[str] = field(default_factory=list)
+    public_id: str = ""  # random; what links in emails carry
 
 
 def _retrying(fn: Any) -> Any:
@@ -466,15 +467,21 @@ def _unsubscribe_from(
 
 
 def get_subscriber(
-    engine: Engine, subscriber_id: int | None = None, email: str | None = None
+    engine: Engine,
+    subscriber_id: int | None = None,
+    email: str | None = None,
+    *,
+    public_id: str | None = None,
 ) -> SubscriberInfo | None:
-    """One subscriber by id or by address (any case), or None."""
-    if subscriber_id is None and email is None:
-        raise ValueError("give subscriber_id or email")
+    """One subscriber by id, by public id or by address (any case), or None."""
+    if subscriber_id is None and email is None and public_id is None:
+        raise ValueError("give subscriber_id, public_id or email")
     with engine.connect() as conn:
         query = select(subscribers)
         if subscriber_id is not None:
             query = query.where(subscribers.c.id == subscriber_id)
+        elif public_id is not None:
+            query = query.where(subscribers.c.public_id == public_id)
         else:
             assert email is not None
             query = query.where(subscribers.c.email == normalise_email(email))
@@ -497,6 +504,7 @@ def get_subscriber(
         attributes=dict(row.attributes or {}),
         created_at=row.created_at,
         tags=tags,
+        public_id=row.public_id,
     )
 
 

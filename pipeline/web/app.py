@@ -30,9 +30,12 @@ from pipeline.tracking.record import Tracker
 from pipeline.web import archive, preferences, signup, tracking, unsubscribe, webhooks
 from pipeline.web.events import load_public_key
 from pipeline.web.pages import WebContext, error_page, template_environment
-from pipeline.web.security import SecurityHeaders
+from pipeline.web.security import BodyLimit, SecurityHeaders
 
 log = logging.getLogger("pipeline.web")
+
+#: The largest request body any page takes (the webhook has its own, larger cap).
+MAX_BODY = 64_000
 
 MESSAGES = {
     404: "There is nothing at this address.",
@@ -87,6 +90,8 @@ def create_app(
     for module in (archive, signup, unsubscribe, preferences, webhooks, tracking):
         app.include_router(module.router)
     app.get("/archive", summary="The archive of sent issues (alias of /)")(archive.archive_index)
+    # Outermost last: the headers wrap everything, then every body is capped before routing.
+    app.add_middleware(BodyLimit, default=MAX_BODY, limits={"/webhooks/": webhooks.MAX_BODY})
     app.add_middleware(SecurityHeaders, hsts=https)
 
     @app.exception_handler(StarletteHTTPException)

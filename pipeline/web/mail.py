@@ -1,7 +1,8 @@
 """The two transactional emails of the web app, through the same render and send path as
 issues: ``render_email`` (templates/email + templates/text) and ``send_single``.
 
-- confirm: the double opt-in link (``/confirm/<token>?lists=...``, valid 7 days)
+- confirm: the double opt-in link (``/confirm/<token>``, valid 7 days; the lists asked
+  for are inside the token's signature)
 - welcome: sent once a subscription is confirmed, linking the latest issue in the archive
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from urllib.parse import urlencode
 
 from sqlalchemy import Engine
 
@@ -32,10 +32,9 @@ def list_names(settings: Settings, slugs: Sequence[str]) -> list[str]:
     return names
 
 
-def confirm_url(settings: Settings, subscriber_id: int, lists: Sequence[str]) -> str:
-    token = make_token(settings.secrets.secret_key, "confirm", subscriber_id)
-    url = link(settings.newsletter.base_url, "confirm", token)
-    return f"{url}?{urlencode({'lists': ','.join(lists)})}" if lists else url
+def confirm_url(settings: Settings, public_id: str, lists: Sequence[str]) -> str:
+    token = make_token(settings.keys, "confirm", public_id, ",".join(lists))
+    return link(settings.newsletter.base_url, "confirm", token)
 
 
 def _send(
@@ -45,7 +44,7 @@ def _send(
     *,
     subject: str,
     preheader: str,
-    subscriber_id: int,
+    public_id: str,
     email: str,
     name: str,
 ) -> None:
@@ -53,26 +52,26 @@ def _send(
     # line, and a confirmation goes to someone who has not subscribed yet.
     context = {**context, "email_kind": template}
     compiled = render_email(settings, template, context, subject=subject, preheader=preheader)
-    values = recipient_values(settings, subscriber_id, email, name)
+    values = recipient_values(settings, public_id, email, name)
     result = send_single(settings, compiled, to_email=email, to_name=name, values=values)
     if not result.ok:
         raise SendError(f"the {template} email could not be sent: {result.error or result.outcome}")
 
 
 def send_confirmation(
-    settings: Settings, subscriber_id: int, email: str, name: str, lists: Sequence[str]
+    settings: Settings, public_id: str, email: str, name: str, lists: Sequence[str]
 ) -> None:
     """The double opt-in email for ``lists``."""
     _send(
         settings,
         "confirm",
         {
-            "confirm_url": confirm_url(settings, subscriber_id, lists),
+            "confirm_url": confirm_url(settings, public_id, lists),
             "list_names": list_names(settings, lists),
         },
         subject=f"Please confirm your subscription to {settings.newsletter.name}",
         preheader="One click and you're in. The link works for 7 days.",
-        subscriber_id=subscriber_id,
+        public_id=public_id,
         email=email,
         name=name,
     )
@@ -81,7 +80,7 @@ def send_confirmation(
 def send_welcome(
     settings: Settings,
     engine: Engine,
-    subscriber_id: int,
+    public_id: str,
     email: str,
     name: str,
     lists: Sequence[str],
@@ -102,7 +101,7 @@ def send_welcome(
         context,
         subject=f"Welcome to {settings.newsletter.name}",
         preheader="You're subscribed. Here is where to start.",
-        subscriber_id=subscriber_id,
+        public_id=public_id,
         email=email,
         name=name,
     )

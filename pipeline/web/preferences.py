@@ -16,11 +16,12 @@ from fastapi.responses import Response
 
 from pipeline.errors import WebError
 from pipeline.subscribers import service
-from pipeline.tokens import TokenData, read_token
+from pipeline.subscribers.links import subscriber_for_token
+from pipeline.tokens import Token, read_token
 from pipeline.tracking.consent import set_tracking, tracking_allowed
 from pipeline.web.mail import list_names
 from pipeline.web.pages import WebContext, error_page, get_ctx, page
-from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok
+from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, read_small_form
 from pipeline.web.signup import clean_name
 from pipeline.web.unsubscribe import mask_email, resubscribe_offer, unsubscribe_everywhere
 
@@ -50,12 +51,12 @@ PREFERENCES_BODY = {
 }
 
 
-def _read(ctx: WebContext, token: str) -> TokenData:
-    return read_token(ctx.settings.secrets.secret_key, "preferences", token[:500])
+def _read(ctx: WebContext, token: str) -> Token:
+    return read_token(ctx.settings.keys, "preferences", token)
 
 
-def _view(ctx: WebContext, subscriber_id: int) -> dict[str, Any] | None:
-    info = service.get_subscriber(ctx.engine, subscriber_id=subscriber_id)
+def _view(ctx: WebContext, data: Token) -> dict[str, Any] | None:
+    info = subscriber_for_token(ctx.engine, data)
     if info is None:
         return None
     active = info.status == "active"
@@ -68,7 +69,8 @@ def _view(ctx: WebContext, subscriber_id: int) -> dict[str, Any] | None:
         "chosen": chosen,
         "pending": [s for s in chosen if info.subscriptions.get(s) == "unconfirmed"],
         "suppressed": not active,
-        "tracking": tracking_allowed(ctx.engine, subscriber_id),
+        "tracking": tracking_allowed(ctx.engine, info.id),
+        "id": info.id,
     }
 
 
@@ -86,7 +88,7 @@ async def preferences_page(
         data = _read(ctx, token)
     except WebError as exc:
         return error_page(request, 400, f"Sorry, {exc}.")
-    view = await run_in_threadpool(_view, ctx, data.subscriber_id)
+    view = await run_in_threadpool(_view, ctx, data)
     if view is None:
         return error_page(request, 400, "Sorry, this link is not valid any more.")
     return _page(request, token, view)
@@ -100,13 +102,10 @@ async def preferences_save(
         data = _read(ctx, token)
     except WebError as exc:
         return error_page(request, 400, f"Sorry, {exc}.")
-    if int(request.headers.get("content-length") or 0) > MAX_BODY:
-        return error_page(request, 413, "The form is too large.")
-    try:
-        form = await request.form(max_files=0, max_fields=50)
-    except Exception:
+    form = await read_small_form(request, MAX_BODY)
+    if form is None:
         return error_page(request, 400, "The form could not be read. Please try again.")
-    view = await run_in_threadpool(_view, ctx, data.subscriber_id)
+    view = await run_in_threadpool(_view, ctx, data)
     if view is None:
         return error_page(request, 400, "Sorry, this link is not valid any more.")
     csrf = form.get(CSRF_FIELD)
@@ -123,7 +122,7 @@ async def preferences_save(
     ip = ctx.ip(request)
     if action == "unsubscribe" or (action == "save" and not lists and not view["suppressed"]):
         had = await run_in_threadpool(unsubscribe_everywhere, ctx, data, "web", ip)
-        return page(request, "unsubscribed.html", **resubscribe_offer(ctx, data.subscriber_id, had))
+        return page(request, "unsubscribed.html", **resubscribe_offer(ctx, data, had))
     if action not in ("save", "resubscribe") or not lists:
         return _page(request, token, view, 422, "Please choose at least one list.")
 
@@ -131,14 +130,14 @@ async def preferences_save(
         if action == "save":
             name = form.get("name")
             service.set_name(
-                ctx.engine, data.subscriber_id, clean_name(name if isinstance(name, str) else "")
+                ctx.engine, view["id"], clean_name(name if isinstance(name, str) else "")
             )
-        service.set_lists(ctx.engine, data.subscriber_id, lists, method="web", ip=ip)
+        service.set_lists(ctx.engine, view["id"], lists, method="web", ip=ip)
         if action == "save":
-            set_tracking(ctx.engine, data.subscriber_id, form.get("tracking") == "on")
+            set_tracking(ctx.engine, view["id"], form.get("tracking") == "on")
 
     await run_in_threadpool(save)
-    fresh = await run_in_threadpool(_view, ctx, data.subscriber_id)
+    fresh = await run_in_threadpool(_view, ctx, data)
     assert fresh is not None
     message = (
         f"Saved. You are subscribed to {', '.join(list_names(ctx.settings, fresh['chosen']))}."

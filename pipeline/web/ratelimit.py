@@ -8,6 +8,7 @@ Rows of past windows are deleted now and then.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,3 +41,17 @@ def count_hit(engine: Engine, key: str, *, limit: int, window: int, now: datetim
         if hits == 1:  # first hit of a window: forget windows that are over
             conn.execute(delete(web_rate_limits).where(web_rate_limits.c.window_start < start))
     return Verdict(hits <= limit, hits, start + window - epoch)
+
+
+def network_of(ip: str) -> str:
+    """What a per-IP limit counts: the address for IPv4, its /64 network for IPv6 (one
+    customer usually holds a whole /64, so counting addresses would count nothing)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -101,6 +102,93 @@ class SecurityHeaders:
                 }
             )
             await send({"type": "http.response.body", "body": GENERIC_500})
+
+
+# ---- request bodies --------------------------------------------------------------------------
+TOO_LARGE = (
+    b"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Too large</title>"
+    b"</head><body><h1>Too large</h1><p>This request is larger than this page accepts.</p>"
+    b"</body></html>"
+)
+
+
+class BodyLimit:
+    """ASGI middleware: every request body is read with a hard cap before any route runs,
+    whether it comes with a Content-Length or chunked. Over the cap the answer is 413 at once
+    (the rest is never read); under it the route gets the body from memory.
+
+    ``limits`` maps a path prefix to its cap (the longest matching prefix wins);
+    ``default`` applies elsewhere."""
+
+    def __init__(self, app: ASGIApp, *, default: int, limits: dict[str, int] | None = None):
+        self.app = app
+        self.default = default
+        self.limits = sorted((limits or {}).items(), key=lambda kv: -len(kv[0]))
+
+    def limit_for(self, path: str) -> int:
+        return next((n for prefix, n in self.limits if path.startswith(prefix)), self.default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope.get("path", ""))
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _too_large(send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(TOO_LARGE)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": TOO_LARGE})
+
+
+async def read_small_form(request: Request, limit: int) -> FormData | None:
+    """The urlencoded or multipart form of a request whose body is at most ``limit`` bytes
+    (None when larger, or not a form that can be read)."""
+    body = await request.body()  # already capped by BodyLimit; this is the route's own cap
+    if len(body) > limit:
+        return None
+    try:
+        return await request.form(max_files=0, max_fields=50)
+    except Exception:  # malformed form encoding
+        return None
 
 
 # ---- CSRF --------------------------------------------------------------------------------

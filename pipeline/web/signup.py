@@ -8,7 +8,8 @@ honeypot field ``website`` (filled: answer as usual, do nothing). Consent is rec
 with the subscription: when, the IP, the exact text shown, the lists.
 
 Lists with double opt-in start 'unconfirmed' and a confirmation email goes out; the link
-(``/confirm/<token>?lists=...``, 7 days) confirms them and sends the welcome email. A
+(``/confirm/<token>``, 7 days, the lists inside the signature) opens a page with one
+button (link scanners only GET); its POST confirms them, once, and sends the welcome email. A
 suppressed address (unsubscribed or bounced before) is changed only by that link: the
 person proves the mailbox is theirs before anything is lifted. Details of a known
 subscriber (their name) are never changed by the public form.
@@ -16,6 +17,7 @@ subscriber (their name) are never changed by the public form.
 
 from __future__ import annotations
 
+import json
 import logging
 import unicodedata
 from dataclasses import dataclass, field
@@ -29,17 +31,21 @@ from pipeline.config import Settings
 from pipeline.errors import NewsletterError, SubscriberError, WebError
 from pipeline.subscribers import service
 from pipeline.subscribers.tags import signup_fields
-from pipeline.tokens import make_token, read_token
+from pipeline.subscribers.links import last_opt_out, spend_token, subscriber_for_token
+from pipeline.subscribers.service import SubscriberInfo
+from pipeline.tokens import MAX_AGE, Token, make_token, read_token
 from pipeline.web.mail import list_names, send_confirmation, send_welcome
 from pipeline.web.pages import WebContext, error_page, get_ctx, page, wants_json
-from pipeline.web.ratelimit import count_hit
-from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok
+from pipeline.web.ratelimit import count_hit, network_of
+from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, read_small_form
+from pipeline.web.unsubscribe import mask_email
 
 log = logging.getLogger("pipeline.web")
 router = APIRouter()
 
 HONEYPOT = "website"
 MAX_FORM_BYTES = 64_000
+MAX_CONFIRM_BYTES = 4_000
 
 SIGNUP_FIELDS = {
     "email": {"type": "string", "maxLength": 320},
@@ -129,6 +135,11 @@ def _parse_json(data: Any) -> SignupForm:
     )
 
 
+def _parse_json_bytes(raw: bytes) -> SignupForm:
+    """JSON from the body (at most MAX_FORM_BYTES), in a worker thread."""
+    return _parse_json(json.loads(raw))
+
+
 def validate(settings: Settings, form: SignupForm) -> SignupForm:
     """Fill ``form.errors`` (field -> message for people) and normalise the values."""
     try:
@@ -188,19 +199,19 @@ def sign_up(ctx: WebContext, form: SignupForm, ip: str) -> None:
     was = before.subscriptions if before else {}
     pending = [s for s in pending if after.subscriptions.get(s) != "confirmed"]
     if pending:
-        send_confirmation(settings, subscriber_id, after.email, after.name, pending)
+        send_confirmation(settings, after.public_id, after.email, after.name, pending)
     welcomed = [
         s for s in single if after.subscriptions.get(s) == "confirmed" and was.get(s) != "confirmed"
     ]
     if welcomed:
-        _welcome(ctx, subscriber_id, after.email, after.name, welcomed)
+        _welcome(ctx, after.public_id, after.email, after.name, welcomed)
 
 
-def _welcome(ctx: WebContext, subscriber_id: int, email: str, name: str, lists: list[str]) -> None:
+def _welcome(ctx: WebContext, public_id: str, email: str, name: str, lists: list[str]) -> None:
     try:
-        send_welcome(ctx.settings, ctx.engine, subscriber_id, email, name, lists)
+        send_welcome(ctx.settings, ctx.engine, public_id, email, name, lists)
     except NewsletterError as exc:  # the subscription stands; the welcome is a courtesy
-        log.warning("welcome email to subscriber %s not sent: %s", subscriber_id, exc)
+        log.warning("welcome email to subscriber %s not sent: %s", public_id, exc)
 
 
 def _thanks_message(settings: Settings, lists: list[str]) -> str:
@@ -256,10 +267,33 @@ async def _read_form(request: Request) -> SignupForm:
 async def subscribe(request: Request, ctx: WebContext = Depends(get_ctx)) -> Response:
     settings = ctx.settings
     is_json = request.headers.get("content-type", "").startswith("application/json")
-    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+    raw = await request.body()  # read under a hard cap by BodyLimit, chunked or not
+    if len(raw) > MAX_FORM_BYTES:
         return error_page(request, 413, "The form is too large.")
+    # Every post counts against the limit, valid or not, so bad posts cannot be repeated
+    # for free.
+    ip = ctx.ip(request)
+    verdict = await run_in_threadpool(
+        count_hit,
+        ctx.engine,
+        f"signup:{network_of(ip)}",
+        limit=settings.web.signup_rate_limit,
+        window=settings.web.signup_rate_window,
+        now=ctx.now(),
+    )
+    if not verdict.allowed:
+        minutes = max(1, -(-verdict.retry_after // 60))
+        return error_page(
+            request,
+            429,
+            f"Too many signups from your network. Please try again in {minutes} minutes.",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
     try:
-        form = _parse_json(await request.json()) if is_json else await _read_form(request)
+        if is_json:
+            form = await run_in_threadpool(_parse_json_bytes, raw)
+        else:
+            form = await _read_form(request)
     except Exception:  # malformed JSON or form encoding
         return error_page(request, 400, "The form could not be read. Please try again.")
     if not is_json and not csrf_ok(
@@ -275,23 +309,6 @@ async def subscribe(request: Request, ctx: WebContext = Depends(get_ctx)) -> Res
                 {"error": "Please check the form.", "fields": form.errors}, status_code=422
             )
         return _form_page(request, ctx, form, 422)
-    ip = ctx.ip(request)
-    verdict = await run_in_threadpool(
-        count_hit,
-        ctx.engine,
-        f"signup:{ip}",
-        limit=settings.web.signup_rate_limit,
-        window=settings.web.signup_rate_window,
-        now=ctx.now(),
-    )
-    if not verdict.allowed:
-        minutes = max(1, -(-verdict.retry_after // 60))
-        return error_page(
-            request,
-            429,
-            f"Too many signups from your network. Please try again in {minutes} minutes.",
-            headers={"Retry-After": str(verdict.retry_after)},
-        )
     message = _thanks_message(settings, form.lists)
     if not form.honeypot:
         try:
@@ -306,53 +323,108 @@ async def subscribe(request: Request, ctx: WebContext = Depends(get_ctx)) -> Res
     return page(request, "thanks.html", message=message)
 
 
-@router.get("/confirm/{token}", summary="Confirm a subscription (the emailed link)")
-async def confirm(
-    token: str, request: Request, lists: str = "", ctx: WebContext = Depends(get_ctx)
+CONFIRM_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": {CSRF_FIELD: {"type": "string"}}}
+            }
+        },
+    }
+}
+
+
+def _confirm_token(ctx: WebContext, token: str) -> tuple[Token, SubscriberInfo]:
+    """The confirmation token's content and its subscriber; WebError when it may not act."""
+    data = read_token(ctx.settings.keys, "confirm", token)
+    info = subscriber_for_token(ctx.engine, data)
+    if info is None:
+        raise WebError("this link is not valid any more", fix="sign up again")
+    return data, info
+
+
+@router.get("/confirm/{token}", summary="The confirmation page (one button; changes nothing)")
+async def confirm_page(
+    token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
-    wanted = [s for s in lists.split(",") if s in ctx.settings.list_slugs]
     try:
-        outcome = await run_in_threadpool(confirm_signup, ctx, token, wanted, ctx.ip(request))
+        data, info = await run_in_threadpool(_confirm_token, ctx, token)
+    except WebError as exc:
+        return error_page(request, 400, f"Sorry, {exc}.")
+    wanted = [s for s in data.data.split(",") if s in ctx.settings.list_slugs]
+    return page(
+        request,
+        "confirm.html",
+        token=token,
+        masked=mask_email(info.email),
+        list_names=list_names(ctx.settings, wanted),
+        message="",
+    )
+
+
+@router.post("/confirm/{token}", summary="Confirm a subscription", openapi_extra=CONFIRM_BODY)
+async def confirm(token: str, request: Request, ctx: WebContext = Depends(get_ctx)) -> Response:
+    form = await read_small_form(request, MAX_CONFIRM_BYTES)
+    if form is None:
+        return error_page(request, 413, "The form is too large.")
+    csrf = form.get(CSRF_FIELD)
+    if not csrf_ok(
+        ctx.settings.secrets.secret_key,
+        request.cookies.get(CSRF_COOKIE),
+        csrf if isinstance(csrf, str) else None,
+    ):
+        return error_page(request, 403, "This page had expired. Please open the link again.")
+    try:
+        outcome = await run_in_threadpool(confirm_signup, ctx, token, ctx.ip(request))
     except WebError as exc:
         return error_page(request, 400, f"Sorry, {exc}.")
     return page(request, "confirmed.html", **outcome)
 
 
-def confirm_signup(ctx: WebContext, token: str, lists: list[str], ip: str) -> dict[str, Any]:
-    """Confirm what the token's subscriber asked for; send the welcome for new lists."""
+def confirm_signup(ctx: WebContext, token: str, ip: str) -> dict[str, Any]:
+    """Confirm the lists inside the token (once); send the welcome for new lists.
+
+    A link older than the person's last unsubscribe never subscribes them again, and a
+    used link changes nothing (no second welcome)."""
     settings, engine = ctx.settings, ctx.engine
-    data = read_token(settings.secrets.secret_key, "confirm", token[:500])
-    info = service.get_subscriber(engine, subscriber_id=data.subscriber_id)
-    if info is None:
-        raise WebError("this link is not valid", fix="sign up again")
-    before = dict(info.subscriptions)
-    if lists:
-        result = service.add_subscriber(
-            engine,
-            info.email,
-            lists=lists,
-            method="web",
-            consent_text=consent_text(settings),
-            ip=ip,
-            confirmed=True,
-            allow_resubscribe=True,
+    data, info = _confirm_token(ctx, token)
+    lists = [s for s in data.data.split(",") if s in settings.list_slugs]
+    left = last_opt_out(engine, info)
+    if left is not None and left >= data.issued_at:
+        raise WebError(
+            "this link was sent before you unsubscribed, so it cannot subscribe you again",
+            fix="sign up again on our website",
         )
-        if result.suppressed:
-            raise WebError(
-                "this address cannot be subscribed again here",
-                fix=f"write to {settings.sender.email}",
+    before = dict(info.subscriptions)
+    if spend_token(engine, token, data, data.issued_at + MAX_AGE["confirm"]):
+        if lists:
+            result = service.add_subscriber(
+                engine,
+                info.email,
+                lists=lists,
+                method="web",
+                consent_text=consent_text(settings),
+                ip=ip,
+                confirmed=True,
+                allow_resubscribe=True,
             )
-    else:
-        service.confirm_subscription(engine, data.subscriber_id, None, ip=ip)
-    after = service.get_subscriber(engine, subscriber_id=data.subscriber_id)
+            if result.suppressed:
+                raise WebError(
+                    "this address cannot be subscribed again here",
+                    fix=f"write to {settings.sender.email}",
+                )
+        else:
+            service.confirm_subscription(engine, info.id, None, ip=ip)
+    after = service.get_subscriber(engine, subscriber_id=info.id)
     assert after is not None
     new = [s for s, st in after.subscriptions.items() if st == "confirmed" and before.get(s) != st]
     if new:
-        _welcome(ctx, after.id, after.email, after.name, new)
+        _welcome(ctx, after.public_id, after.email, after.name, new)
     confirmed = [s for s, st in after.subscriptions.items() if st == "confirmed"]
-    secret = settings.secrets.secret_key
     return {
         "welcomed": bool(new),
         "list_names": list_names(settings, confirmed),
-        "preferences_url": "/preferences/" + make_token(secret, "preferences", after.id),
+        "preferences_url": "/preferences/"
+        + make_token(settings.keys, "preferences", after.public_id),
     }

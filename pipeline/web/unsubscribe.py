@@ -18,11 +18,13 @@ from fastapi.responses import PlainTextResponse, Response
 
 from pipeline.errors import WebError
 from pipeline.subscribers import service
-from pipeline.tokens import TokenData, make_token, read_token
+from pipeline.subscribers.links import subscriber_for_token
+from pipeline.subscribers.service import SubscriberInfo
+from pipeline.tokens import Token, make_token, read_token
 from pipeline.web.events import record_link_unsubscribe
 from pipeline.web.mail import list_names
 from pipeline.web.pages import WebContext, error_page, get_ctx, page
-from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok
+from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, read_small_form
 
 router = APIRouter()
 
@@ -53,8 +55,12 @@ def mask_email(email: str) -> str:
     return f"{local[:2]}***@{domain}" if domain else "***"
 
 
-def _read(secret: str, token: str) -> TokenData:
-    return read_token(secret, "unsubscribe", token[:500])
+def _read(ctx: WebContext, token: str) -> Token:
+    return read_token(ctx.settings.keys, "unsubscribe", token)
+
+
+def _who(ctx: WebContext, data: Token) -> SubscriberInfo | None:
+    return subscriber_for_token(ctx.engine, data)
 
 
 @router.get("/unsubscribe/{token}", summary="The unsubscribe page (one button)")
@@ -62,10 +68,10 @@ async def unsubscribe_page(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
     try:
-        data = _read(ctx.settings.secrets.secret_key, token)
+        data = _read(ctx, token)
     except WebError as exc:
         return error_page(request, 400, f"Sorry, {exc}.")
-    info = await run_in_threadpool(service.get_subscriber, ctx.engine, data.subscriber_id)
+    info = await run_in_threadpool(_who, ctx, data)
     return page(
         request,
         "unsubscribe.html",
@@ -75,10 +81,11 @@ async def unsubscribe_page(
     )
 
 
-def unsubscribe_everywhere(ctx: WebContext, data: TokenData, method: str, ip: str) -> list[str]:
+def unsubscribe_everywhere(ctx: WebContext, data: Token, method: str, ip: str) -> list[str]:
     """Unsubscribe from every list; returns the lists the person was on (for the resubscribe
-    offer). Counted once per edition for ``issue stats``."""
-    info = service.get_subscriber(ctx.engine, subscriber_id=data.subscriber_id)
+    offer). Counted once per edition for ``issue stats``. A token naming nobody (erased, or
+    a test copy) changes nothing."""
+    info = _who(ctx, data)
     if info is None:
         return []
     had = [s for s, st in info.subscriptions.items() if st in ("confirmed", "unconfirmed")]
@@ -96,19 +103,18 @@ def unsubscribe_everywhere(ctx: WebContext, data: TokenData, method: str, ip: st
 async def unsubscribe_now(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
-    if int(request.headers.get("content-length") or 0) > MAX_BODY:
-        return PlainTextResponse("Body too large.\n", status_code=413)
     raw = await request.body()
-    try:
-        form = await request.form(max_files=0, max_fields=20)
-    except Exception:  # not a form at all
+    if len(raw) > MAX_BODY:
+        return PlainTextResponse("Body too large.\n", status_code=413)
+    form = await read_small_form(request, MAX_BODY)
+    if form is None:  # not a form at all
         return PlainTextResponse("The request could not be read.\n", status_code=400)
     one_click = raw.strip() == b"List-Unsubscribe=One-Click" or (
         form.get(ONE_CLICK[0]) == ONE_CLICK[1] and not form.get(CSRF_FIELD)
     )
     secret = ctx.settings.secrets.secret_key
     try:
-        data = _read(secret, token)
+        data = _read(ctx, token)
     except WebError as exc:
         if one_click:
             return PlainTextResponse(f"{exc}\n", status_code=400)
@@ -123,7 +129,7 @@ async def unsubscribe_now(
         request.cookies.get(CSRF_COOKIE),
         token_value if isinstance(token_value, str) else None,
     ):
-        info = await run_in_threadpool(service.get_subscriber, ctx.engine, data.subscriber_id)
+        info = await run_in_threadpool(_who, ctx, data)
         return page(
             request,
             "unsubscribe.html",
@@ -133,14 +139,16 @@ async def unsubscribe_now(
             message="This page had expired. Please press the button again.",
         )
     had = await run_in_threadpool(unsubscribe_everywhere, ctx, data, "web", ip)
-    return page(request, "unsubscribed.html", **resubscribe_offer(ctx, data.subscriber_id, had))
+    return page(request, "unsubscribed.html", **resubscribe_offer(ctx, data, had))
 
 
-def resubscribe_offer(ctx: WebContext, subscriber_id: int, had: list[str]) -> dict[str, Any]:
+def resubscribe_offer(ctx: WebContext, data: Token, had: list[str]) -> dict[str, Any]:
+    """The unsubscribed page's offer: a preferences link for the same person."""
     lists = had or ctx.settings.list_slugs
+    info = _who(ctx, data)
+    subject = info.public_id if info else (data.subject or "unknown")
     return {
-        "preferences_url": "/preferences/"
-        + make_token(ctx.settings.secrets.secret_key, "preferences", subscriber_id),
+        "preferences_url": "/preferences/" + make_token(ctx.settings.keys, "preferences", subject),
         "lists": lists,
         "list_names": list_names(ctx.settings, lists),
     }

@@ -39,7 +39,7 @@ def test_signed_messages_verify_and_cover_list_unsubscribe(
         **{"dkim.enabled": True, "dkim.selector": "nl2026"},
     )
     skeleton = MessageSkeleton(settings, sample_compiled(), signer=make_signer(settings))
-    values = recipient_values(settings, 5, "zoe@example.org", "Zoë", 1)
+    values = recipient_values(settings, "p5", "zoe@example.org", "Zoë", 1)
     message = skeleton.build("zoe@example.org", "Zoë", values)
     assert message.startswith(b"DKIM-Signature:")
     asked: list[bytes] = []

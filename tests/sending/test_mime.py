@@ -42,7 +42,7 @@ def _content(msg: EmailMessage, kind: str) -> str:
 def _check(
     skeleton: MessageSkeleton, compiled: CompiledEdition, settings: Settings, name: str
 ) -> None:
-    values = recipient_values(settings, 7, "ann@example.org", name, 3)
+    values = recipient_values(settings, "p7", "ann@example.org", name, 3)
     data = skeleton.build("ann@example.org", name, values, message_id="<m1@glownotes.example.com>")
     expected = compiled.personalise(values)
     msg = _parse(data)
@@ -72,7 +72,7 @@ def test_every_message_parses_back_to_the_personalised_parts(
 def test_headers_for_compliance(file_settings: Settings) -> None:
     compiled = sample_compiled(subject_slot=False)
     skeleton = MessageSkeleton(file_settings, compiled, slug="2026-12-01-x", lists=["beauty-tips"])
-    values = recipient_values(file_settings, 7, "ann@example.org", "Ann", 3)
+    values = recipient_values(file_settings, "p7", "ann@example.org", "Ann", 3)
     first = _parse(skeleton.build("ann@example.org", "Ann", values))
     second = _parse(skeleton.build("ann@example.org", "Ann", values))
     assert first["Message-ID"] != second["Message-ID"]
@@ -96,7 +96,7 @@ def test_headers_for_compliance(file_settings: Settings) -> None:
 def test_mailto_comes_from_settings(make_settings: object) -> None:
     settings = make_settings(**{"sending.list_unsubscribe_mailto": "leave@lists.example.com"})  # type: ignore[operator]
     skeleton = MessageSkeleton(settings, sample_compiled())
-    values = recipient_values(settings, 1, "a@example.org", "", None)
+    values = recipient_values(settings, "p1", "a@example.org", "", None)
     msg = _parse(skeleton.build("a@example.org", "", values))
     assert msg["List-Unsubscribe"].endswith("<mailto:leave@lists.example.com?subject=unsubscribe>")
 
@@ -128,7 +128,7 @@ def test_header_injection_is_refused(
     file_settings: Settings, name: str, address: str, message: str
 ) -> None:
     skeleton = MessageSkeleton(file_settings, sample_compiled())
-    values = recipient_values(file_settings, 1, address, name, None)
+    values = recipient_values(file_settings, "p1", address, name, None)
     with pytest.raises(PersonalisationError) as err:
         skeleton.build(address, name, values)
     assert str(err.value) == message
@@ -136,7 +136,7 @@ def test_header_injection_is_refused(
 
 def test_subject_slot_with_line_break_is_refused(file_settings: Settings) -> None:
     skeleton = MessageSkeleton(file_settings, sample_compiled())
-    values = recipient_values(file_settings, 1, "a@example.org", "Ann", None)
+    values = recipient_values(file_settings, "p1", "a@example.org", "Ann", None)
     values["first_name"] = "Ann\nBcc: x"
     with pytest.raises(PersonalisationError) as err:
         skeleton.build("a@example.org", "Ann", values)

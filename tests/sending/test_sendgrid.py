@@ -15,6 +15,7 @@ from pipeline.sending.transports import get_transport
 from pipeline.sending.transports.base import Outgoing
 from pipeline.sending.transports.sendgrid import SendgridTransport
 from pipeline.store.tables import deliveries
+from pipeline.subscribers.service import get_subscriber
 from tests.sending.conftest import SendgridStandIn, add_audience, make_edition, sample_compiled
 
 KEY = "SG.test-key"
@@ -72,7 +73,9 @@ def test_payloads_are_valid_and_carry_everything(
     assert set(first["custom_args"]) == {"delivery_id", "edition", "message_id"}
     assert all(isinstance(v, str) for v in first["custom_args"].values())
     assert first["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    unsubscribe = recipient_values(settings, 1, "reader0@example.org", "Zoë", eid)[
+    reader0 = get_subscriber(engine, email="reader0@example.org")
+    assert reader0 is not None
+    unsubscribe = recipient_values(settings, reader0.public_id, "reader0@example.org", "Zoë", eid)[
         "unsubscribe_url"
     ]
     assert first["headers"]["List-Unsubscribe"].startswith(f"<{unsubscribe.split('.')[0]}")
@@ -166,9 +169,9 @@ def test_substitutions_over_the_limit_fail_before_sending(
 ) -> None:
     settings = make_settings(env={"SENDGRID_API_KEY": KEY}, **{"sendgrid.host": sendgrid_api.url})
     skeleton = MessageSkeleton(settings, sample_compiled())
-    big = recipient_values(settings, 1, "a@example.org", "A", None)
+    big = recipient_values(settings, "p1", "a@example.org", "A", None)
     big["first_name"] = "x" * 9000
-    small = recipient_values(settings, 2, "b@example.org", "B", None)
+    small = recipient_values(settings, "p2", "b@example.org", "B", None)
     transport = SendgridTransport.from_settings(settings)
     results = transport.send_batch(
         [

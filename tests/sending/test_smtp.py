@@ -147,7 +147,7 @@ def test_send_single_over_smtp(
     make_settings: Callable[..., Settings], db_url: str, smtp_server: SmtpServer
 ) -> None:
     settings = _smtp_settings(make_settings, db_url, smtp_server)
-    values = recipient_values(settings, 1, "seed@example.org", "Seed", None)
+    values = recipient_values(settings, "p1", "seed@example.org", "Seed", None)
     result = send_single(
         settings, sample_compiled(), to_email="seed@example.org", to_name="Seed", values=values
     )
@@ -160,7 +160,7 @@ def test_unreachable_server_is_transient(make_settings: Callable[..., Settings])
 
     port = free_port()
     settings = make_settings(**{"sending.transport": "smtp", "smtp.port": port})
-    values = recipient_values(settings, 1, "seed@example.org", "", None)
+    values = recipient_values(settings, "p1", "seed@example.org", "", None)
     transport = get_transport(settings)
     result = send_single(
         settings, sample_compiled(), to_email="seed@example.org", values=values, transport=transport
@@ -181,7 +181,7 @@ def test_lines_starting_with_a_dot_arrive_intact(
     settings = _smtp_settings(make_settings, db_url, smtp_server)
     text = ".starts with a dot\n..two dots\n.\nend"
     compiled = compile_edition("Dots", "<p>.</p>", text)
-    values = recipient_values(settings, 1, "seed@example.org", "", None)
+    values = recipient_values(settings, "p1", "seed@example.org", "", None)
     assert send_single(settings, compiled, to_email="seed@example.org", values=values).ok
     msg = email.message_from_bytes(smtp_server.handler.last, policy=email.policy.default)
     body = msg.get_body(("plain",))
@@ -206,7 +206,7 @@ def test_smtp_auth_uses_the_password_from_the_environment(
         )
 
     good = settings_with(SMTP_PASSWORD)
-    values = recipient_values(good, 1, "seed@example.org", "", None)
+    values = recipient_values(good, "p1", "seed@example.org", "", None)
     assert send_single(good, sample_compiled(), to_email="seed@example.org", values=values).ok
     assert [r for r, _ in smtp_auth_server.handler.accepted] == ["seed@example.org"]
 

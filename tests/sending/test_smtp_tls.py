@@ -110,7 +110,7 @@ def ssl_server(certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
 
 
 def _send(settings: Settings, to: str) -> bool:
-    values = recipient_values(settings, 1, to, "Zoë", None)
+    values = recipient_values(settings, "p1", to, "Zoë", None)
     return send_single(settings, sample_compiled(), to_email=to, to_name="Zoë", values=values).ok
 
 

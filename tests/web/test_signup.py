@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from pipeline.config import Settings
 from pipeline.subscribers import service
 from tests.web.conftest import Server, html_of, link_in, mails, text_of
-from tests.web.helpers import other_server, person, sent_edition, signup
+from tests.web.helpers import confirm_link, other_server, person, sent_edition, signup
 
 CONSENT = (
     "Yes, send me Glow Notes by email. I can unsubscribe at any time with the link in every email."
@@ -45,7 +45,7 @@ def test_form_signup_records_consent_and_the_link_confirms(server: Server) -> No
             assert "/unsubscribe/" not in part and "View this email" not in part
         url = link_in(confirm, "/confirm/")
         assert url.startswith(server.url + "/confirm/")
-        done = client.get(url)
+        done = confirm_link(client, url)
         assert done.status_code == 200
         assert "You're subscribed" in done.text
         assert "Beauty tips" in done.text
@@ -215,7 +215,7 @@ def test_an_unsubscribed_address_comes_back_only_through_the_emailed_link(
         signup(client, "ivy@example.com", lists=["news", "beauty-tips"])
         assert person(server.engine, "ivy@example.com")["status"] == "unsubscribed"
         [confirm] = mails(server.settings, "Please confirm", to="ivy@example.com")
-        assert client.get(link_in(confirm, "/confirm/")).status_code == 200
+        assert confirm_link(client, link_in(confirm, "/confirm/")).status_code == 200
     ivy = person(server.engine, "ivy@example.com")
     assert ivy["status"] == "active"
     assert {k: v.status for k, v in ivy["lists"].items()} == {
@@ -240,7 +240,7 @@ def test_the_welcome_email_links_the_latest_issue(server: Server) -> None:
     with server.client() as client:
         signup(client, "kai@example.com", name="Kai")
         [confirm] = mails(server.settings, "Please confirm", to="kai@example.com")
-        client.get(link_in(confirm, "/confirm/"))
+        confirm_link(client, link_in(confirm, "/confirm/"))
     [welcome] = mails(server.settings, "Welcome to Glow Notes", to="kai@example.com")
     text = text_of(welcome)
     assert (

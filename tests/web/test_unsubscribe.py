@@ -12,7 +12,8 @@ from tests.web.conftest import Server, csrf_from
 from tests.web.helpers import person
 
 
-def _subscriber(server: Server, email: str = "kim@example.com", name: str = "Kim") -> int:
+def _subscriber(server: Server, email: str = "kim@example.com", name: str = "Kim") -> str:
+    """A confirmed subscriber's public id (what links carry)."""
     result = service.add_subscriber(
         server.engine,
         email,
@@ -21,12 +22,13 @@ def _subscriber(server: Server, email: str = "kim@example.com", name: str = "Kim
         method="cli",
         confirmed=True,
     )
-    assert result.subscriber_id is not None
-    return result.subscriber_id
+    info = service.get_subscriber(server.engine, subscriber_id=result.subscriber_id)
+    assert info is not None
+    return info.public_id
 
 
-def _token(server: Server, purpose: str, subscriber_id: int) -> str:
-    return make_token(server.settings.secrets.secret_key, purpose, subscriber_id)  # type: ignore[arg-type]
+def _token(server: Server, purpose: str, public_id: str) -> str:
+    return make_token(server.settings.keys, purpose, public_id)
 
 
 def test_the_unsubscribe_page_changes_nothing_and_the_button_does(server: Server) -> None:
@@ -52,7 +54,7 @@ def test_the_unsubscribe_page_changes_nothing_and_the_button_does(server: Server
 
 def test_one_click_post_needs_no_cookie_and_answers_200(server: Server) -> None:
     sid = _subscriber(server)
-    token = make_token(server.settings.secrets.secret_key, "unsubscribe", sid)
+    token = make_token(server.settings.keys, "unsubscribe", sid)
     answer = httpx.post(
         f"{server.url}/unsubscribe/{token}",
         content=b"List-Unsubscribe=One-Click",

@@ -1,0 +1,182 @@
+"""Each attack of the security review, performed against the real app: none does harm."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+import httpx
+from itsdangerous import TimestampSigner
+from sqlalchemy import select, text
+
+from pipeline.store.tables import subscribers
+from pipeline.subscribers import service
+from pipeline.subscribers.erasure import erase
+from pipeline.tokens import make_token
+from tests.web.conftest import Server, csrf_from, link_in, mails
+from tests.web.helpers import confirm_link, person, signup
+
+
+def _public_id(server: Server, email: str) -> str:
+    info = service.get_subscriber(server.engine, email=email)
+    assert info is not None
+    return info.public_id
+
+
+def test_an_erased_persons_links_do_nothing_to_the_next_signup(server: Server) -> None:
+    with server.client() as client:
+        signup(client, "first@example.com")
+        [first_confirm] = mails(server.settings, "Please confirm", to="first@example.com")
+        confirm_link(client, link_in(first_confirm, "/confirm/"))
+    old_id = service.get_subscriber(server.engine, email="first@example.com")
+    assert old_id is not None
+    keys = server.settings.keys
+    old_unsubscribe = make_token(keys, "unsubscribe", old_id.public_id)
+    old_preferences = make_token(keys, "preferences", old_id.public_id)
+    erase(server.engine, "first@example.com")
+    service.add_subscriber(
+        server.engine, "second@example.com", lists=["news"], method="cli", confirmed=True
+    )
+    second = service.get_subscriber(server.engine, email="second@example.com")
+    assert second is not None
+    assert second.id != old_id.id  # ids are never reused (AUTOINCREMENT / a sequence)
+    with server.client() as client:
+        page = client.get(f"/unsubscribe/{old_unsubscribe}")
+        assert page.status_code == 200 and "ki***" not in page.text
+        client.post(f"/unsubscribe/{old_unsubscribe}", data={"csrf_token": csrf_from(page.text)})
+        client.post(f"/unsubscribe/{old_unsubscribe}", content=b"List-Unsubscribe=One-Click")
+        prefs = client.get(f"/preferences/{old_preferences}")
+        assert prefs.status_code == 400
+        assert "second@" not in prefs.text and "se***" not in prefs.text
+        replay = confirm_link(client, link_in(first_confirm, "/confirm/"))
+        assert replay.status_code == 400
+    assert person(server.engine, "second@example.com")["status"] == "active"
+    assert person(server.engine, "second@example.com")["lists"]["news"].status == "confirmed"
+
+
+def test_a_legacy_link_with_a_reused_row_id_is_refused(server: Server) -> None:
+    """Links made before public ids carried the row id. Even if SQLite reused that id, the
+    link was signed before the new person existed, so it names no one."""
+    signer = TimestampSigner(server.settings.secrets.secret_key, salt="newsletter.unsubscribe")
+    with server.engine.begin() as conn:  # the next row id, signed before it exists
+        next_id = int(
+            conn.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM subscribers")).scalar_one()
+        )
+    old_link = signer.sign(str(next_id)).decode()
+    service.add_subscriber(
+        server.engine, "late@example.com", lists=["news"], method="cli", confirmed=True
+    )
+    with server.engine.connect() as conn:
+        created = conn.execute(select(subscribers.c.id)).scalar_one()
+    # make the signature older than the row, as with a reused id
+    with server.engine.begin() as conn:
+        conn.execute(subscribers.update().values(created_at=server.clock.now().replace(year=2030)))
+    assert created == next_id
+    answer = httpx.post(
+        f"{server.url}/unsubscribe/{old_link}", content=b"List-Unsubscribe=One-Click"
+    )
+    assert answer.status_code == 200  # providers get a plain 200 either way
+    assert person(server.engine, "late@example.com")["status"] == "active"
+
+
+def test_a_legacy_link_of_an_existing_subscriber_still_unsubscribes(server: Server) -> None:
+    service.add_subscriber(
+        server.engine, "old@example.com", lists=["news"], method="cli", confirmed=True
+    )
+    info = service.get_subscriber(server.engine, email="old@example.com")
+    assert info is not None
+    signer = TimestampSigner(server.settings.secrets.secret_key, salt="newsletter.unsubscribe")
+    old_link = signer.sign(str(info.id)).decode()
+    answer = httpx.post(
+        f"{server.url}/unsubscribe/{old_link}", content=b"List-Unsubscribe=One-Click"
+    )
+    assert answer.status_code == 200
+    assert person(server.engine, "old@example.com")["status"] == "unsubscribed"
+
+
+def test_a_scanner_get_confirms_nothing_and_a_replay_after_unsubscribe_does_nothing(
+    server: Server,
+) -> None:
+    with server.client() as client:
+        signup(client, "scan@example.com", lists=["news", "beauty-tips"])
+        [confirm] = mails(server.settings, "Please confirm", to="scan@example.com")
+        url = link_in(confirm, "/confirm/")
+        assert "?" not in url  # the lists are inside the signature
+        for _ in range(3):  # a link scanner follows the link (GET, HEAD)
+            assert client.get(url).status_code == 200
+            client.head(url)
+        assert person(server.engine, "scan@example.com")["lists"]["news"].status == "unconfirmed"
+        # lists cannot be added to the link
+        assert client.get(url + "?lists=news,beauty-tips,other").status_code == 200
+
+        assert confirm_link(client, url).status_code == 200
+        assert len(mails(server.settings, "Welcome to Glow Notes", to="scan@example.com")) == 1
+        again = confirm_link(client, url)  # used twice: nothing new, no second welcome
+        assert again.status_code == 200
+        assert len(mails(server.settings, "Welcome to Glow Notes", to="scan@example.com")) == 1
+
+        info = service.get_subscriber(server.engine, email="scan@example.com")
+        assert info is not None
+        service.unsubscribe(server.engine, info.id, None, method="web")
+        replay = confirm_link(client, url)
+        assert replay.status_code == 400
+        assert "sent before you unsubscribed" in replay.text
+    scan = person(server.engine, "scan@example.com")
+    assert scan["status"] == "unsubscribed"
+    assert {s.status for s in scan["lists"].values()} == {"unsubscribed"}
+    assert len(mails(server.settings, "Welcome to Glow Notes", to="scan@example.com")) == 1
+
+
+def test_a_confirmation_post_without_the_pages_csrf_token_is_refused(server: Server) -> None:
+    with server.client() as client:
+        signup(client, "csrf@example.com")
+        [confirm] = mails(server.settings, "Please confirm", to="csrf@example.com")
+        url = link_in(confirm, "/confirm/")
+    answer = httpx.post(url, data={"csrf_token": "x"})
+    assert answer.status_code == 403
+    assert person(server.engine, "csrf@example.com")["lists"]["beauty-tips"].status == (
+        "unconfirmed"
+    )
+
+
+def _raw_connection(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    return socket.create_connection((parts.hostname, parts.port), timeout=30)
+
+
+def test_a_chunked_body_is_cut_at_the_cap_and_does_not_block_others(server: Server) -> None:
+    """The attack: POST /subscribe, chunked, a body far over the cap, sent slowly. The app
+    answers 413 once the cap is passed, without reading the rest, and meanwhile another
+    request is served (it completes while the upload is still open)."""
+    upload = _raw_connection(server.url)
+    upload.sendall(
+        b"POST /subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"[" + b"1," * 8_000
+    upload.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))  # 16 KB: under the cap, unfinished
+    with httpx.Client(base_url=server.url, timeout=30) as other:
+        assert other.get("/feed.xml").status_code == 200  # served while the upload hangs
+    for _ in range(4):  # now past the 64 KB cap; the body never ends (no last chunk)
+        upload.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    answer = b""
+    while b"\r\n\r\n" not in answer:  # the answer comes although the body is unfinished
+        data = upload.recv(65536)
+        if not data:
+            break
+        answer += data
+    upload.close()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    with httpx.Client(base_url=server.url, timeout=30) as other:
+        assert other.get("/feed.xml").status_code == 200
+
+
+def test_a_declared_large_body_is_refused_before_reading(server: Server) -> None:
+    conn = _raw_connection(server.url)
+    conn.sendall(
+        b"POST /subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10000000\r\n\r\n{}"
+    )
+    answer = conn.recv(65536)  # answered at once: the 10 MB are never waited for
+    conn.close()
+    assert answer.startswith(b"HTTP/1.1 413")
