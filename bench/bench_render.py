@@ -114,7 +114,10 @@ def run() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         _project(root)
-        settings = load_settings(root / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": "bench"})
+        settings = load_settings(
+            root / "newsletter.toml",
+            {"NEWSLETTER_SECRET_KEY": "bench-signing-key-0123456789abcdef"},
+        )
         started = time.perf_counter()
         first = build_issue(settings, SLUG)
         cold = (time.perf_counter() - started) * 1000

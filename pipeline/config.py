@@ -170,6 +170,10 @@ class WebSection(_Model):
     port: int = Field(8000, ge=1, le=65535)
     signup_rate_limit: int = Field(5, ge=1, description="signups per IP per window")
     signup_rate_window: int = Field(3600, ge=1, description="seconds")
+    confirm_cooldown: int = Field(
+        86400, ge=1, description="seconds between two confirmation emails to one address"
+    )
+    confirm_hourly_cap: int = Field(500, ge=1, description="confirmation emails per hour in all")
     trusted_proxies: list[str] = Field(default_factory=list)
     webhook_max_age: int = Field(600, ge=1, description="seconds a webhook timestamp may age")
     consent_text: str = (

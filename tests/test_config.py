@@ -19,10 +19,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:
-    s = load_settings(None, {"NEWSLETTER_SECRET_KEY": "k"}, root=tmp_path)
+    s = load_settings(None, {"NEWSLETTER_SECRET_KEY": "k" * 40}, root=tmp_path)
     assert s.sending.transport == "maildir"
     assert s.database_url == f"sqlite:///{tmp_path}/var/newsletter.db"
-    assert s.secrets.secret_key == "k"
+    assert s.secrets.secret_key == "k" * 40
 
 
 def test_environment_overrides_file_and_secrets_come_only_from_env(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_environment_overrides_file_and_secrets_come_only_from_env(tmp_path: Pat
     env = {
         "NEWSLETTER_DATABASE_URL": "postgresql://u@h/db",
         "SENDGRID_API_KEY": "SG.abc",
-        "NEWSLETTER_SECRET_KEY": "s",
+        "NEWSLETTER_SECRET_KEY": "s" * 40,
     }
     s = load_settings(path, env)
     assert s.database_url == "postgresql://u@h/db"
@@ -69,14 +69,14 @@ def test_secret_key_falls_back_to_a_private_file(tmp_path: Path) -> None:
 )
 def test_bad_settings_name_the_key_and_the_fix(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:
-        load_settings(write(tmp_path, text), {"NEWSLETTER_SECRET_KEY": "k"})
+        load_settings(write(tmp_path, text), {"NEWSLETTER_SECRET_KEY": "k" * 40})
     assert str(err.value) == message
 
 
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, '[newsletter]\nname = "x"\nbroken = \n')
     with pytest.raises(ConfigError) as err:
-        load_settings(path, {"NEWSLETTER_SECRET_KEY": "k"})
+        load_settings(path, {"NEWSLETTER_SECRET_KEY": "k" * 40})
     assert str(err.value).startswith(f"{path}:3: invalid TOML")
 
 

@@ -3,7 +3,8 @@ same database) counts together.
 
 A fixed window: one row per (key, window start) holding the number of hits, incremented with
 a single ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` (atomic on SQLite and PostgreSQL).
-Rows of past windows are deleted now and then.
+Rows of past windows are deleted now and then, per family of keys (the part before the
+first ``:``, which shares one window length: ``signup:``, ``confirm:``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,13 @@ def count_hit(engine: Engine, key: str, *, limit: int, window: int, now: datetim
     ).returning(web_rate_limits.c.hits)
     with engine.begin() as conn:
         hits = int(conn.execute(stmt).scalar_one())
-        if hits == 1:  # first hit of a window: forget windows that are over
-            conn.execute(delete(web_rate_limits).where(web_rate_limits.c.window_start < start))
+        if hits == 1:  # first hit of a window: forget this family's windows that are over
+            family = key.partition(":")[0] + ":%"
+            conn.execute(
+                delete(web_rate_limits).where(
+                    web_rate_limits.c.key.like(family), web_rate_limits.c.window_start < start
+                )
+            )
     return Verdict(hits <= limit, hits, start + window - epoch)
 
 

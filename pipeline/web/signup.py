@@ -172,6 +172,7 @@ def sign_up(ctx: WebContext, form: SignupForm, ip: str) -> None:
     double = [s for s in form.lists if (found := settings.list_named(s)) and found.double_opt_in]
     single = [s for s in form.lists if s not in double]
     pending: list[str] = list(double)
+    suppressed = False
     subscriber_id: int | None = before.id if before else None
     for lists, confirmed in ((single, True), (double, False)):
         if not lists:
@@ -189,22 +190,46 @@ def sign_up(ctx: WebContext, form: SignupForm, ip: str) -> None:
             consent_at=now,
         )
         subscriber_id = result.subscriber_id or subscriber_id
-        if result.suppressed and confirmed:
-            pending += lists  # only the emailed link may bring a suppressed address back
-    if subscriber_id is None:
-        return  # suppressed and unknown (e.g. erased): nothing may be sent
+        suppressed = suppressed or result.suppressed
+    if subscriber_id is None or suppressed:
+        # Unsubscribed, bounced, complained or erased: no email at all (the visitor gets
+        # the same answer). The person comes back through a preferences link, which only
+        # their own mailbox holds.
+        return
     after = service.get_subscriber(engine, subscriber_id=subscriber_id)
     if after is None:
         return
     was = before.subscriptions if before else {}
     pending = [s for s in pending if after.subscriptions.get(s) != "confirmed"]
-    if pending:
+    if pending and confirmation_allowed(ctx, after.email):
         send_confirmation(settings, after.public_id, after.email, after.name, pending)
     welcomed = [
         s for s in single if after.subscriptions.get(s) == "confirmed" and was.get(s) != "confirmed"
     ]
     if welcomed:
         _welcome(ctx, after.public_id, after.email, after.name, welcomed)
+
+
+def confirmation_allowed(ctx: WebContext, email: str) -> bool:
+    """At most one confirmation email per address per ``web.confirm_cooldown`` seconds, and
+    ``web.confirm_hourly_cap`` in all per hour (counted in the database, for every worker)."""
+    settings, now = ctx.settings, ctx.now()
+    mine = count_hit(
+        ctx.engine,
+        f"confirm:{service.address_hash(ctx.engine, email)}",
+        limit=1,
+        window=settings.web.confirm_cooldown,
+        now=now,
+    )
+    if not mine.allowed:
+        log.info("confirmation email not sent: one was sent to this address recently")
+        return False
+    everyone = count_hit(
+        ctx.engine, "confirm-all:", limit=settings.web.confirm_hourly_cap, window=3600, now=now
+    )
+    if not everyone.allowed:
+        log.warning("confirmation email not sent: web.confirm_hourly_cap reached")
+    return everyone.allowed
 
 
 def _welcome(ctx: WebContext, public_id: str, email: str, name: str, lists: list[str]) -> None:

@@ -25,7 +25,7 @@ def test_init_writes_a_project_that_builds(tmp_path: Path, monkeypatch: pytest.M
     ]
     config = (target / "newsletter.toml").read_text()
     assert config.count("\n#") >= 3  # commented for a new user
-    settings = load_settings(target / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": "x"})
+    settings = load_settings(target / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": "x" * 40})
     assert settings.newsletter.postal_address
     # The templates and the example issue are real copies, not links.
     assert not (target / "templates").is_symlink()

@@ -19,7 +19,9 @@ SLUG = "2026-12-01-microneedling"
 def render_sample() -> dict[str, str]:
     """The sample issue rendered from the repository, with fixed values only."""
     settings = load_settings(
-        REPO / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": "golden-files"}, root=REPO
+        REPO / "newsletter.toml",
+        {"NEWSLETTER_SECRET_KEY": "golden-files-signing-key-0123456789abcdef"},
+        root=REPO,
     )
     build = build_issue(settings, SLUG)
     mail = build.compiled.personalise(sample_values(settings, SLUG))

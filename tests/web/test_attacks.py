@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import socket
+from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
 from itsdangerous import TimestampSigner
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 
+from pipeline.config import Settings
 from pipeline.store.tables import subscribers
 from pipeline.subscribers import service
 from pipeline.subscribers.erasure import erase
 from pipeline.tokens import make_token
 from tests.web.conftest import Server, csrf_from, link_in, mails
-from tests.web.helpers import confirm_link, person, signup
+from tests.web.helpers import confirm_link, other_server, person, signup
 
 
 def _public_id(server: Server, email: str) -> str:
@@ -180,3 +184,84 @@ def test_a_declared_large_body_is_refused_before_reading(server: Server) -> None
     answer = conn.recv(65536)  # answered at once: the 10 MB are never waited for
     conn.close()
     assert answer.startswith(b"HTTP/1.1 413")
+
+
+PROXIED = {"web.trusted_proxies": ["127.0.0.0/8"]}
+
+
+def test_25_signups_from_5_addresses_send_one_email(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine
+) -> None:
+    with other_server(make_settings, db_url, engine, **PROXIED) as server:
+        answers = []
+        for n in range(5):
+            with server.client(headers={"X-Forwarded-For": f"198.51.100.{n + 1}"}) as client:
+                for _ in range(5):
+                    answers.append(signup(client, "victim@example.com"))
+        assert [a.status_code for a in answers] == [200] * 25
+        assert len(mails(server.settings, "Please confirm", to="victim@example.com")) == 1
+        # a day later the person may ask again
+        server.clock.advance(timedelta(days=1))
+        with server.client(headers={"X-Forwarded-For": "198.51.100.9"}) as client:
+            signup(client, "victim@example.com")
+        assert len(mails(server.settings, "Please confirm", to="victim@example.com")) == 2
+
+
+def test_suppressed_addresses_get_no_email_and_the_same_answer(server: Server) -> None:
+    for email, reason in (("left@example.com", "unsubscribe"), ("spam@example.com", "complained")):
+        service.add_subscriber(server.engine, email, lists=["news"], method="cli", confirmed=True)
+        info = service.get_subscriber(server.engine, email=email)
+        assert info is not None
+        if reason == "unsubscribe":
+            service.unsubscribe(server.engine, info.id, None, method="web")
+        else:
+            service.suppress(server.engine, email, "complained", source="test")
+    with server.client() as client:
+        fresh = signup(client, "new@example.com")
+        for email in ("left@example.com", "spam@example.com"):
+            answer = signup(client, email)
+            assert answer.status_code == fresh.status_code == 200
+            assert _main(answer.text) == _main(fresh.text)
+            assert mails(server.settings, "Please confirm", to=email) == []
+    assert len(mails(server.settings, "Please confirm", to="new@example.com")) == 1
+
+
+def _main(html: str) -> str:
+    """The page without its per-visit CSRF token."""
+    return re.sub(r'value="[^"]+"', "", html)
+
+
+def test_ipv6_clients_are_limited_per_64(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine
+) -> None:
+    limits = {**PROXIED, "web.signup_rate_limit": 2}
+    with other_server(make_settings, db_url, engine, **limits) as server:
+        codes = []
+        for n, suffix in enumerate(["::1", "::2", ":a:b:c:d"]):
+            headers = {"X-Forwarded-For": f"2001:db8:1:2{suffix}"}
+            with server.client(headers=headers) as client:
+                codes.append(signup(client, f"v6-{n}@example.com").status_code)
+        with server.client(headers={"X-Forwarded-For": "2001:db8:1:3::1"}) as client:
+            codes.append(signup(client, "v6-other@example.com").status_code)
+    assert codes == [200, 200, 429, 200]  # the third shares the /64 of the first two
+
+
+def test_invalid_posts_count_against_the_limit(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine
+) -> None:
+    with other_server(make_settings, db_url, engine, **{"web.signup_rate_limit": 3}) as server:
+        codes = [
+            httpx.post(f"{server.url}/subscribe", json={"email": "x"}).status_code for _ in range(4)
+        ]
+    assert codes == [422, 422, 422, 429]
+
+
+def test_the_hourly_cap_stops_confirmation_emails(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine
+) -> None:
+    overrides = {**PROXIED, "web.confirm_hourly_cap": 2}
+    with other_server(make_settings, db_url, engine, **overrides) as server:
+        for n in range(3):
+            with server.client(headers={"X-Forwarded-For": f"203.0.113.{n + 1}"}) as client:
+                assert signup(client, f"cap{n}@example.com").status_code == 200
+        assert len(mails(server.settings, "Please confirm")) == 2
