@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build
+.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build vendor-altcha
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,3 +71,7 @@ golden: $(STAMP)
 
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh the ALTCHA widget served by the app from the npm registry (commit the result).
+vendor-altcha:
+	scripts/vendor-altcha.sh $(ALTCHA_VERSION)

@@ -165,6 +165,10 @@ class DkimSection(_Model):
     private_key_path: str = ""
 
 
+#: scheme://host[:port], as browsers send it in the Origin header.
+ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(:[0-9]{1,5})?")
+
+
 class WebSection(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -173,6 +177,25 @@ class WebSection(_Model):
     confirm_cooldown: int = Field(
         86400, ge=1, description="seconds between two confirmation emails to one address"
     )
+    altcha: bool = True  # proof-of-work bot check on the signup form
+    altcha_cost: int = Field(2000, ge=1, le=1_000_000, description="PBKDF2 iterations per try")
+    altcha_max_counter: int = Field(400, ge=2, description="tries: drawn in the upper half")
+    embed_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(
+                r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-fA-F:]+\](:[0-9]{1,5})?",
+                item,
+            ):
+                raise ValueError(
+                    f"{item!r} is not an origin; write scheme://host[:port] with no path, "
+                    "like 'https://www.example.com'"
+                )
+        return value
+
     confirm_hourly_cap: int = Field(500, ge=1, description="confirmation emails per hour in all")
     trusted_proxies: list[str] = Field(default_factory=list)
     webhook_max_age: int = Field(600, ge=1, description="seconds a webhook timestamp may age")

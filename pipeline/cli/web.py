@@ -12,6 +12,7 @@ import typer
 from pipeline.cli.app import (
     app,
     console,
+    err_console,
     get_clock,
     get_engine,
     get_settings,
@@ -63,3 +64,21 @@ def serve(
         proxy_headers=False,
         log_level="info",
     )
+
+
+@app.command("embed")
+def embed(
+    lists: str = typer.Option("", "--lists", help="Comma-separated list slugs (default: all)."),
+) -> None:
+    """Print an HTML signup form to paste into another site (see [web] embed_origins)."""
+    from pipeline.subscribers.embed import embed_snippet
+
+    settings = get_settings()
+    chosen = [s.strip() for s in lists.split(",") if s.strip()] or None
+    typer.echo(embed_snippet(settings, chosen), nl=False)
+    if not settings.web.embed_origins:
+        err_console.print(
+            "Note: [web] embed_origins is empty, so no other site may use this form yet. "
+            'Add the sites, e.g. embed_origins = ["https://www.example.com"].',
+            markup=False,
+        )

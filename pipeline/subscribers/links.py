@@ -6,7 +6,8 @@
   act on the new person.
 - :func:`last_opt_out`: when the person last left (a list, or the address was suppressed).
   A confirmation link older than that never subscribes them again.
-- :func:`spend_token`: single use. The first call for a token wins; the rest answer False.
+- :func:`spend_token` / :func:`spend_once`: single use. The first call for a token (or a
+  solved bot challenge) wins; the rest answer False.
 """
 
 from __future__ import annotations
@@ -55,17 +56,24 @@ def last_opt_out(engine: Engine, info: SubscriberInfo) -> datetime | None:
 
 
 def spend_token(engine: Engine, token: str, token_data: Token, expires_at: datetime) -> bool:
-    """Mark ``token`` used; False when it was used before. Expired marks are cleared."""
-    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    """Mark ``token`` used; False when it was used before."""
+    return spend_once(engine, token, token_data.purpose, expires_at, now=token_data.issued_at)
+
+
+def spend_once(
+    engine: Engine, value: str, purpose: str, expires_at: datetime, now: datetime
+) -> bool:
+    """Remember ``value`` (a token, a solved challenge) as used until ``expires_at``; False
+    when it was used before. Marks whose time is over are cleared now and then."""
+    digest = hashlib.sha256(f"{purpose}:{value}".encode()).hexdigest()
     try:
         with engine.begin() as conn:
             conn.execute(
-                spent_tokens.insert().values(
-                    digest=digest, purpose=token_data.purpose, expires_at=expires_at
-                )
+                spent_tokens.insert().values(digest=digest, purpose=purpose, expires_at=expires_at)
             )
     except IntegrityError:
         return False
-    with engine.begin() as conn:
-        conn.execute(delete(spent_tokens).where(spent_tokens.c.expires_at < token_data.issued_at))
+    if digest.startswith("0"):  # one call in 16 clears the expired marks
+        with engine.begin() as conn:
+            conn.execute(delete(spent_tokens).where(spent_tokens.c.expires_at < now))
     return True

@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings, find_config, load_settings
@@ -27,12 +29,15 @@ from pipeline.errors import ConfigError
 from pipeline.store.db import open_database
 from pipeline.subscribers.service import sync_lists
 from pipeline.tracking.record import Tracker
-from pipeline.web import archive, preferences, signup, tracking, unsubscribe, webhooks
+from pipeline.web import archive, botcheck, preferences, signup, tracking, unsubscribe, webhooks
 from pipeline.web.events import load_public_key
 from pipeline.web.pages import WebContext, error_page, template_environment
 from pipeline.web.security import BodyLimit, SecurityHeaders
 
 log = logging.getLogger("pipeline.web")
+
+#: Files the app serves itself: the vendored ALTCHA widget and its workers.
+STATIC = Path(__file__).parent / "static"
 
 #: The largest request body any page takes (the webhook has its own, larger cap).
 MAX_BODY = 64_000
@@ -87,8 +92,9 @@ def create_app(
     )
     ctx.extra["tracker"] = tracker
     app.state.ctx = ctx
-    for module in (archive, signup, unsubscribe, preferences, webhooks, tracking):
+    for module in (archive, signup, unsubscribe, preferences, webhooks, tracking, botcheck):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
     app.get("/archive", summary="The archive of sent issues (alias of /)")(archive.archive_index)
     # Outermost last: the headers wrap everything, then every body is capped before routing.
     app.add_middleware(BodyLimit, default=MAX_BODY, limits={"/webhooks/": webhooks.MAX_BODY})

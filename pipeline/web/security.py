@@ -48,6 +48,14 @@ SECURITY_HEADERS: dict[str, str] = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
+#: The signup form's policy: the same, plus this app's own scripts and workers (the ALTCHA
+#: widget, vendored and served from /static). Still no inline script and no other origin.
+FORM_CSP = (
+    SECURITY_HEADERS["Content-Security-Policy"]
+    .replace("script-src 'none'", "script-src 'self'")
+    .replace("default-src 'self';", "default-src 'self'; worker-src 'self';")
+)
+
 GENERIC_500 = (
     b"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
     b"<meta name='viewport' content='width=device-width,initial-scale=1'>"

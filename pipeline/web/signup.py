@@ -22,6 +22,7 @@ import logging
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -34,10 +35,12 @@ from pipeline.subscribers.tags import signup_fields
 from pipeline.subscribers.links import last_opt_out, spend_token, subscriber_for_token
 from pipeline.subscribers.service import SubscriberInfo
 from pipeline.tokens import MAX_AGE, Token, make_token, read_token
+from pipeline.web.botcheck import FIELD as ALTCHA_FIELD
+from pipeline.web.botcheck import solution_ok
 from pipeline.web.mail import list_names, send_confirmation, send_welcome
 from pipeline.web.pages import WebContext, error_page, get_ctx, page, wants_json
 from pipeline.web.ratelimit import count_hit, network_of
-from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, read_small_form
+from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, FORM_CSP, csrf_ok, read_small_form
 from pipeline.web.unsubscribe import mask_email
 
 log = logging.getLogger("pipeline.web")
@@ -58,6 +61,7 @@ SIGNUP_FIELDS = {
     "lists": {"type": "array", "items": {"type": "string"}},
     "consent": {"type": "boolean"},
     HONEYPOT: {"type": "string"},
+    ALTCHA_FIELD: {"type": "string", "maxLength": 4000},
 }
 SIGNUP_BODY = {
     "requestBody": {
@@ -86,6 +90,12 @@ SIGNUP_BODY = {
 }
 
 
+def own_origin(settings: Settings) -> str:
+    """``scheme://host[:port]`` of the public base URL (what browsers send as Origin)."""
+    parts = urlsplit(settings.newsletter.base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def consent_text(settings: Settings) -> str:
     """The exact consent sentence the form shows (and the database records)."""
     return settings.web.consent_text.replace("{name}", settings.newsletter.name)
@@ -105,6 +115,7 @@ class SignupForm:
     consent: bool = False
     honeypot: str = ""
     csrf_token: str = ""
+    altcha: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     fields: dict[str, str] = field(default_factory=dict)  # [[audience.signup_fields]]
 
@@ -132,6 +143,7 @@ def _parse_json(data: Any) -> SignupForm:
         consent=data.get("consent") is True,
         honeypot=_as_text(data.get(HONEYPOT)),
         fields=_json_fields(data.get("fields")),
+        altcha=_as_text(data.get(ALTCHA_FIELD)),
     )
 
 
@@ -255,10 +267,12 @@ def _form_page(
         request,
         "subscribe.html",
         status,
+        headers={"Content-Security-Policy": FORM_CSP},
         form=form,
         consent=consent_text(ctx.settings),
         honeypot=HONEYPOT,
         signup_fields=[f for f in ctx.settings.audience.signup_fields if not f.hidden],
+        altcha=ctx.settings.web.altcha,
         **extra,
     )
 
@@ -285,6 +299,7 @@ async def _read_form(request: Request) -> SignupForm:
             for key, value in raw.items()
             if str(key).startswith("field_")
         },
+        altcha=_as_text(raw.get(ALTCHA_FIELD)),
     )
 
 
@@ -321,10 +336,30 @@ async def subscribe(request: Request, ctx: WebContext = Depends(get_ctx)) -> Res
             form = await _read_form(request)
     except Exception:  # malformed JSON or form encoding
         return error_page(request, 400, "The form could not be read. Please try again.")
-    if not is_json and not csrf_ok(
-        settings.secrets.secret_key, request.cookies.get(CSRF_COOKIE), form.csrf_token
+    origin = request.headers.get("origin")
+    # Our pages send no referrer, so the browser says "Origin: null" for their own posts;
+    # like a missing Origin (scripts), that means the CSRF token decides.
+    embedded = origin not in (None, "null", own_origin(settings))
+    if embedded and origin not in settings.web.embed_origins:
+        log.info("signup refused from origin %s (not in web.embed_origins)", origin)
+        return error_page(request, 403, "This form cannot be used from another site.")
+    # Forms on our own pages carry the CSRF token; the embedded form (other sites, listed in
+    # web.embed_origins) cannot, and relies on the proof of work, the limits and double
+    # opt-in instead.
+    if (
+        not is_json
+        and not embedded
+        and not csrf_ok(
+            settings.secrets.secret_key, request.cookies.get(CSRF_COOKIE), form.csrf_token
+        )
     ):
         form.errors["form"] = "This form had expired. Please check it and send it again."
+        return _form_page(request, ctx, form, 403)
+    if settings.web.altcha and not await run_in_threadpool(solution_ok, ctx, form.altcha):
+        message = "Please wait until the check that you are not a robot is done, then send again."
+        if is_json or embedded:
+            return error_page(request, 403, message)
+        form.errors["form"] = message
         return _form_page(request, ctx, form, 403)
     if "form" not in form.errors:
         validate(settings, form)

@@ -30,6 +30,11 @@ from pipeline.config import Settings
 from pipeline.web.app import create_app
 
 
+#: A proof of work that takes milliseconds (the tests solve hundreds of them); the
+#: difficulty itself is tested in test_botcheck.py.
+EASY_ALTCHA = {"web.altcha_cost": 1, "web.altcha_max_counter": 20}
+
+
 @dataclass
 class Server:
     url: str
@@ -80,6 +85,7 @@ def web_settings(
             "database.url": db_url,
             "newsletter.base_url": f"http://127.0.0.1:{port}",
             "sending.transport": "maildir",
+            **EASY_ALTCHA,
         },
     )
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from altcha import Challenge, Payload, solve_challenge
 from sqlalchemy import Engine, insert, select
 
 from pipeline.clock import FixedClock
@@ -17,14 +18,25 @@ from pipeline.store.tables import deliveries, lists, subscribers, subscriptions
 from pipeline.subscribers import service
 from pipeline.web.app import create_app
 from tests.conftest import free_port
-from tests.web.conftest import Server, csrf_from, serve
+from tests.web.conftest import EASY_ALTCHA, Server, csrf_from, serve
+
+
+def solve_altcha(client: httpx.Client) -> str:
+    """Fetch a proof-of-work challenge and solve it as the widget does (with the ``altcha``
+    package's own solver), returning the form field's value."""
+    challenge = Challenge.from_dict(client.get("/altcha/challenge").json())
+    solution = solve_challenge(challenge)
+    assert solution is not None
+    return Payload(challenge, solution).to_base64()
 
 
 def signup(client: httpx.Client, email: str, **fields: Any) -> httpx.Response:
-    """Fill and send the signup form like a browser would (CSRF cookie and token)."""
+    """Fill and send the signup form like a browser would (CSRF cookie and token, and the
+    solved proof of work)."""
     form_page = client.get("/subscribe")
     assert form_page.status_code == 200
     data: dict[str, Any] = {
+        "altcha": solve_altcha(client),
         "csrf_token": csrf_from(form_page.text),
         "email": email,
         "name": "",
@@ -80,6 +92,7 @@ def other_server(
         **{
             "database.url": db_url,
             "newsletter.base_url": f"http://127.0.0.1:{port}",
+            **EASY_ALTCHA,
             **overrides,
         },
     )

@@ -253,7 +253,7 @@ def test_invalid_posts_count_against_the_limit(
         codes = [
             httpx.post(f"{server.url}/subscribe", json={"email": "x"}).status_code for _ in range(4)
         ]
-    assert codes == [422, 422, 422, 429]
+    assert codes == [403, 403, 403, 429]  # refused (no proof of work), and counted
 
 
 def test_the_hourly_cap_stops_confirmation_emails(

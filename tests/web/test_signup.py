@@ -10,7 +10,14 @@ from sqlalchemy import Engine
 from pipeline.config import Settings
 from pipeline.subscribers import service
 from tests.web.conftest import Server, html_of, link_in, mails, text_of
-from tests.web.helpers import confirm_link, other_server, person, sent_edition, signup
+from tests.web.helpers import (
+    confirm_link,
+    other_server,
+    person,
+    sent_edition,
+    signup,
+    solve_altcha,
+)
 
 CONSENT = (
     "Yes, send me Glow Notes by email. I can unsubscribe at any time with the link in every email."
@@ -91,13 +98,22 @@ def test_json_signup_for_a_site_s_own_form(server: Server) -> None:
     with server.client() as client:
         ok = client.post(
             "/subscribe",
-            json={"email": "cara@example.com", "lists": ["news"], "consent": True, "name": "Cara"},
+            json={
+                "email": "cara@example.com",
+                "lists": ["news"],
+                "consent": True,
+                "name": "Cara",
+                "altcha": solve_altcha(client),
+            },
         )
         assert ok.status_code == 202
         assert ok.json() == {"status": "ok", "message": ALMOST}
         assert "set-cookie" not in ok.headers
 
-        bad = client.post("/subscribe", json={"email": "nope", "lists": [], "consent": False})
+        bad = client.post(
+            "/subscribe",
+            json={"email": "nope", "lists": [], "consent": False, "altcha": solve_altcha(client)},
+        )
         assert bad.status_code == 422
         assert bad.json() == {
             "error": "Please check the form.",
