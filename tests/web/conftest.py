@@ -29,7 +29,6 @@ from pipeline.clock import FixedClock
 from pipeline.config import Settings
 from pipeline.web.app import create_app
 
-
 #: A proof of work that takes milliseconds (the tests solve hundreds of them); the
 #: difficulty itself is tested in test_botcheck.py.
 EASY_ALTCHA = {"web.altcha_cost": 1, "web.altcha_max_counter": 20}
