@@ -420,6 +420,7 @@ class Settings(_Model):
 
     def segment_named(self, name: str) -> SegmentSection | None:
         return next((item for item in self.segments if item.name == name), None)
+
     @property
     def keys(self) -> Keys:
         """The signing keys for tokens (current, and previous during a rotation)."""

@@ -31,9 +31,9 @@ from fastapi.responses import JSONResponse, Response
 from pipeline.config import Settings
 from pipeline.errors import NewsletterError, SubscriberError, WebError
 from pipeline.subscribers import service
-from pipeline.subscribers.tags import signup_fields
 from pipeline.subscribers.links import last_opt_out, spend_token, subscriber_for_token
 from pipeline.subscribers.service import SubscriberInfo
+from pipeline.subscribers.tags import signup_fields
 from pipeline.tokens import MAX_AGE, Token, make_token, read_token
 from pipeline.web.botcheck import FIELD as ALTCHA_FIELD
 from pipeline.web.botcheck import solution_ok
