@@ -119,7 +119,9 @@ def run() -> list[dict[str, Any]]:
                 skeleton,
                 f"reader{i}@example.org",
                 f"Reader {i}",
-                recipient_values(settings, f"{i:032x}", f"reader{i}@example.org", f"Reader {i}", 1, web=web),
+                recipient_values(
+                    settings, f"{i:032x}", f"reader{i}@example.org", f"Reader {i}", 1, web=web
+                ),
                 skeleton.new_message_id(),
                 i,
             )

@@ -51,7 +51,9 @@ def _message_size(root: Path) -> int:
     settings = load_settings(root / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": "x"}, root=root)
     compiled = build_issue(settings, SLUG).compiled
     skeleton = MessageSkeleton(settings, compiled, slug=SLUG, lists=["beauty-tips"])
-    values = recipient_values(settings, "0123456789abcdef0123456789abcdef", "reader12345@example.org", "Reader 12345", 1)
+    values = recipient_values(
+        settings, "0123456789abcdef0123456789abcdef", "reader12345@example.org", "Reader 12345", 1
+    )
     return len(skeleton.build("reader12345@example.org", "Reader 12345", values))
 
 
