@@ -299,7 +299,7 @@ class Tracker:
             data = read_token(self.settings.secrets.secret_key, "track", token[:300])
         except WebError:
             return None
-        if data.edition_id is None:
+        if data.edition_id is None or data.subscriber_id is None:
             return None
         return data.subscriber_id, data.edition_id
 
