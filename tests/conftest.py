@@ -22,7 +22,7 @@ from pipeline.store.db import connect, ensure_schema
 from pipeline.store.tables import metadata
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"  # test data written by others: data/SOURCES.md
 PG_ENV = "NEWSLETTER_TEST_DATABASE_URL"
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 CHROMIUM = Path("/usr/bin/chromium")

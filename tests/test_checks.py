@@ -14,11 +14,11 @@ from pipeline.render.checks import Finding
 from pipeline.render.personalise import compile_edition
 from pipeline.sending.editions import build_checked
 from pipeline.store.tables import editions
-from tests.conftest import SHARED
+from tests.conftest import DATA, REPO
 from tests.content.helpers import CLEANSER, SUNSCREEN, write_issue
 
 SLUG = "2026-01-05-test"
-PNG = SHARED.parent / "main" / "issues" / "2026-12-01-microneedling" / "images" / "glow.png"
+PNG = REPO / "issues" / "2026-12-01-microneedling" / "images" / "glow.png"
 
 
 def findings(settings: Settings, engine: Engine | None = None) -> list[str]:
@@ -26,7 +26,7 @@ def findings(settings: Settings, engine: Engine | None = None) -> list[str]:
 
 
 def seed_rewrites() -> list[str]:
-    text = (SHARED / "seed" / "microneedling.txt").read_text(encoding="utf-8")
+    text = (DATA / "seed" / "microneedling.txt").read_text(encoding="utf-8")
     return text.split("Understanding Microneedling")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from pipeline.content.similarity import is_near_duplicate, similarity
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 SUNSCREEN = (
     "Sunscreen is the most important step in any skincare routine. Apply a broad-spectrum "
@@ -20,7 +20,7 @@ CLEANSER = (
 
 
 def seed_rewrites() -> list[str]:
-    text = (SHARED / "seed" / "microneedling.txt").read_text(encoding="utf-8")
+    text = (DATA / "seed" / "microneedling.txt").read_text(encoding="utf-8")
     return text.split("Understanding Microneedling")
 
 

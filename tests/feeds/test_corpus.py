@@ -1,4 +1,4 @@
-"""feedparser's own test feeds (shared/corpus/feeds), served with the HTTP headers their
+"""feedparser's own test feeds (tests/data/corpus/feeds), served with the HTTP headers their
 original tests simulated, fetched into the inbox in one run: no unhandled error, nothing
 unsafe stored. The counts are the figures quoted in the project's notes."""
 
@@ -16,11 +16,11 @@ from pipeline.feeds.inbox import list_entries
 from pipeline.feeds.parse import parse_feed
 from pipeline.feeds.refresh import refresh_feeds
 from pipeline.store.tables import feeds
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from tests.feeds.safety import assert_safe
 from tests.feeds.server import FeedServer
 
-CORPUS = SHARED / "corpus" / "feeds"
+CORPUS = DATA / "corpus" / "feeds"
 SKIP_SUFFIXES = (".txt", ".tsv", ".dat")
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert, select
 from pipeline.render.personalise import CompiledEdition, compile_edition, placeholder
 from pipeline.sending.editions import store_edition
 from pipeline.store.tables import lists, subscribers, subscriptions, utcnow
-from tests.conftest import SHARED, free_port
+from tests.conftest import DATA, free_port
 
 
 def add_audience(
@@ -277,7 +277,7 @@ def smtp_auth_server() -> Iterator[SmtpServer]:
 
 
 # ---- a SendGrid stand-in that validates every request ----------------------------------
-SCHEMA = json.loads((SHARED / "contracts" / "sendgrid-mail-send.schema.json").read_text())
+SCHEMA = json.loads((DATA / "contracts" / "sendgrid-mail-send.schema.json").read_text())
 
 
 # Prism validates ``format: email`` with ajv-formats' "fast" email pattern: ASCII only, so

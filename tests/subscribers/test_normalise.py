@@ -1,4 +1,4 @@
-"""Address normalisation: the shared corpus, and properties checked with hypothesis."""
+"""Address normalisation: the corpora in tests/data, and properties checked with hypothesis."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from pipeline.errors import SubscriberError
 from pipeline.subscribers.normalise import _fast, normalise_email
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-CORPUS = SHARED / "corpus" / "emails"
+CORPUS = DATA / "corpus" / "emails"
 
 # Where the corpus and our rules disagree, on purpose:
 # - isemail's "valid" test@io has a bare top-level domain; email-validator (and we) want a
