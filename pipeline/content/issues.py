@@ -274,6 +274,13 @@ def write_article(folder: Path, filename: str, front_matter: dict[str, Any], bod
     return path
 
 
+# What `issue new` writes until the editor replaces it; the check flags what is left.
+PLACEHOLDER_SUBJECT = "{name}: a new issue"
+PLACEHOLDER_PREHEADER = "A line that shows next to the subject in the inbox."
+PLACEHOLDER_INTRO = "Hello! This is the editor's intro, written in Markdown."
+PLACEHOLDER_TITLE = "Your first article"
+PLACEHOLDER_BODY = "Write the article here in Markdown:"
+
 ISSUE_SKELETON = """\
 ---
 subject: {subject}
@@ -339,11 +346,11 @@ def new_issue(
         return yaml.safe_dump(value, width=1000, allow_unicode=True).strip().removesuffix("\n...")
 
     text = ISSUE_SKELETON.format(
-        subject=quoted(subject or f"{settings.newsletter.name}: a new issue"),
-        preheader=quoted(preheader or "A line that shows next to the subject in the inbox."),
+        subject=quoted(subject or PLACEHOLDER_SUBJECT.format(name=settings.newsletter.name)),
+        preheader=quoted(preheader or PLACEHOLDER_PREHEADER),
         lists=", ".join(chosen),
         template=template,
-        intro=intro_md.strip() or "Hello! This is the editor's intro, written in Markdown.",
+        intro=intro_md.strip() or PLACEHOLDER_INTRO,
     )
     (folder / "articles").mkdir(parents=True)
     _write_atomic(folder / "issue.md", text)

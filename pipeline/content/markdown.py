@@ -24,6 +24,26 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "typographer": False}).enable(["strikethrough"])
 
 
+@cache
+def _facts_parser() -> MarkdownIt:
+    """The checks' parser: it keeps every link, whatever its scheme (the rendering parser
+    turns a ``javascript:`` link into text), so the check can name the editor's mistake."""
+    md = MarkdownIt("commonmark", {"html": False, "typographer": False})
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    return md.enable(["strikethrough"])
+
+
+@cache
+def _html_parser() -> MarkdownIt:
+    """Sees raw HTML as HTML, to tell the editor where it would show as text."""
+    return MarkdownIt("commonmark", {"html": True, "typographer": False})
+
+
+@lru_cache(maxsize=512)
+def _facts(md: str) -> tuple[Token, ...]:
+    return tuple(_facts_parser().parse(md))
+
+
 def parse(md: str) -> list[Token]:
     """Fresh tokens for ``md`` (callers may change them)."""
     return _parser().parse(md)
@@ -189,8 +209,9 @@ def _child_lines(token: Token) -> Iterator[tuple[Token, int]]:
 
 
 def links(md: str) -> list[Link]:
+    """Every link of ``md``, whatever its scheme (also those the rendering drops)."""
     found: list[Link] = []
-    for token in parsed(md):
+    for token in _facts(md):
         if token.type != "inline":
             continue
         for child, line in _child_lines(token):
@@ -200,8 +221,9 @@ def links(md: str) -> list[Link]:
 
 
 def images(md: str) -> list[Image]:
+    """Every image of ``md``, whatever its scheme."""
     found: list[Image] = []
-    for token in parsed(md):
+    for token in _facts(md):
         if token.type != "inline":
             continue
         for child, line in _child_lines(token):
@@ -238,3 +260,16 @@ def dangling_list_intros(md: str) -> list[Block]:
         if following not in ("bullet_list", "ordered_list", "table", "fence", "code_block"):
             dangling.append(block)
     return dangling
+
+
+def raw_html(md: str) -> list[Block]:
+    """Raw HTML in ``md`` (tags, comments): the rendering shows it as text, not as HTML."""
+    found: list[Block] = []
+    for token in _html_parser().parse(md):
+        if token.type == "html_block":
+            found.append(Block("html", token.content.strip(), (token.map or [0])[0] + 1))
+        elif token.type == "inline":
+            for child, line in _child_lines(token):
+                if child.type == "html_inline":
+                    found.append(Block("html", child.content, line))
+    return found

@@ -16,15 +16,16 @@ Warnings:
     preheader       no preheader
     http-link       a link with http:// instead of https://
     contrast        text colour under 4.5:1 against its background (WCAG AA)
+What editors get wrong (link schemes, empty links, an empty issue, skeleton text left in,
+raw HTML) is checked in ``checks_editorial``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
 from pipeline.content import markdown
@@ -32,7 +33,10 @@ from pipeline.content.issues import display_path
 from pipeline.content.similarity import THRESHOLD as DUPLICATE_THRESHOLD
 from pipeline.content.similarity import overlap, shingles
 from pipeline.render.assets import resolve_image
+from pipeline.render.checks_editorial import check_editorial
 from pipeline.render.contrast import low_contrast
+from pipeline.render.findings import Finding, error, warning
+from pipeline.render.findings import clip as _clip
 from pipeline.render.personalise import CompiledEdition
 
 if TYPE_CHECKING:
@@ -41,32 +45,6 @@ if TYPE_CHECKING:
 MAX_HTML_BYTES = 102 * 1024
 MAX_SUBJECT = 78
 _LOCAL_HOSTS = ("http://127.0.0.1", "http://localhost", "http://[::1]")
-
-
-@dataclass(frozen=True)
-class Finding:
-    level: str  # "error" | "warning"
-    code: str
-    message: str
-    path: str
-    line: int | None = None
-    fix: str = ""
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        text = f"{where}: {self.message}"
-        return f"{text} ({self.fix})" if self.fix else text
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def error(code: str, message: str, path: str, line: int | None, fix: str = "") -> Finding:
-    return Finding("error", code, message, path, line, fix)
-
-
-def warning(code: str, message: str, path: str, line: int | None, fix: str = "") -> Finding:
-    return Finding("warning", code, message, path, line, fix)
 
 
 def _md_sources(settings: Settings, issue: Issue) -> Iterator[tuple[str, str, int, Path]]:
@@ -146,10 +124,6 @@ def _http(href: str, label: str, line: int | None) -> Finding:
 
 def _clip_start(text: str, size: int) -> str:
     return text if len(text) <= size else "…" + text[-(size - 1) :]
-
-
-def _clip(text: str, size: int) -> str:
-    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def _article_text(article: Article) -> str:
@@ -358,6 +332,7 @@ def check_issue(
         *(check_fields(compiled, fields) if fields is not None else []),
         # An image without alt from the content is reported once, at its Markdown line.
         *_check_compiled(settings, issue, compiled, values, check_img_alt=not content_alt),
+        *check_editorial(settings, issue),
     ]
     if web_html and "\ue000" in web_html:
         findings.append(

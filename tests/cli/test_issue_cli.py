@@ -130,7 +130,12 @@ def test_new_then_list(project_dir: Path) -> None:
     ]
     table = run(project_dir, "issue", "list")
     assert table.exit_code == 0 and "Winter" in table.stdout and "2027-01-10" in table.stdout
-    assert run(project_dir, "issue", "check", "2027-01-10-winter").exit_code == 0
+    # The fresh skeleton is not sendable: the check names each placeholder left in it.
+    check = run(project_dir, "issue", "check", "2027-01-10-winter")
+    assert check.exit_code == 1
+    assert check.stdout == "2027-01-10-winter: 4 error(s), 0 warning(s).\n"
+    assert check.stderr.count("still the placeholder from 'issue new'") == 2  # preheader, intro
+    assert check.stderr.count("still the sample article's from 'issue new'") == 2
 
 
 def test_new_from_feeds_asks_the_inbox(project_dir: Path) -> None:
