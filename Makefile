@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build vendor-altcha
+.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build vendor-altcha brand
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,12 @@ bench: $(STAMP)
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.render.golden --write
+
+# The SVG drawings (logo, social icons, the sample issue's pictures) rasterised to PNG.
+DRAWINGS := brand/logo.svg:2 brand/mark.svg:2 $(patsubst %,%:2,$(wildcard brand/social/*.svg)) \
+	$(wildcard issues/*/images/*.svg)
+brand: $(STAMP)
+	$(BIN)/python -m tools.rasterise $(DRAWINGS)
 
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache

@@ -76,6 +76,96 @@ class NewsletterSection(_Model):
         return ZoneInfo(self.timezone)
 
 
+_HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+GENERIC_FONTS = ("serif", "sans-serif", "monospace", "cursive", "system-ui")
+BUTTON_RADII = {"pill": "24px", "rounded": "8px", "square": "0px"}
+
+
+class BrandSection(_Model):
+    """The brand kit: logo, colours, fonts and button shape (see docs/design.md).
+
+    Colours are checked against each other at build (WCAG AA, 4.5:1) by
+    ``pipeline.render.brand``; here only their form is checked."""
+
+    logo: str = ""  # a PNG/JPEG/GIF under brand/ (served at {base_url}/brand/...) or a URL
+    logo_alt: str = ""  # defaults to the newsletter's name
+    logo_width: int = Field(200, ge=1, description="pixels in the email")
+    primary: str = "#A23B5F"  # buttons and links
+    accent: str = "#8E3354"  # headings, labels, the web version's signup band
+    background: str = "#F7EFEC"  # behind the cards
+    surface: str = "#FFFFFF"  # the cards
+    soft: str = "#FBE9EE"  # tips and routine boxes
+    text: str = "#2E2327"
+    muted: str = "#5E4B52"
+    button_text: str = "#FFFFFF"
+    dark_background: str = "#1B1517"
+    dark_surface: str = "#271F22"
+    dark_soft: str = "#33242A"
+    dark_text: str = "#F3E9EC"
+    dark_muted: str = "#CDBAC1"
+    dark_accent: str = "#F2A7C0"  # headings and links in dark mode
+    heading_font: str = "Georgia, 'Times New Roman', serif"
+    body_font: str = "'Helvetica Neue', Helvetica, Arial, sans-serif"
+    font_css: str = ""  # stylesheet with @font-face rules: under brand/ or a URL
+    button_shape: Literal["pill", "rounded", "square"] = "pill"
+
+    @field_validator(
+        "primary",
+        "accent",
+        "background",
+        "surface",
+        "soft",
+        "text",
+        "muted",
+        "button_text",
+        "dark_background",
+        "dark_surface",
+        "dark_soft",
+        "dark_text",
+        "dark_muted",
+        "dark_accent",
+    )
+    @classmethod
+    def _colour(cls, value: str) -> str:
+        if not _HEX_COLOUR.match(value.strip()):
+            raise ValueError(f"{value!r} is not a colour like '#A23B5F' (# and six hex digits)")
+        return value.strip().upper()
+
+    @field_validator("heading_font", "body_font")
+    @classmethod
+    def _font(cls, value: str) -> str:
+        last = value.rsplit(",", 1)[-1].strip().strip("'\"").lower()
+        if last not in GENERIC_FONTS:
+            raise ValueError(
+                f"{value!r} does not end with a generic family; add a safe fallback, e.g."
+                f" \"{value}, Georgia, serif\" or \"{value}, Arial, sans-serif\""
+            )
+        if any(c in value for c in ';{}<>"'):
+            raise ValueError("a font list holds names and commas only; quote names with '")
+        return value
+
+    @property
+    def button_radius(self) -> str:
+        return BUTTON_RADII[self.button_shape]
+
+
+class SocialSection(_Model):
+    """Social links in the footer of every email and page; empty ones are left out."""
+
+    instagram: str = ""
+    tiktok: str = ""
+    pinterest: str = ""
+    youtube: str = ""
+    website: str = ""
+
+    @field_validator("instagram", "tiktok", "pinterest", "youtube", "website")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith("https://"):
+            raise ValueError(f"{value!r} must be an https:// address")
+        return value
+
+
 class SenderSection(_Model):
     name: str = "Glow Notes"
     email: str = "hello@glownotes.example.com"
@@ -283,6 +373,7 @@ class DigestSection(_Model):
     max_entries: int = Field(8, ge=1)
     auto_schedule: bool = False
     subject: str = "{name} digest: {date}"
+    template: str = "digest"  # the layout of drafted digests (templates/email/<template>.mjml.j2)
 
 
 class SegmentSection(_Model):
@@ -345,6 +436,8 @@ class Secrets(_Model):
 
 class Settings(_Model):
     newsletter: NewsletterSection = NewsletterSection()
+    brand: BrandSection = BrandSection()
+    social: SocialSection = SocialSection()
     sender: SenderSection = SenderSection()
     lists: list[ListSection] = Field(
         default_factory=lambda: [
@@ -436,6 +529,8 @@ class Settings(_Model):
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "newsletter": NewsletterSection,
+    "brand": BrandSection,
+    "social": SocialSection,
     "sender": SenderSection,
     "lists": ListSection,
     "database": DatabaseSection,

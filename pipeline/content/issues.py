@@ -3,7 +3,8 @@
     issues/<slug>/issue.md            front matter (subject, preheader, lists, template,
                                       articles, send_at) + the editor's intro in Markdown
     issues/<slug>/articles/<name>.md  front matter (title, summary, image, image_alt, link,
-                                      author, tags, source, source_link, kind) + body
+                                      author, tags, source, source_link, kind, and the
+                                      fields of its kind: see content/blocks.py) + body
     issues/<slug>/<images>            images, referenced relative to the file that uses them
 
 Every error names the file and line, e.g.
@@ -30,9 +31,11 @@ from pipeline.content.frontmatter import (
     read_text,
     text_value,
 )
+from pipeline.content.blocks import KIND_KEYS, load_expert, load_products, load_steps
 from pipeline.content.models import (
     ARTICLE_KEYS,
     ARTICLE_KINDS,
+    BLOCK_KEYS,
     ISSUE_KEYS,
     Article,
     Issue,
@@ -63,7 +66,7 @@ def check_slug(slug: str) -> None:
 # ---- loading -------------------------------------------------------------------------------
 def load_article(path: Path, label: str) -> Article:
     front = parse_front_matter(read_text(path, label), label)
-    check_keys(front, ARTICLE_KEYS, label)
+    check_keys(front, ARTICLE_KEYS + BLOCK_KEYS, label)
     kind = text_value(front, "kind", label) or "article"
     if kind not in ARTICLE_KINDS:
         raise ContentError(
@@ -72,6 +75,15 @@ def load_article(path: Path, label: str) -> Article:
             line=front.lines.get("kind", 1),
             fix=f"use one of: {', '.join(ARTICLE_KINDS)}",
         )
+    for key in front.data:
+        if key in BLOCK_KEYS and key not in KIND_KEYS[kind]:
+            takes = [k for k, keys in KIND_KEYS.items() if key in keys]
+            raise ContentError(
+                f"'{key}' belongs to a {' or '.join(takes)} block, not to kind '{kind}'",
+                path=label,
+                line=front.lines.get(key, 1),
+                fix=f"add 'kind: {takes[0]}' or remove '{key}'",
+            )
     alt = front.data.get("image_alt")
     return Article(
         name=path.stem,
@@ -87,6 +99,9 @@ def load_article(path: Path, label: str) -> Article:
         source=text_value(front, "source", label),
         source_link=text_value(front, "source_link", label),
         kind=kind,
+        products=load_products(front, label) if kind == "product" else (),
+        steps=load_steps(front, label) if kind == "routine" else (),
+        expert=load_expert(front, label) if kind == "expert-tip" else None,
         body_line=front.body_line,
         lines=dict(front.lines),
     )

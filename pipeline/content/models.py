@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from pipeline.content.blocks import KIND_KEYS, Expert, Product, RoutineStep
+
 #: Keys an article's front matter may hold (anything else is refused with a suggestion).
 ARTICLE_KEYS: tuple[str, ...] = (
     "title",
@@ -26,6 +28,8 @@ ARTICLE_KEYS: tuple[str, ...] = (
     "source_link",
     "kind",
 )
+#: Every key some kind accepts (a key of another kind is refused with the kinds that take it).
+BLOCK_KEYS: tuple[str, ...] = tuple(k for keys in KIND_KEYS.values() for k in keys)
 
 #: Keys an issue's front matter may hold.
 ISSUE_KEYS: tuple[str, ...] = (
@@ -42,13 +46,14 @@ ISSUE_KEYS: tuple[str, ...] = (
     "utm_campaign",
 )
 
-#: Article kinds: a normal story card, or a tips block (the body is a list of tips).
-ARTICLE_KINDS: tuple[str, ...] = ("article", "tips")
+#: Article kinds: a story card, a tips block (the body is a list of tips), a product row,
+#: a routine (numbered steps) and an expert's tip (the body is the quote).
+ARTICLE_KINDS: tuple[str, ...] = tuple(KIND_KEYS)
 
 
 @dataclass(frozen=True)
 class Article:
-    """One article of an issue (or a tips block when ``kind == "tips"``)."""
+    """One article of an issue, or a block of another ``kind`` (see ``ARTICLE_KINDS``)."""
 
     name: str  # file stem, e.g. "01-microneedling"
     path: Path
@@ -63,6 +68,9 @@ class Article:
     source: str = ""
     source_link: str = ""
     kind: str = "article"
+    products: tuple[Product, ...] = ()
+    steps: tuple[RoutineStep, ...] = ()
+    expert: Expert | None = None
     body_line: int = 1  # line of the file where the body starts
     lines: dict[str, int] = field(default_factory=dict)
 

@@ -27,9 +27,11 @@ from markupsafe import Markup
 
 from pipeline.config import Settings
 from pipeline.content import markdown
+from pipeline.content.blocks import PRODUCT_KEYS, routine_groups
 from pipeline.content.issues import load_issue
 from pipeline.content.models import Article, Issue
 from pipeline.render.assets import ImageRef, archive_prefix, resolve_image
+from pipeline.render.brand import BRAND_DIR, brand_files, check_brand
 from pipeline.render.checks import Finding, check_issue
 from pipeline.render.email import render_email, render_web
 from pipeline.render.fields import render_with_fields
@@ -109,9 +111,36 @@ class _Images:
         return ref.url
 
 
+def _block_context(article: Article, images: _Images) -> dict[str, Any]:
+    """The fields of product, routine and expert-tip blocks (empty for other kinds)."""
+    near = article.path.parent
+    products = [
+        {
+            **{k: getattr(p, k) for k in PRODUCT_KEYS if k != "image"},
+            "image_url": images(near, p.image) if p.image else "",
+        }
+        for p in article.products
+    ]
+    routine = [
+        {"when": when, "steps": [{"text": s.text, "product": s.product} for s in steps]}
+        for when, steps in routine_groups(article.steps)
+    ]
+    expert = None
+    if article.expert is not None:
+        e = article.expert
+        expert = {
+            "name": e.name,
+            "title": e.title,
+            "photo_url": images(near, e.photo) if e.photo else "",
+            "photo_alt": e.photo_alt,
+        }
+    return {"products": products, "routine": routine, "expert": expert}
+
+
 def _article_context(article: Article, images: _Images, web: bool) -> dict[str, Any]:
     near = article.path.parent
     return {
+        **_block_context(article, images),
         "name": article.name,
         "kind": article.kind,
         "title": article.title,
@@ -190,7 +219,7 @@ def build_issue(
         web_html = render_web(
             settings, issue.template, web_context, subject=issue.subject, preheader=issue.preheader
         )
-    findings = check_issue(
+    findings = check_brand(settings) + check_issue(
         settings,
         issue,
         compiled,
@@ -204,7 +233,8 @@ def build_issue(
 
 def preview_html(settings: Settings, slug: str, html: str) -> str:
     """``html`` with archive image URLs made relative, for the files in var/build."""
-    return html.replace(archive_prefix(settings, slug), "")
+    brand = f"{settings.newsletter.base_url}/{BRAND_DIR}/"
+    return html.replace(archive_prefix(settings, slug), "").replace(brand, f"{BRAND_DIR}/")
 
 
 def write_build(settings: Settings, build: Build) -> dict[str, Path]:
@@ -224,7 +254,7 @@ def write_build(settings: Settings, build: Build) -> dict[str, Path]:
             files["web.html"] = preview_html(settings, slug, build.web_html)
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
-        for rel, source in build.images.items():
+        for rel, source in {**brand_files(settings), **build.images}.items():
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, dest)

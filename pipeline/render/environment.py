@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError, RenderError
+from pipeline.render.brand import brand_globals
 from pipeline.render.personalise import check_field_name, jinja_recipient
 
 
@@ -74,17 +75,16 @@ def environments(settings: Settings) -> Environments:
 def shared_globals(settings: Settings) -> dict[str, Any]:
     """Values every template may use, from newsletter.toml."""
     nl = settings.newsletter
-    logo = nl.logo
-    if logo and not logo.startswith(("http://", "https://")):
-        logo = f"{nl.base_url}/{logo.lstrip('/')}"
+    kit = brand_globals(settings)
     return {
+        **kit,
         "newsletter": {
             "name": nl.name,
             "tagline": nl.tagline,
             "language": nl.language,
             "base_url": nl.base_url,
             "postal_address": nl.postal_address,
-            "logo_url": logo,
+            "logo_url": kit["brand"]["logo_url"],
             "why": nl.why.replace("{name}", nl.name),
             "subscribe_url": f"{nl.base_url}/subscribe",
             "archive_url": f"{nl.base_url}/archive",

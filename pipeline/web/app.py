@@ -92,6 +92,10 @@ def create_app(
     )
     ctx.extra["tracker"] = tracker
     app.state.ctx = ctx
+    # the signup form partial is on every archive page, not only /subscribe
+    ctx.templates.globals.update(
+        consent=signup.consent_text(settings), honeypot=signup.HONEYPOT, altcha=settings.web.altcha
+    )
     for module in (archive, signup, unsubscribe, preferences, webhooks, tracking, botcheck):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
