@@ -91,7 +91,7 @@ def project_dir(tmp_path: Path) -> Path:
     """A newsletter folder: the repo's templates, issues and sample subscribers, copied."""
     root = tmp_path / "project"
     root.mkdir()
-    for name in ("templates", "issues", "subscribers"):
+    for name in ("templates", "issues", "subscribers", "brand"):
         src = REPO / name
         if src.exists():
             shutil.copytree(src, root / name)

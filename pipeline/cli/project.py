@@ -16,7 +16,8 @@ GITIGNORE = "# Runtime state: the database, builds, the outbox and the signing k
 
 
 def init_project(target: Path) -> list[Path]:
-    """Copy the scaffold (newsletter.toml, templates, an example issue) into ``target``,
+    """Copy the scaffold (newsletter.toml, templates, an example issue, the brand kit's
+    images) into ``target``,
     which must be missing or empty. Returns the top-level paths written."""
     if target.exists() and not target.is_dir():
         raise ConfigError("not a folder", path=target, fix="choose a new or empty folder")
@@ -30,7 +31,7 @@ def init_project(target: Path) -> list[Path]:
     written: list[Path] = []
     shutil.copyfile(SCAFFOLD / "newsletter.toml", target / "newsletter.toml")
     written.append(target / "newsletter.toml")
-    for name in ("templates", "issues"):
+    for name in ("templates", "issues", "brand"):
         shutil.copytree(
             SCAFFOLD / name,
             target / name,

@@ -88,13 +88,15 @@ def issue_date(settings: Settings, issue: Issue) -> str:
 
 
 def content_hash(settings: Settings, issue: Issue) -> str:
-    """sha256 over the issue folder's files, the templates and the newsletter settings."""
+    """sha256 over the issue folder's files, the templates and the newsletter, brand and
+    social settings."""
     digest = hashlib.sha256()
     for base in (issue.folder, settings.templates_dir):
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
             digest.update(path.relative_to(base).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
-    digest.update(settings.newsletter.model_dump_json().encode())
+    for section in (settings.newsletter, settings.brand, settings.social):
+        digest.update(section.model_dump_json().encode())
     return digest.hexdigest()
 
 

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import Engine, func, select
 
+from pipeline.render.brand import BRAND_DIR
 from pipeline.store.tables import editions
 from pipeline.web.pages import WebContext, error_page, get_ctx, page
 
@@ -158,6 +159,33 @@ async def archive_image(
     return FileResponse(
         found,
         media_type=IMAGE_TYPES[found.suffix.lower()],
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+BRAND_TYPES = {**IMAGE_TYPES, ".svg": "image/svg+xml", ".css": "text/css", ".woff2": "font/woff2"}
+
+
+def brand_file(ctx: WebContext, path: str) -> Path | None:
+    """A file of the brand kit under ``brand/`` (logo, social icons, web fonts), which
+    emails and pages link at ``{base_url}/brand/<path>``."""
+    if Path(path).suffix.lower() not in BRAND_TYPES:
+        return None
+    folder = ctx.settings.path(BRAND_DIR).resolve()
+    target = (folder / path).resolve()
+    if not target.is_relative_to(folder) or not target.is_file():
+        return None
+    return target
+
+
+@router.get("/brand/{path:path}", summary="The brand kit's images and fonts (linked from emails)")
+async def brand_asset(path: str, request: Request, ctx: WebContext = Depends(get_ctx)) -> Response:
+    found = brand_file(ctx, path)
+    if found is None:
+        return error_page(request, 404, "There is nothing at this address.")
+    return FileResponse(
+        found,
+        media_type=BRAND_TYPES[found.suffix.lower()],
         headers={"Cache-Control": "public, max-age=86400"},
     )
 

@@ -19,6 +19,7 @@ def test_init_writes_a_project_that_builds(tmp_path: Path, monkeypatch: pytest.M
     assert f"wrote {target}/newsletter.toml" in result.stdout
     assert sorted(p.name for p in target.iterdir()) == [
         ".gitignore",
+        "brand",
         "issues",
         "newsletter.toml",
         "templates",

@@ -126,7 +126,7 @@ def test_new_then_list(project_dir: Path) -> None:
     listed = json.loads(run(project_dir, "issue", "list", "--json").stdout)
     assert [(r["slug"], r["subject"], r["articles"]) for r in listed] == [
         ("2027-01-10-winter", "Winter skin", 1),
-        (SAMPLE, "Microneedling, explained: what it is and what to expect", 2),
+        (SAMPLE, "Microneedling, explained: what it is and what to expect", 5),
     ]
     table = run(project_dir, "issue", "list")
     assert table.exit_code == 0 and "Winter" in table.stdout and "2027-01-10" in table.stdout

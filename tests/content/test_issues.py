@@ -25,11 +25,29 @@ def test_the_sample_issue_loads_in_order(file_settings: Settings) -> None:
     issue = load_issue(file_settings, SAMPLE)
     assert issue.subject.startswith("Microneedling")
     assert issue.lists == ("beauty-tips",)
-    assert [a.name for a in issue.articles] == ["01-microneedling", "02-tips"]
-    lead, tips = issue.articles
+    assert [a.name for a in issue.articles] == [
+        "01-microneedling",
+        "02-routine",
+        "03-aftercare-shelf",
+        "04-expert-tip",
+        "05-tips",
+    ]
+    lead, routine, shelf, tip, tips = issue.articles
     assert lead.image == "images/glow.png" and lead.image_alt
     assert lead.line_of("image") == 4
-    assert tips.kind == "tips"
+    assert [a.kind for a in issue.articles[1:]] == ["routine", "product", "expert-tip", "tips"]
+    assert [s.when for s in routine.steps] == ["Before your session"] * 3 + [
+        "After your session"
+    ] * 3
+    assert routine.steps[2].product == "A gentle cleanser"
+    assert [p.name for p in shelf.products] == [
+        "Gentle cleanser",
+        "Hydrating serum",
+        "Sun protection",
+    ]
+    assert all(p.image_alt and p.link.startswith("https://") for p in shelf.products)
+    assert tip.expert is not None and tip.expert.photo_alt
+    assert "qualified professional" in tip.body_md
     assert "consult a qualified professional" in lead.body_md.lower()
     assert "including:" not in lead.body_md
 
@@ -111,7 +129,7 @@ BAD_INPUT = [
         ISSUE_MD,
         SUNSCREEN.replace("author: Ana", "kind: gallery"),
         "issues/2026-01-05-test/articles/01-sun.md:4: unknown kind 'gallery' "
-        "(use one of: article, tips)",
+        "(use one of: article, tips, product, routine, expert-tip)",
     ),
     (
         ISSUE_MD.replace("lists:", "send_at: next tuesday\nlists:"),
@@ -150,7 +168,7 @@ def test_a_missing_issue_says_how_to_find_one(file_settings: Settings) -> None:
 def test_list_issues_shows_a_broken_folder_without_stopping(file_settings: Settings) -> None:
     write_issue(file_settings.root, issue_md=ISSUE_MD.replace("subject:", "subjet:"))
     rows = {r.slug: r for r in list_issues(file_settings)}
-    assert rows[SAMPLE].articles == 2 and not rows[SAMPLE].error
+    assert rows[SAMPLE].articles == 5 and not rows[SAMPLE].error
     assert "unknown front-matter key 'subjet'" in rows["2026-01-05-test"].error
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 def module_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """One copied project for the module: the pages are only read."""
     root = tmp_path_factory.mktemp("browser-project")
-    for name in ("templates", "issues"):
+    for name in ("templates", "issues", "brand"):
         shutil.copytree(REPO / name, root / name)
     shutil.copyfile(REPO / "newsletter.toml", root / "newsletter.toml")
     return load_settings(root / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": TEST_SECRET})
