@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
-from pipeline.content.issues import new_issue, write_article
+from pipeline.content.issues import DEFAULT_TEMPLATE, new_issue, write_article
 from pipeline.errors import FeedError
 from pipeline.feeds.inbox import InboxEntry, list_entries, mark_used, strip_tracking
 from pipeline.feeds.sanitize import html_to_text
@@ -137,8 +137,10 @@ def draft_issue(
     subject: str = "",
     lists: list[str] | None = None,
     intro_md: str = "",
+    template: str = DEFAULT_TEMPLATE,
 ) -> Path:
-    """Write ``issues/<slug>/`` from ``entries`` and mark them used; returns the folder."""
+    """Write ``issues/<slug>/`` from ``entries`` and mark them used; returns the folder.
+    ``template`` is the issue's layout (the digest passes ``digest.template``)."""
     if not entries:
         raise FeedError("no entries to draft from", fix="run 'newsletter feeds fetch' first")
     first = entries[0].title or "news from our sources"
@@ -149,6 +151,7 @@ def draft_issue(
         preheader=shorten(" · ".join(e.title for e in entries[1:4] if e.title), 120),
         lists=lists,
         intro_md=intro_md or "Hello! Here is what caught our eye in beauty news this time.",
+        template=template,
     )
     for number, entry in enumerate(entries, start=1):
         name = f"{number:02d}-{slugify(entry.title)}.md"

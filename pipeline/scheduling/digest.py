@@ -109,7 +109,14 @@ def run_digest(
         name=settings.newsletter.name, date=f"{local.day} {local:%B %Y}"
     )
     folder = draft_issue(
-        settings, engine, slug, entries, now=now, subject=subject, lists=digest.lists or None
+        settings,
+        engine,
+        slug,
+        entries,
+        now=now,
+        subject=subject,
+        lists=digest.lists or None,
+        template=digest.template,
     )
     shown = display_path(settings, folder)
     report = DigestReport("drafted", "", slug=slug, folder=folder, entries=len(entries))
