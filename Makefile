@@ -6,8 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Node packages the tests run (axe-core, doiuse-email), pinned by tools/js/package-lock.json.
+JS := tools/js
+JS_STAMP := $(JS)/node_modules/.installed
 
-.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build vendor-altcha brand
+.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build vendor-altcha brand js
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +32,12 @@ lock:
 	  .lock-venv/bin/pip freeze --exclude newsletter-pipeline --exclude pip; } > constraints.txt
 	rm -rf .lock-venv build
 
+$(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund --registry=https://registry.npmjs.org/
+	touch $(JS_STAMP)
+
+js: $(JS_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/newsletter db upgrade
 	$(BIN)/newsletter subscribers import subscribers/sample.csv
@@ -47,7 +56,7 @@ lint: $(STAMP)
 	$(BIN)/mypy pipeline
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(JS_STAMP)
 	$(BIN)/pytest
 
 test: lint pytest docs-build

@@ -138,7 +138,7 @@ class BrandSection(_Model):
         if last not in GENERIC_FONTS:
             raise ValueError(
                 f"{value!r} does not end with a generic family; add a safe fallback, e.g."
-                f" \"{value}, Georgia, serif\" or \"{value}, Arial, sans-serif\""
+                f' "{value}, Georgia, serif" or "{value}, Arial, sans-serif"'
             )
         if any(c in value for c in ';{}<>"'):
             raise ValueError("a font list holds names and commas only; quote names with '")

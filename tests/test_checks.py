@@ -208,7 +208,9 @@ def test_low_contrast_text_is_a_warning_naming_the_template_line(file_settings: 
     write_issue(file_settings.root)
     blocks = file_settings.templates_dir / "email" / "partials" / "blocks.mjml.j2"
     text = blocks.read_text()
-    text = text.replace('font-size="30px" line-height="1.25" color="{{ brand.text }}"', 'color="#C9C9C9"')
+    text = text.replace(
+        'font-size="30px" line-height="1.25" color="{{ brand.text }}"', 'color="#C9C9C9"'
+    )
     blocks.write_text(text)
     line = next(i for i, t in enumerate(text.split("\n"), 1) if "#C9C9C9" in t)
     assert findings(file_settings) == [

@@ -88,7 +88,7 @@ def _items(front: FrontMatter, key: str, label: str, what: str) -> list[tuple[di
         )
     if not isinstance(value, list):
         raise ContentError(
-            f"'{key}' must be a list", path=label, line=line, fix=f"start each item with '- '"
+            f"'{key}' must be a list", path=label, line=line, fix="start each item with '- '"
         )
     lines = front.item_lines.get(key, [])
     out: list[tuple[dict[str, Any], int]] = []
@@ -118,7 +118,9 @@ def _field(item: dict[str, Any], key: str, label: str, line: int, what: str) -> 
     return str(value).strip()
 
 
-def _check_item_keys(item: dict[str, Any], known: tuple[str, ...], label: str, line: int, what: str) -> None:
+def _check_item_keys(
+    item: dict[str, Any], known: tuple[str, ...], label: str, line: int, what: str
+) -> None:
     for key in item:
         if key not in known:
             near = difflib.get_close_matches(key, known, n=1, cutoff=0.5)

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from pipeline.config import Settings
+from pipeline.content.blocks import KIND_KEYS, load_expert, load_products, load_steps
 from pipeline.content.frontmatter import (
     FrontMatter,
     check_keys,
@@ -31,7 +32,6 @@ from pipeline.content.frontmatter import (
     read_text,
     text_value,
 )
-from pipeline.content.blocks import KIND_KEYS, load_expert, load_products, load_steps
 from pipeline.content.models import (
     ARTICLE_KEYS,
     ARTICLE_KINDS,

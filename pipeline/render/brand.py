@@ -151,7 +151,9 @@ def check_brand(settings: Settings) -> list[Finding]:
     b = settings.brand
     findings: list[Finding] = []
 
-    def add(level: str, code: str, key: str, message: str, fix: str, section: str = "brand") -> None:
+    def add(
+        level: str, code: str, key: str, message: str, fix: str, section: str = "brand"
+    ) -> None:
         line = _line_of(settings, section, key)
         findings.append(Finding(level, code, message, shown, line, fix))
 
@@ -171,41 +173,81 @@ def check_brand(settings: Settings) -> list[Finding]:
             )
 
     logo = logo_value(settings)
-    key = "logo" if b.logo else "logo"
+    where = "brand" if b.logo else "newsletter"  # the older newsletter.logo still works
     if logo and not is_url(logo):
         path = settings.path(logo)
         if not logo.lstrip("/").startswith(f"{BRAND_DIR}/"):
-            add("error", "brand-logo", key, f"the logo {logo} is not under {BRAND_DIR}/",
-                f"put it in {BRAND_DIR}/ (the web app serves that folder at /{BRAND_DIR}/)")
+            add(
+                "error",
+                "brand-logo",
+                "logo",
+                f"the logo {logo} is not under {BRAND_DIR}/",
+                f"put it in {BRAND_DIR}/ (the web app serves that folder at /{BRAND_DIR}/)",
+                where,
+            )
         elif not path.is_file():
-            add("error", "brand-logo", key, f"the logo {logo} does not exist",
-                "fix brand.logo, or draw it: see docs/design.md")
+            add(
+                "error",
+                "brand-logo",
+                "logo",
+                f"the logo {logo} does not exist",
+                "fix brand.logo, or draw it: see docs/design.md",
+                where,
+            )
         elif path.suffix.lower() not in EMAIL_IMAGES:
-            add("error", "brand-logo", key,
+            add(
+                "error",
+                "brand-logo",
+                "logo",
                 f"the logo is {path.suffix} and email clients do not show that",
-                "rasterise it to PNG (make brand) and point brand.logo at the .png")
+                "rasterise it to PNG (make brand) and point brand.logo at the .png",
+                where,
+            )
         else:
             size = path.stat().st_size
             if size > LOGO_MAX_BYTES:
-                add("error", "brand-logo", key,
+                add(
+                    "error",
+                    "brand-logo",
+                    "logo",
                     f"the logo weighs {size // 1000} KB (at most {LOGO_MAX_BYTES // 1000} KB)",
-                    "export it smaller or with fewer colours")
+                    "export it smaller or with fewer colours",
+                    where,
+                )
             pixels = image_size(path)
             if pixels is not None and pixels[0] < b.logo_width:
-                add("warning", "brand-logo", "logo_width",
+                add(
+                    "warning",
+                    "brand-logo",
+                    "logo_width",
                     f"the logo is {pixels[0]} px wide but shown at {b.logo_width} px: blurry",
-                    f"export it at {2 * b.logo_width} px wide (twice, for sharp screens)")
+                    f"export it at {2 * b.logo_width} px wide (twice, for sharp screens)",
+                )
     if logo and not (LOGO_MIN <= b.logo_width <= LOGO_MAX):
-        add("error", "brand-logo", "logo_width",
+        add(
+            "error",
+            "brand-logo",
+            "logo_width",
             f"brand.logo_width is {b.logo_width} px; a logo reads well at {LOGO_MIN}-{LOGO_MAX}",
-            "200 is a good start")
+            "200 is a good start",
+        )
     if logo and not (b.logo_alt or settings.newsletter.name).strip():
-        add("error", "brand-logo", "logo_alt", "the logo has no alt text",
-            "set brand.logo_alt to the newsletter's name")
+        add(
+            "error",
+            "brand-logo",
+            "logo_alt",
+            "the logo has no alt text",
+            "set brand.logo_alt to the newsletter's name",
+        )
     for link in social_links(settings):
         icon = settings.path(f"{BRAND_DIR}/social/{link['key']}.png")
         if not icon.is_file():
-            add("error", "social-icon", link["key"],
+            add(
+                "error",
+                "social-icon",
+                link["key"],
                 f"no icon for {link['label']} ({BRAND_DIR}/social/{link['key']}.png)",
-                "copy brand/social/ from the newsletter-pipeline repository", "social")
+                "copy brand/social/ from the newsletter-pipeline repository",
+                "social",
+            )
     return findings

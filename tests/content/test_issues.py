@@ -32,7 +32,7 @@ def test_the_sample_issue_loads_in_order(file_settings: Settings) -> None:
         "04-expert-tip",
         "05-tips",
     ]
-    lead, routine, shelf, tip, tips = issue.articles
+    lead, routine, shelf, tip, _tips = issue.articles
     assert lead.image == "images/glow.png" and lead.image_alt
     assert lead.line_of("image") == 4
     assert [a.kind for a in issue.articles[1:]] == ["routine", "product", "expert-tip", "tips"]

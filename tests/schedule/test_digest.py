@@ -14,6 +14,7 @@ from pipeline.errors import ConfigError
 from pipeline.feeds.inbox import list_entries, store_entries
 from pipeline.feeds.parse import parse_feed
 from pipeline.feeds.sources import add_feed
+from pipeline.render.build import build_issue
 from pipeline.scheduling.digest import run_digest
 from pipeline.sending.editions import get_edition
 from tests.feeds.samples import RSS_20
@@ -85,11 +86,14 @@ def test_digest_drafted_for_the_editor(
         " 'newsletter issue schedule digest-2026-12-01 --at ...'"
     )
     issue = load_issue(settings, "digest-2026-12-01")
-    assert (issue.subject, issue.lists, len(issue.articles)) == (
+    assert (issue.subject, issue.lists, len(issue.articles), issue.template) == (
         "Glow Notes digest: 1 December 2026",
         ("news",),
         3,
+        "digest",
     )
+    html = build_issue(settings, "digest-2026-12-01").web_html
+    assert html.count('class="nl-card nl-entry"') == 3  # compact rows, no article bodies
     assert {e.used_in for e in list_entries(engine)} == {"digest-2026-12-01"}
     again = run_digest(settings, engine, clock=TUESDAY)
     assert (again.status, again.message) == (
