@@ -58,11 +58,13 @@ def is_url(value: str) -> bool:
     return value.startswith(("https://", "http://"))
 
 
-def brand_url(settings: Settings, value: str) -> str:
-    """The address an email uses for a brand file (a URL is kept as it is)."""
+def brand_url(settings: Settings, value: str, base: str | None = None) -> str:
+    """The address an email uses for a brand file (a URL is kept as it is); ``base=""``
+    gives the site-relative path the web pages use."""
     if not value or is_url(value):
         return value
-    return f"{settings.newsletter.base_url}/{value.lstrip('/')}"
+    prefix = settings.newsletter.base_url if base is None else base
+    return f"{prefix}/{value.lstrip('/')}"
 
 
 def logo_value(settings: Settings) -> str:
@@ -70,7 +72,7 @@ def logo_value(settings: Settings) -> str:
     return settings.brand.logo or settings.newsletter.logo
 
 
-def social_links(settings: Settings) -> list[dict[str, str]]:
+def social_links(settings: Settings, base: str | None = None) -> list[dict[str, str]]:
     links = []
     for key, label in SOCIAL:
         url = getattr(settings.social, key)
@@ -80,7 +82,7 @@ def social_links(settings: Settings) -> list[dict[str, str]]:
                     "key": key,
                     "label": label,
                     "url": url,
-                    "icon_url": brand_url(settings, f"{BRAND_DIR}/social/{key}.png"),
+                    "icon_url": brand_url(settings, f"{BRAND_DIR}/social/{key}.png", base),
                     "alt": f"{settings.newsletter.name} on {label}"
                     if key != "website"
                     else f"The {settings.newsletter.name} website",
@@ -89,16 +91,17 @@ def social_links(settings: Settings) -> list[dict[str, str]]:
     return links
 
 
-def brand_globals(settings: Settings) -> dict[str, Any]:
+def brand_globals(settings: Settings, base: str | None = None) -> dict[str, Any]:
+    """``brand`` and ``social`` for templates; URLs under ``base`` (default: base_url)."""
     b = settings.brand
     values = b.model_dump()
     values.update(
-        logo_url=brand_url(settings, logo_value(settings)),
+        logo_url=brand_url(settings, logo_value(settings), base),
         logo_alt=b.logo_alt or settings.newsletter.name,
-        font_css_url=brand_url(settings, b.font_css),
+        font_css_url=brand_url(settings, b.font_css, base),
         button_radius=b.button_radius,
     )
-    return {"brand": values, "social": social_links(settings)}
+    return {"brand": values, "social": social_links(settings, base)}
 
 
 def brand_files(settings: Settings) -> dict[str, Path]:

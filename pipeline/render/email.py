@@ -3,11 +3,13 @@
 ``render_email`` is used for issues and for transactional emails (confirmation, welcome):
 it renders ``templates/email/<template>.mjml.j2`` and ``templates/text/<template>.txt.j2``
 with the same context and compiles the result for cheap per-recipient personalisation.
-``render_web`` renders the same email template as the web version (no personal links).
+``render_web`` renders the same email template as the web version (no personal links), with
+the preheader and the lead picture as ``<meta>`` tags the archive reads.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from pipeline.config import Settings
@@ -64,4 +66,28 @@ def render_web(
     envs = environments(settings)
     name = f"email/{template}.mjml.j2"
     source = render_template(settings, envs.web, name, _context(context, subject, preheader))
-    return mjml_to_html(source, label=show(settings, str(settings.templates_dir / name)))
+    out = mjml_to_html(source, label=show(settings, str(settings.templates_dir / name)))
+    return out.replace("<head>", "<head>" + web_meta(preheader, lead_image(context)), 1)
+
+
+def lead_image(context: dict[str, Any]) -> str:
+    """The issue's lead picture: the first article's picture, else the first product's."""
+    articles = context.get("articles", [])
+    for article in articles:
+        if article.get("kind", "article") == "article" and article.get("image_url"):
+            return str(article["image_url"])
+    for article in articles:
+        for product in article.get("products", []):
+            if product.get("image_url"):
+                return str(product["image_url"])
+    return ""
+
+
+def web_meta(preheader: str, image: str) -> str:
+    """What the archive reads from a web version: its preheader and lead picture."""
+    tags = ""
+    if preheader:
+        tags += f'<meta name="description" content="{html.escape(preheader, quote=True)}">'
+    if image:
+        tags += f'<meta property="og:image" content="{html.escape(image, quote=True)}">'
+    return tags

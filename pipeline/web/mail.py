@@ -15,11 +15,11 @@ from sqlalchemy import Engine
 
 from pipeline.config import Settings
 from pipeline.errors import SendError
+from pipeline.render.archive import issue_url, latest_issue
 from pipeline.render.email import render_email
 from pipeline.sending.direct import send_single
 from pipeline.sending.recipient_values import recipient_values
 from pipeline.tokens import link, make_token
-from pipeline.web.archive import issue_url, latest_issue
 
 log = logging.getLogger("pipeline.web")
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from pipeline.clock import Clock
 from pipeline.config import Settings
+from pipeline.render.brand import brand_globals
 from pipeline.web.security import CSRF_COOKIE, client_ip, csrf_cookie_value, make_csrf_token
 
 
@@ -44,6 +45,7 @@ def template_environment(settings: Settings) -> Environment:
         lstrip_blocks=True,
     )
     env.globals["newsletter"] = settings.newsletter
+    env.globals.update(brand_globals(settings, base=""))
     env.globals["all_lists"] = settings.lists
     return env
 

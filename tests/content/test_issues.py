@@ -27,10 +27,10 @@ def test_the_sample_issue_loads_in_order(file_settings: Settings) -> None:
     assert issue.lists == ("beauty-tips",)
     assert [a.name for a in issue.articles] == [
         "01-microneedling",
-        "02-routine",
-        "03-aftercare-shelf",
-        "04-expert-tip",
-        "05-tips",
+        "03-routine",
+        "04-aftercare-shelf",
+        "05-expert-tip",
+        "02-tips",
     ]
     lead, routine, shelf, tip, _tips = issue.articles
     assert lead.image == "images/glow.png" and lead.image_alt
