@@ -18,8 +18,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from pipeline.render.checks import Finding
 from pipeline.config import CONFIG_NAME, Settings
+from pipeline.render.checks import Finding
 from pipeline.render.contrast import MINIMUM, contrast_ratio, parse_color
 
 BRAND_DIR = "brand"
