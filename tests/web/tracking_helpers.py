@@ -13,6 +13,7 @@ from email.message import EmailMessage
 
 from sqlalchemy import Engine, select
 
+from pipeline.config import SocialSection
 from pipeline.sending.editions import freeze_edition
 from pipeline.sending.engine import send_edition
 from pipeline.store.tables import delivery_events
@@ -63,9 +64,9 @@ def send_issue(
     """Add two shop links to the sample issue, subscribe ``people``, send it (Maildir),
     and move the clock ten minutes on (past the prefetch window)."""
     issue = server.settings.issues_dir / SLUG / "issue.md"
-    issue.write_text(
-        issue.read_text()
-        + f"\n\n[Shop the serum]({shop_url}/serum) or [Shop the cream]({shop_url}/cream).\n"
+    text = re.sub(r"(?m)^articles: .*$", "articles: [01-microneedling, 02-tips]", issue.read_text())
+    issue.write_text(  # the lead article and the tips only: no product or social links
+        text + f"\n\n[Shop the serum]({shop_url}/serum) or [Shop the cream]({shop_url}/cream).\n"
     )
     for address in people:
         added = service.add_subscriber(
@@ -74,7 +75,8 @@ def send_issue(
         assert added.subscriber_id is not None
         if address in untracked:
             set_tracking(server.engine, added.subscriber_id, False)
-    edition_id = freeze_edition(server.settings, server.engine, SLUG, clock=server.clock)
+    settings = server.settings.model_copy(update={"social": SocialSection()})
+    edition_id = freeze_edition(settings, server.engine, SLUG, clock=server.clock)
     report = send_edition(server.settings, server.engine, edition_id, clock=server.clock)
     assert report.sent == len(people)
     server.clock.advance(timedelta(minutes=10))
