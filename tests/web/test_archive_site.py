@@ -12,7 +12,7 @@ from sqlalchemy import update
 from pipeline.render.build import build_issue
 from pipeline.store.tables import editions
 from tests.web.conftest import Server, csrf_from
-from tests.web.helpers import sent_edition
+from tests.web.helpers import sent_edition, solve_altcha
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
@@ -161,6 +161,7 @@ def test_every_archive_page_has_the_signup_box_that_really_signs_up(server: Serv
                 "lists": ["beauty-tips", "news"],
                 "consent": "yes",
                 "website": "",
+                "altcha": solve_altcha(client),  # the box is the /subscribe form: same checks
             },
         )
     assert answer.status_code == 200, answer.text
