@@ -610,12 +610,33 @@ def _keys(current: str, previous: str, until: datetime | None) -> Keys:
 
 
 def find_config(start: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
-    """The config file named by NEWSLETTER_CONFIG, else newsletter.toml in the folder."""
+    """The config file named by NEWSLETTER_CONFIG, else the nearest newsletter.toml in the
+    folder or one of its parents (as git finds .git), else None."""
     env = os.environ if env is None else env
     if env.get(ENV_CONFIG):
         return Path(env[ENV_CONFIG])
-    candidate = (start or Path.cwd()) / CONFIG_NAME
-    return candidate if candidate.exists() else None
+    folder = (start or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate / CONFIG_NAME
+    return None
+
+
+def require_config(start: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """``find_config``, or a ConfigError that says where it looked and how to fix it: no
+    command but ``init`` runs without a newsletter (nothing is created in the wrong folder)."""
+    found = find_config(start, env)
+    if found is not None:
+        return found
+    folder = (start or Path.cwd()).resolve()
+    looked = folder if folder == folder.parent else f"{folder} and its parent folders"
+    raise ConfigError(
+        f"no {CONFIG_NAME} found: looked in {looked}; {ENV_CONFIG} is not set",
+        fix=(
+            "cd into your newsletter folder, pass --config PATH/newsletter.toml (or set "
+            f"{ENV_CONFIG}), or start a newsletter here with 'newsletter init .'"
+        ),
+    )
 
 
 def load_settings(

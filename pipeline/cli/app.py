@@ -102,7 +102,10 @@ def _root(
         None,
         "--config",
         "-c",
-        help="Path to newsletter.toml (default: ./newsletter.toml or $NEWSLETTER_CONFIG).",
+        help=(
+            "Path to newsletter.toml (default: $NEWSLETTER_CONFIG, else the nearest "
+            "newsletter.toml in this folder or its parents)."
+        ),
         envvar="NEWSLETTER_CONFIG",
     ),
 ) -> None:
@@ -115,10 +118,9 @@ def _root(
 @cache
 def get_settings() -> Settings:
     """Settings for this invocation, loaded once."""
-    from pipeline.config import find_config, load_settings
+    from pipeline.config import load_settings, require_config
 
-    path = _state["config"] or find_config()
-    return load_settings(path)
+    return load_settings(_state["config"] or require_config())
 
 
 @cache

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from pipeline.clock import Clock, SystemClock
-from pipeline.config import Settings, find_config, load_settings
+from pipeline.config import Settings, load_settings, require_config
 from pipeline.errors import ConfigError
 from pipeline.store.db import open_database
 from pipeline.subscribers.service import sync_lists
@@ -118,5 +118,5 @@ def create_app(
 
 def app_from_environment() -> FastAPI:
     """The uvicorn factory for ``newsletter serve --workers N``: settings from
-    NEWSLETTER_CONFIG (set by the command) or ./newsletter.toml."""
-    return create_app(load_settings(find_config()))
+    NEWSLETTER_CONFIG (set by the command) or the nearest newsletter.toml."""
+    return create_app(load_settings(require_config()))
