@@ -53,7 +53,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/ruff format --check pipeline tests bench
-	$(BIN)/mypy pipeline
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 pytest: $(STAMP) $(JS_STAMP)

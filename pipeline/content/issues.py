@@ -125,9 +125,10 @@ def _send_at(settings: Settings, front: FrontMatter, label: str) -> datetime | N
             line=front.lines.get("send_at", 1),
             fix="write it like 2026-12-01 09:00 (in the newsletter's time zone)",
         )
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=settings.newsletter.tz)
-    return value.astimezone(UTC)
+    when: datetime = value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=settings.newsletter.tz)
+    return when.astimezone(UTC)
 
 
 def _article_files(

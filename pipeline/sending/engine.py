@@ -95,8 +95,9 @@ def backoff_delay(settings: Settings, attempts: int, rng: random.Random | None =
     """Seconds before attempt ``attempts + 1``: base * 2^(attempts-1), capped, with jitter
     (a random half to the whole of it)."""
     cfg = settings.sending
-    ceiling = min(cfg.backoff_max, cfg.backoff_base * (2 ** max(attempts - 1, 0)))
-    return ceiling * (0.5 + 0.5 * (rng or random).random())
+    ceiling: float = min(cfg.backoff_max, cfg.backoff_base * (2 ** max(attempts - 1, 0)))
+    draw = rng.random() if rng is not None else random.random()
+    return ceiling * (0.5 + 0.5 * draw)
 
 
 def reclaim_in_flight(engine: Engine, edition_id: int, *, clock: Clock | None = None) -> int:

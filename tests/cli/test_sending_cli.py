@@ -7,9 +7,8 @@ import mailbox
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 from sqlalchemy import Engine, update
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from pipeline.cli import app
 from pipeline.sending.editions import get_edition

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -206,10 +207,11 @@ def test_unschedule_keeps_the_frozen_edition(settings: Settings, engine: Engine)
 def test_an_edition_that_started_cannot_be_moved(settings: Settings, engine: Engine) -> None:
     result = schedule_issue(settings, engine, SLUG, at=AT, clock=CLOCK)
     assert transition(engine, result.edition_id, ["scheduled"], "sending")
-    for attempt in (
+    attempts: tuple[Callable[[], object], ...] = (
         lambda: schedule_issue(settings, engine, SLUG, at=AT, clock=CLOCK),
         lambda: reschedule_issue(settings, engine, SLUG, clock=CLOCK),
-    ):
+    )
+    for attempt in attempts:
         with pytest.raises(ScheduleError) as err:
             attempt()
         assert str(err.value) == (

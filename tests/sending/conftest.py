@@ -188,10 +188,11 @@ def _fast_smtp_class() -> Any:
 
     from aiosmtpd.smtp import SMTP
 
-    class FastSMTP(SMTP):  # type: ignore[misc]
+    class FastSMTP(SMTP):
         async def smtp_DATA(self, arg: str) -> None:
             if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
                 return
+            assert self.envelope is not None
             if not self.envelope.rcpt_tos:
                 await self.push("503 Error: need RCPT command")
                 return
@@ -212,7 +213,7 @@ def _fast_smtp_class() -> Any:
             self.envelope.content = self.envelope.original_content = body
             status = await self._call_handler_hook("DATA")
             await self.push(status)
-            self._set_post_data_state()
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
 
     return FastSMTP
 
@@ -224,7 +225,7 @@ def _start_smtp(**kwargs: Any) -> tuple[Any, SmtpServer]:
     port = free_port()
     fast = _fast_smtp_class()
 
-    class FastController(Controller):  # type: ignore[misc]
+    class FastController(Controller):
         def factory(self) -> Any:
             with warnings.catch_warnings():  # AUTH without TLS is fine on loopback
                 warnings.simplefilter("ignore", UserWarning)
@@ -375,7 +376,8 @@ def sendgrid_api() -> Iterator[SendgridStandIn]:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length))
             if self.path != "/v3/mail/send":
-                status, headers, payload = 404, {}, b"{}"
+                headers: dict[str, str] = {}
+                status, payload = 404, b"{}"
             else:
                 answer = stand_in.answer(body, self.headers.get("Authorization", ""))
                 if answer is None:  # accepted, and the reply is lost

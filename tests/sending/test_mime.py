@@ -36,7 +36,7 @@ def _parse(data: bytes) -> EmailMessage:
 def _content(msg: EmailMessage, kind: str) -> str:
     part = msg.get_body((kind,))
     assert part is not None
-    return str(part.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
+    return str(part.get_content()).replace("\r\n", "\n")
 
 
 def _check(

@@ -186,7 +186,7 @@ def test_lines_starting_with_a_dot_arrive_intact(
     msg = email.message_from_bytes(smtp_server.handler.last, policy=email.policy.default)
     body = msg.get_body(("plain",))
     assert body is not None
-    assert body.get_content().replace("\r\n", "\n") == text  # type: ignore[attr-defined]
+    assert body.get_content().replace("\r\n", "\n") == text
 
 
 def test_smtp_auth_uses_the_password_from_the_environment(

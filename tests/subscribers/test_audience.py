@@ -21,16 +21,18 @@ def test_audience_in_keyset_batches(engine: Engine, settings: Settings) -> None:
         "left": (["news", "beauty-tips"], True),
         "left-news": (["news", "beauty-tips"], True),
     }
-    ids = {}
+    ids: dict[str, int] = {}
     for name, (lists, confirmed) in shapes.items():
-        ids[name] = add_subscriber(
+        added = add_subscriber(
             engine,
             f"{name}@example.com",
             name=name.title(),
             lists=lists,
             method="cli",
             confirmed=confirmed,
-        ).subscriber_id
+        )
+        assert added.subscriber_id is not None
+        ids[name] = added.subscriber_id
     suppress(engine, "bounced@example.com", "bounced")
     unsubscribe(engine, ids["left"], method="web")
     unsubscribe(engine, ids["left-news"], ["news"], method="web")

@@ -5,6 +5,7 @@ database state for the same inputs, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +214,11 @@ def test_add_and_import_leave_the_same_state(
 ) -> None:
     sync_lists(engine, settings)
     states = []
-    for apply in (lambda: _by_add(engine, steps), lambda: _by_import(engine, steps, tmp_path)):
+    ways: tuple[Callable[[], None], ...] = (
+        lambda: _by_add(engine, steps),
+        lambda: _by_import(engine, steps, tmp_path),
+    )
+    for apply in ways:
         _reset(engine)
         for email, reason in suppressed.items():
             suppress(engine, email, reason, source="test")

@@ -130,7 +130,7 @@ def outbox(settings: Settings) -> list[EmailMessage]:
         with box.get_file(key) as fh:
             raw = fh.read()
         messages.append(email.message_from_bytes(raw, policy=email.policy.default))
-    return messages  # type: ignore[return-value]
+    return messages
 
 
 def mails(settings: Settings, subject_part: str, to: str = "") -> list[EmailMessage]:

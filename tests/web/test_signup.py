@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -170,7 +171,7 @@ def test_csrf_token_missing_or_invalid_is_refused(server: Server) -> None:
 def test_rate_limit_per_ip_lives_in_the_database(
     make_settings: Callable[..., Settings], db_url: str, engine: Engine
 ) -> None:
-    limits = {"web.signup_rate_limit": 2, "web.signup_rate_window": 3600}
+    limits: dict[str, Any] = {"web.signup_rate_limit": 2, "web.signup_rate_window": 3600}
     with other_server(make_settings, db_url, engine, **limits) as first:
         with first.client() as client:
             assert signup(client, "f1@example.com").status_code == 200
@@ -202,13 +203,13 @@ def test_rate_limit_per_ip_lives_in_the_database(
 def test_forwarded_for_counts_only_from_a_trusted_proxy(
     make_settings: Callable[..., Settings], db_url: str, engine: Engine
 ) -> None:
-    limits = {"web.signup_rate_limit": 1}
+    limits: dict[str, Any] = {"web.signup_rate_limit": 1}
     with other_server(make_settings, db_url, engine, **limits) as direct:
         with direct.client(headers={"X-Forwarded-For": "198.51.100.1"}) as client:
             assert signup(client, "g1@example.com").status_code == 200
         with direct.client(headers={"X-Forwarded-For": "198.51.100.2"}) as client:
             assert signup(client, "g2@example.com").status_code == 429  # header ignored
-    proxied = {**limits, "web.trusted_proxies": ["127.0.0.0/8"]}
+    proxied: dict[str, Any] = {**limits, "web.trusted_proxies": ["127.0.0.0/8"]}
     with other_server(make_settings, db_url, engine, **proxied) as behind:
         for n, client_ip in enumerate(["203.0.113.5", "203.0.113.6"]):
             headers = {"X-Forwarded-For": f"10.9.9.9, {client_ip}"}

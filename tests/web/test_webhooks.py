@@ -17,7 +17,9 @@ from tests.web.conftest import Server, SigningKey
 from tests.web.helpers import delivered_to, other_server, person, sent_edition
 
 
-def event(kind: str, email: str, delivery_id: int, edition_id: int, n: int, **extra: Any) -> dict:
+def event(
+    kind: str, email: str, delivery_id: int, edition_id: int, n: int, **extra: Any
+) -> dict[str, Any]:
     return {
         "email": email,
         "event": kind,
@@ -50,7 +52,7 @@ def test_signed_events_are_recorded_once_and_act_on_subscribers(
         for name in ("ann", "bob", "cy", "di", "ed")
     }
 
-    def ev(kind: str, who: str, n: int, **extra: Any) -> dict:
+    def ev(kind: str, who: str, n: int, **extra: Any) -> dict[str, Any]:
         return event(kind, f"{who}@example.com", people[who][1], eid, n, **extra)
 
     batch = [
