@@ -1,0 +1,179 @@
+"""Ledger paths the other sending tests do not reach: a transport that fails mid-send gives
+its claim back, cancelling the pending rows, refusing to send a paused, cancelled or missed
+edition, and waiting (with the injected sleep) for retries that are not yet due."""
+
+from __future__ import annotations
+
+import mailbox
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from pipeline.clock import FixedClock
+from pipeline.config import Settings
+from pipeline.errors import SendError, TransportError
+from pipeline.sending.editions import transition
+from pipeline.sending.engine import backoff_delay, send_edition
+from pipeline.sending.ledger import cancel_pending, claim_batch, count_by_status, start_edition
+from pipeline.sending.transports.sendgrid import SendgridTransport
+from pipeline.store.tables import deliveries
+from tests.sending.conftest import SendgridStandIn, add_audience, make_edition
+
+KEY = "SG.test-key"
+
+
+def sendgrid_settings(
+    make: Callable[..., Settings], db_url: str, api: SendgridStandIn, **more: object
+) -> Settings:
+    return make(
+        env={"SENDGRID_API_KEY": KEY},
+        **{
+            "database.url": db_url,
+            "sending.transport": "sendgrid",
+            "sendgrid.host": api.url,
+            "sendgrid.asm_group_id": 42,
+            "sending.pause_min_sample": 10_000,
+            **more,
+        },
+    )
+
+
+def transport(settings: Settings) -> SendgridTransport:
+    chosen = SendgridTransport.from_settings(settings)
+    chosen.sleep = lambda seconds: None  # its own 429/5xx waits are tested in test_sendgrid
+    chosen.now = lambda: 1_800_000_000.0
+    return chosen
+
+
+def rows(engine: Engine, eid: int) -> list[tuple[str, int, str | None]]:
+    with engine.connect() as conn:
+        return [
+            (r.status, r.attempts, r.claim_id)
+            for r in conn.execute(
+                select(deliveries.c.status, deliveries.c.attempts, deliveries.c.claim_id)
+                .where(deliveries.c.edition_id == eid)
+                .order_by(deliveries.c.id)
+            )
+        ]
+
+
+def test_a_transport_failing_mid_send_gives_its_claim_back(
+    make_settings: Callable[..., Settings],
+    db_url: str,
+    engine: Engine,
+    sendgrid_api: SendgridStandIn,
+) -> None:
+    settings = sendgrid_settings(
+        make_settings,
+        db_url,
+        sendgrid_api,
+        **{"sendgrid.batch_size": 100, "sendgrid.concurrency": 1},
+    )
+    add_audience(engine, 250)
+    eid = make_edition(engine)
+    sendgrid_api.script = [(202, {}), (401, {})]  # the key is revoked after the first batch
+    with pytest.raises(TransportError) as err:
+        send_edition(settings, engine, eid, clock=FixedClock(), transport=transport(settings))
+    assert str(err.value).startswith("SendGrid refused the API key (401: ")
+    left = rows(engine, eid)
+    assert [r for r in left if r[0] == "sent"] == [("sent", 1, r[2]) for r in left[:100]]
+    # The failed claim is pending again, untouched: no claim id, the attempt not counted.
+    assert left[100:] == [("pending", 0, None)] * 150
+    assert count_by_status(engine, eid)["in_flight"] == 0
+    again = send_edition(settings, engine, eid, clock=FixedClock(), transport=transport(settings))
+    assert (again.sent, again.status) == (150, "sent")
+    emails = [p["to"][0]["email"] for p in sendgrid_api.accepted]
+    assert len(emails) == 250 and len(set(emails)) == 250
+
+
+def test_cancel_pending_leaves_rows_in_flight_and_sent_alone(
+    settings: Settings, engine: Engine
+) -> None:
+    add_audience(engine, 10)
+    eid = make_edition(engine)
+    clock = FixedClock()
+    start_edition(engine, eid, ["beauty-tips"], clock.now(), "w")
+    claimed = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c1", now=clock.now())
+    assert len(claimed) == 3
+    assert cancel_pending(engine, eid, clock.now()) == 7
+    counts = count_by_status(engine, eid)
+    assert (counts["in_flight"], counts["cancelled"], counts["pending"]) == (3, 7, 0)
+    assert cancel_pending(engine, eid, clock.now()) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "message", "fix"),
+    [
+        (
+            (["frozen"], "sending", ["sending"], "paused"),
+            "edition '2026-12-01-test' is paused: 3 of 10 attempts failed",
+            "run 'newsletter issue resume 2026-12-01-test' when the cause is fixed",
+        ),
+        (
+            (["frozen"], "cancelled"),
+            "edition '2026-12-01-test' is cancelled",
+            "a cancelled edition is never sent; copy the issue to a new slug",
+        ),
+        (
+            (["frozen"], "scheduled", ["scheduled"], "missed"),
+            "edition '2026-12-01-test' is missed",
+            "schedule it again: 'newsletter issue schedule 2026-12-01-test --at ...'",
+        ),
+    ],
+)
+def test_paused_cancelled_and_missed_editions_are_not_sent(
+    settings: Settings, engine: Engine, path: tuple[object, ...], message: str, fix: str
+) -> None:
+    add_audience(engine, 5)
+    eid = make_edition(engine)
+    for start in range(0, len(path), 2):
+        froms, to = path[start], path[start + 1]
+        assert isinstance(froms, list) and isinstance(to, str)
+        extra = {"pause_reason": "3 of 10 attempts failed"} if to == "paused" else {}
+        assert transition(engine, eid, froms, to, **extra)
+    with pytest.raises(SendError) as err:
+        send_edition(settings, engine, eid, clock=FixedClock())
+    assert (err.value.what, err.value.fix) == (message, fix)
+    assert rows(engine, eid) == []  # no ledger snapshot was taken
+    assert not settings.outbox_dir.exists() or len(mailbox.Maildir(settings.outbox_dir)) == 0
+
+
+def test_a_retry_not_yet_due_is_waited_for_with_the_injected_sleep(
+    make_settings: Callable[..., Settings],
+    db_url: str,
+    engine: Engine,
+    sendgrid_api: SendgridStandIn,
+) -> None:
+    settings = sendgrid_settings(
+        make_settings, db_url, sendgrid_api, **{"sending.backoff_base": 30.0}
+    )
+    add_audience(engine, 1)
+    eid = make_edition(engine)
+    sendgrid_api.script = [(500, {})] * 4  # one attempt of the engine: the request and retries
+    clock = FixedClock()
+    start = clock.now()
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        assert len(sleeps) < 10, "the engine keeps waiting"
+        clock.advance(timedelta(seconds=seconds))
+
+    report = send_edition(
+        settings,
+        engine,
+        eid,
+        clock=clock,
+        transport=transport(settings),
+        sleep=sleep,
+        rng=random.Random(7),
+    )
+    delay = backoff_delay(settings, 1, random.Random(7))
+    assert 15.0 <= delay <= 30.0
+    assert sleeps == [pytest.approx(delay, abs=1e-3)]
+    assert (report.retried, report.sent, report.status) == (1, 1, "sent")
+    assert clock.now() - start == timedelta(seconds=sleeps[0])
+    assert len(sendgrid_api.requests) == 5

@@ -1,0 +1,62 @@
+"""`newsletter db status` and `newsletter db upgrade` on an empty, an old and a current
+database (SQLite file, or a PostgreSQL schema of its own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+from typer.testing import CliRunner, Result
+
+from pipeline.cli import app
+from pipeline.store.db import HEAD, current_revision, ensure_schema
+from tests.conftest import TEST_SECRET
+from tests.store.test_upgrade import empty_engine
+
+__all__ = ["empty_engine"]  # the fixture, used below
+
+
+def run(project_dir: Path, engine: Engine, *args: str) -> tuple[int, str]:
+    url = engine.url.render_as_string(hide_password=False)
+    result: Result = CliRunner().invoke(
+        app,
+        ["--config", str(project_dir / "newsletter.toml"), "db", *args],
+        env={"NEWSLETTER_SECRET_KEY": TEST_SECRET, "NEWSLETTER_DATABASE_URL": url},
+    )
+    return result.exit_code, " ".join(result.stdout.split())  # rich wraps long URLs
+
+
+def test_status_and_upgrade_of_an_empty_database(project_dir: Path, empty_engine: Engine) -> None:
+    where = empty_engine.url.render_as_string(hide_password=True)
+    assert run(project_dir, empty_engine, "status") == (
+        0,
+        f"{where}: revision none (newest {HEAD}); needs 'newsletter db upgrade'",
+    )
+    assert current_revision(empty_engine) is None  # status changes nothing
+    assert run(project_dir, empty_engine, "upgrade") == (
+        0,
+        f"Database {where} upgraded from empty to {HEAD}.",
+    )
+    assert current_revision(empty_engine) == HEAD
+    assert run(project_dir, empty_engine, "upgrade") == (
+        0,
+        f"Database {where} is up to date (revision {HEAD}).",
+    )
+    assert run(project_dir, empty_engine, "status") == (
+        0,
+        f"{where}: revision {HEAD} (newest {HEAD}); up to date",
+    )
+
+
+def test_status_and_upgrade_of_an_old_database(project_dir: Path, empty_engine: Engine) -> None:
+    ensure_schema(empty_engine, revision="0004")
+    where = empty_engine.url.render_as_string(hide_password=True)
+    assert run(project_dir, empty_engine, "status") == (
+        0,
+        f"{where}: revision 0004 (newest {HEAD}); needs 'newsletter db upgrade'",
+    )
+    assert run(project_dir, empty_engine, "upgrade") == (
+        0,
+        f"Database {where} upgraded from 0004 to {HEAD}.",
+    )
+    assert current_revision(empty_engine) == HEAD
