@@ -21,9 +21,13 @@ def run(project_dir: Path, engine: Engine, *args: str) -> tuple[int, str]:
     result: Result = CliRunner().invoke(
         app,
         ["--config", str(project_dir / "newsletter.toml"), "db", *args],
-        env={"NEWSLETTER_SECRET_KEY": TEST_SECRET, "NEWSLETTER_DATABASE_URL": url},
+        env={
+            "NEWSLETTER_SECRET_KEY": TEST_SECRET,
+            "NEWSLETTER_DATABASE_URL": url,
+            "COLUMNS": "1000",
+        },
     )
-    return result.exit_code, " ".join(result.stdout.split())  # rich wraps long URLs
+    return result.exit_code, result.stdout.rstrip("\n")  # (COLUMNS: rich would wrap the URL)
 
 
 def test_status_and_upgrade_of_an_empty_database(project_dir: Path, empty_engine: Engine) -> None:
