@@ -15,7 +15,22 @@
     └── WebError                     tokens and web requests
 
 Every error carries *what* happened, *where* (file and line, or row) when known, and *how to
-fix it*. The CLI prints ``Error: <message>`` and exits 1; nothing else catches these.
+fix it*. Where they are caught:
+
+- at the edges: the CLI prints ``Error: <message>`` and exits 1 (``cli.app.NewsletterGroup``);
+  the web app turns a ``WebError`` into a 400 page or JSON answer (``web.app``);
+- where one bad thing must not stop the rest, and is recorded with its message: a feed
+  (``feeds.sources``), an import row (``subscribers.importing``, into the rejects file), an
+  issue folder in ``issue list`` (``content.issues``), one recipient's personalisation
+  (``sending.engine``, ``transports.sendgrid``: a failed delivery), an edition that
+  ``send-due`` cannot send and the digest (``scheduling``), one webhook event
+  (``web.events``), a welcome email after the subscription stands (``web.signup``), a
+  rebuild in the preview server (``render.preview``);
+- where a caller adds context or cleans up and re-raises: a template error with its file and
+  line (``render.environment``), a ``TransportError`` that gives the ledger claim back
+  (``sending.engine``), a load error shown as a check finding (``cli.issue``).
+
+Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations

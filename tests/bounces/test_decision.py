@@ -31,9 +31,9 @@ def engine(engine: Engine) -> Engine:
 def bounce(delivery: int, kind: str, source: str, at: datetime, **extra: object) -> Bounce:
     return Bounce(
         email="ana@example.com",
-        kind=kind,
+        kind=kind,  # type: ignore[arg-type]
         source=source,
-        occurred_at=at,  # type: ignore[arg-type]
+        occurred_at=at,
         delivery_id=delivery,
         **extra,  # type: ignore[arg-type]
     )

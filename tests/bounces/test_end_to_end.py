@@ -166,7 +166,11 @@ def test_the_audience_end_to_end(
             "cleo@readers.example.com",
             "slow@slow.example.com",
         }
-        wait_for(lambda n=n: bounce_count() >= n + 1, f"the delay warning of issue {n}")
+
+        def warned(n: int = n) -> bool:
+            return bounce_count() >= n + 1
+
+        wait_for(warned, f"the delay warning of issue {n}")
         report = fetch_bounces(settings, engine, now=SystemClock().now())
         assert (report.messages, report.soft) == (1, 1)
         slow = get_subscriber(engine, email="slow@slow.example.com")

@@ -4,6 +4,7 @@ and a hidden field (where the reader came from)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -20,7 +21,7 @@ FIELDS = [
 def test_signup_fields_are_shown_checked_and_stored(
     make_settings: Callable[..., Settings], db_url: str, engine: Engine
 ) -> None:
-    overrides = {"audience.signup_fields": FIELDS}
+    overrides: dict[str, Any] = {"audience.signup_fields": FIELDS}
     with other_server(make_settings, db_url, engine, **overrides) as s, s.client() as client:
         page = client.get("/subscribe").text
         assert '<label for="field_skin_type">Skin type' in page

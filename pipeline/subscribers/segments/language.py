@@ -189,7 +189,8 @@ class _Parser:
         if self.token.kind == "end":
             raise SegmentSyntaxError("the condition is empty", 1)
         node = self.condition()
-        if self.token.kind != "end":
+        after: str = self.token.kind  # (the parser moved on: no longer the kind tested above)
+        if after != "end":
             raise self.fail("'and', 'or' or the end of the condition")
         return node
 
