@@ -14,7 +14,7 @@ CHROME = (
 def verdict(
     kind: str, agent: str, method: str = "GET", ip: str = "198.51.100.7", **cfg: object
 ) -> Verdict:
-    return request_verdict(TrackingSection(**cfg), kind, method=method, user_agent=agent, ip=ip)  # type: ignore[arg-type]
+    return request_verdict(TrackingSection(**cfg), kind, method=method, user_agent=agent, ip=ip)
 
 
 def test_a_browser_is_a_person() -> None:
