@@ -38,7 +38,8 @@ from pipeline.subscribers.suppression import (
     suppression_reasons,
     suppression_salt,
 )
-from pipeline.subscribers.tags import add_tags_in, split_tags, tags_in
+from pipeline.subscribers.tagnames import split_tags
+from pipeline.subscribers.tags import add_tags_in, tags_in
 
 __all__ = [
     "SubscribeResult",

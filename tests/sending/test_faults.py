@@ -318,7 +318,7 @@ class _Watching(MaildirTransport):
     """A real Maildir that notes, before each message, how many rows the ledger has sent;
     written like a one-connection network transport (each answer at once)."""
 
-    record_every = None
+    record_every = None  # type: ignore[assignment]  # (None: every answer at once)
 
     def __init__(self, path: Path, engine: Engine) -> None:
         super().__init__(path)

@@ -71,9 +71,7 @@ def test_a_buttondown_export_honours_subscriber_types(db: Engine, tmp_path: Path
     ]
     with db.connect() as conn:
         consent = conn.execute(
-            select(subscriptions.c.consent_at).where(
-                subscriptions.c.subscriber_id == prem.id  # type: ignore[union-attr]
-            )
+            select(subscriptions.c.consent_at).where(subscriptions.c.subscriber_id == prem.id)
         ).scalar_one()
     assert consent == datetime(2023, 5, 2, 10, 0, tzinfo=UTC)
 
