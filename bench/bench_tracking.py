@@ -74,7 +74,7 @@ def _rate(settings: Settings, compiled: CompiledEdition, tracked: bool, n: int) 
     started = time.process_time()
     for i in range(n):
         email = f"reader{i}@example.org"
-        values = recipient_values(settings, i, email, "Zoë Example", 1)
+        values = recipient_values(settings, f"p{i:08d}", email, "Zoë Example", 1)
         if tracked:
             values.update(tracking_values(settings, i, 1))
         skeleton.build(email, "Zoë Example", values)

@@ -82,7 +82,7 @@ def other_server(
     make_settings: Callable[..., Settings],
     db_url: str,
     engine: Engine,
-    env: dict[str, str] | None = None,
+    env: Any = None,  # dict[str, str]; Any so that **overrides of any type type-check
     **overrides: Any,
 ) -> Iterator[Server]:
     """A second server with other settings (its own port) on the same test database."""
