@@ -35,8 +35,10 @@ from pipeline.content.similarity import overlap, shingles
 from pipeline.render.assets import resolve_image
 from pipeline.render.checks_editorial import check_editorial
 from pipeline.render.contrast import low_contrast
-from pipeline.render.findings import Finding, error, warning
+from pipeline.render.findings import Finding as Finding
 from pipeline.render.findings import clip as _clip
+from pipeline.render.findings import error as error
+from pipeline.render.findings import warning
 from pipeline.render.personalise import CompiledEdition
 
 if TYPE_CHECKING:
