@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 JS := tools/js
 JS_STAMP := $(JS)/node_modules/.installed
 
-.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build vendor-altcha brand js
+.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build vendor-altcha brand js reference
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,3 +90,7 @@ clean:
 # Refresh the ALTCHA widget served by the app from the npm registry (commit the result).
 vendor-altcha:
 	scripts/vendor-altcha.sh $(ALTCHA_VERSION)
+
+# docs/reference/commands.md and configuration.md, from the Typer app and the settings model
+reference: $(STAMP)
+	$(BIN)/python -m tests.reference --write

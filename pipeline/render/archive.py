@@ -234,7 +234,8 @@ def atom_feed(settings: Settings, entries: list[tuple[ArchivedIssue, str]], now:
             sub(entry, "summary", issue.preheader)
         if web_html:
             sub(entry, "content", web_body(web_html), type="html")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def rss_feed(settings: Settings, entries: list[tuple[ArchivedIssue, str]], now: datetime) -> bytes:
@@ -275,4 +276,5 @@ def rss_feed(settings: Settings, entries: list[tuple[ArchivedIssue, str]], now: 
             sub(item, "description", issue.preheader)
         if web_html:
             sub(item, f"{{{CONTENT}}}encoded", web_body(web_html))
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
