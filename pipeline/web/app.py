@@ -12,15 +12,17 @@ Every response carries the security headers; an unhandled error shows a generic 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.staticfiles import StaticFiles
 
 from pipeline.clock import Clock, SystemClock
@@ -32,7 +34,7 @@ from pipeline.tracking.record import Tracker
 from pipeline.web import archive, botcheck, preferences, signup, tracking, unsubscribe, webhooks
 from pipeline.web.events import load_public_key
 from pipeline.web.pages import WebContext, error_page, template_environment
-from pipeline.web.security import BodyLimit, SecurityHeaders
+from pipeline.web.security import BodyLimit, PathGuard, SecurityHeaders
 
 log = logging.getLogger("pipeline.web")
 
@@ -96,24 +98,43 @@ def create_app(
     ctx.templates.globals.update(
         consent=signup.consent_text(settings), honeypot=signup.HONEYPOT, altcha=settings.web.altcha
     )
-    for module in (archive, signup, unsubscribe, preferences, webhooks, tracking, botcheck):
-        app.include_router(module.router)
+    modules = (archive, signup, unsubscribe, preferences, webhooks, tracking, botcheck)
+    for module in modules:
+        app.include_router(module.router)  # no prefixes: their routes' paths are the app's
+    routes: list[BaseRoute] = [route for module in modules for route in module.router.routes]
     app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
     app.get("/archive", summary="The archive of sent issues (alias of /)")(archive.archive_index)
+    routes += [route for route in app.router.routes if isinstance(route, APIRoute)]
     # Outermost last: the headers wrap everything, then every body is capped before routing.
     app.add_middleware(BodyLimit, default=MAX_BODY, limits={"/webhooks/": webhooks.MAX_BODY})
+    app.add_middleware(PathGuard)
     app.add_middleware(SecurityHeaders, hsts=https)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = MESSAGES.get(exc.status_code, "This request could not be handled.")
-        return error_page(request, exc.status_code, message)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of every route at this path, not the first's
+            headers["Allow"] = allowed_methods(routes, request)
+        return error_page(request, exc.status_code, message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         return error_page(request, 400, "This request could not be handled.")
 
     return app
+
+
+def allowed_methods(routes: Sequence[BaseRoute], request: Request) -> str:
+    """The ``Allow`` header of a 405: the methods of all routes that match the path."""
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def app_from_environment() -> FastAPI:

@@ -65,7 +65,7 @@ def page(
 ) -> HTMLResponse:
     """Render a page. Pages with forms get a CSRF token (and the cookie it signs)."""
     ctx = get_ctx(request)
-    cookie, new = csrf_cookie_value(request)
+    cookie, new = csrf_cookie_value(request, ctx.settings.secrets.secret_key)
     body = ctx.templates.get_template(template).render(
         request_path=request.url.path,
         csrf_token=make_csrf_token(ctx.settings.secrets.secret_key, cookie),

@@ -1,9 +1,11 @@
 """Safety for every page: security headers, CSRF tokens, the client's IP, a generic 500.
 
-CSRF uses the double-submit pattern with a signed token: the first page view sets a random
-value in the ``nl_csrf`` cookie (HttpOnly, SameSite=Lax); every form carries a hidden
-``csrf_token`` that is that value signed with the secret key (itsdangerous, 2 days). A POST
-is accepted only when the token's signature holds and it signs the cookie's value. No state
+CSRF uses the double-submit pattern with a signed token: the first page view sets the
+``nl_csrf`` cookie (HttpOnly, SameSite=Lax) to a random value followed by the server's own
+HMAC of it, so a value a client (or a sibling subdomain) plants is refused; every form
+carries a hidden ``csrf_token`` that is that value signed with the secret key (itsdangerous,
+2 days). A POST is accepted only when the cookie was issued by this server, the token's
+signature holds and it signs the cookie's value. No state
 is kept on the server, so any number of workers agree.
 
 Exempt on purpose: the RFC 8058 one-click POST (exactly ``List-Unsubscribe=One-Click``, sent
@@ -14,6 +16,7 @@ the signed SendGrid webhook.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import ipaddress
 import logging
@@ -112,6 +115,56 @@ class SecurityHeaders:
             await send({"type": "http.response.body", "body": GENERIC_500})
 
 
+# ---- paths -----------------------------------------------------------------------------------
+#: The longest path any page has (tokens are a few hundred characters at most).
+MAX_PATH = 2048
+
+NOT_FOUND = (
+    b"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Not found</title>"
+    b"</head><body><h1>Not found</h1><p>There is nothing at this address.</p>"
+    b"<p><a href='/'>Back to the archive</a></p></body></html>"
+)
+
+
+def bad_path(path: str, raw_path: bytes | None) -> bool:
+    """True for a path no page has: a control character (a NUL byte, decoded from %00),
+    bytes that are not UTF-8, or longer than MAX_PATH."""
+    raw = raw_path if raw_path is not None else path.encode("utf-8", "surrogateescape")
+    if len(raw) > MAX_PATH or len(path) > MAX_PATH:
+        return True
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    # U+FFFD: the server's decoding of bytes that are not UTF-8 (%ff)
+    return any(ord(c) < 32 or ord(c) == 127 or c == "\ufffd" for c in path)
+
+
+class PathGuard:
+    """ASGI middleware: a bad path (see ``bad_path``) is answered 404 before any route
+    runs, so no route ever sees a NUL byte or a 5,000-character path (which used to give
+    500 from the file system)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not bad_path(scope.get("path", ""), scope.get("raw_path")):
+            await self.app(scope, receive, send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 404,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(NOT_FOUND)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": NOT_FOUND})
+
+
 # ---- request bodies --------------------------------------------------------------------------
 TOO_LARGE = (
     b"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Too large</title>"
@@ -205,12 +258,32 @@ def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="newsletter.csrf")
 
 
-def csrf_cookie_value(request: Request) -> tuple[str, bool]:
-    """The visitor's CSRF cookie value, and whether it is new (must be set)."""
+def _cookie_mac(secret: str, nonce: str) -> str:
+    digest = hmac.new(secret.encode(), b"newsletter.csrf-cookie:" + nonce.encode(), "sha256")
+    return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
+
+
+def issue_csrf_cookie(secret: str) -> str:
+    """A new CSRF cookie value: a random nonce and this server's HMAC of it."""
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_cookie_mac(secret, nonce)}"
+
+
+def csrf_cookie_issued(secret: str, value: str | None) -> bool:
+    """True when ``value`` is a CSRF cookie this server issued (not one a client planted)."""
+    if not value or len(value) > 100 or value.count(".") != 1:
+        return False
+    nonce, mac = value.split(".")
+    return len(nonce) >= 20 and hmac.compare_digest(mac, _cookie_mac(secret, nonce))
+
+
+def csrf_cookie_value(request: Request, secret: str) -> tuple[str, bool]:
+    """The visitor's CSRF cookie value, and whether it is new (must be set). A value the
+    server did not issue is replaced."""
     current = request.cookies.get(CSRF_COOKIE, "")
-    if 20 <= len(current) <= 100 and current.replace("-", "").replace("_", "").isalnum():
+    if csrf_cookie_issued(secret, current):
         return current, False
-    return secrets.token_urlsafe(32), True
+    return issue_csrf_cookie(secret), True
 
 
 def make_csrf_token(secret: str, cookie_value: str) -> str:
@@ -219,8 +292,9 @@ def make_csrf_token(secret: str, cookie_value: str) -> str:
 
 
 def csrf_ok(secret: str, cookie_value: str | None, token: str | None) -> bool:
-    """True when ``token`` is a fresh signature of ``cookie_value``."""
-    if not cookie_value or not token or len(token) > 500:
+    """True when ``cookie_value`` was issued by this server and ``token`` is a fresh
+    signature of it."""
+    if not csrf_cookie_issued(secret, cookie_value) or not token or len(token) > 500:
         return False
     try:
         signed = _serializer(secret).loads(token, max_age=CSRF_MAX_AGE)

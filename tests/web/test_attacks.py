@@ -17,8 +17,9 @@ from pipeline.store.tables import subscribers
 from pipeline.subscribers import service
 from pipeline.subscribers.erasure import erase
 from pipeline.tokens import make_token
+from pipeline.web.security import csrf_ok, make_csrf_token
 from tests.web.conftest import Server, csrf_from, link_in, mails
-from tests.web.helpers import confirm_link, other_server, person, signup
+from tests.web.helpers import confirm_link, other_server, person, signup, solve_altcha
 
 
 def _public_id(server: Server, email: str) -> str:
@@ -141,6 +142,35 @@ def test_a_confirmation_post_without_the_pages_csrf_token_is_refused(server: Ser
     assert person(server.engine, "csrf@example.com")["lists"]["beauty-tips"].status == (
         "unconfirmed"
     )
+
+
+def test_a_planted_csrf_cookie_is_replaced_and_refused(server: Server) -> None:
+    planted = "planted-by-a-sibling-subdomain-0123456789"
+    with server.client() as client:
+        client.cookies.set("nl_csrf", planted)
+        page = client.get("/subscribe")
+        # the server does not sign a value it did not issue: it sets its own cookie instead
+        assert "nl_csrf" in page.cookies and page.cookies["nl_csrf"] != planted
+        token = csrf_from(page.text)
+        assert not csrf_ok(server.settings.secrets.secret_key, planted, token)
+    # the old attack: plant a cookie in the victim's browser, post a token for it cross-site
+    with server.client() as victim:
+        victim.cookies.set("nl_csrf", planted)
+        forged = make_csrf_token(server.settings.secrets.secret_key, planted)
+        answer = victim.post(
+            "/subscribe",
+            data={
+                "altcha": solve_altcha(victim),
+                "csrf_token": forged,
+                "email": "planted@example.com",
+                "consent": "yes",
+                "lists": ["beauty-tips"],
+                "name": "",
+                "website": "",
+            },
+        )
+    assert answer.status_code == 403 and "form had expired" in answer.text
+    assert mails(server.settings, "Please confirm", to="planted@example.com") == []
 
 
 def _raw_connection(url: str) -> socket.socket:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from pipeline.web.security import client_ip, csrf_ok, make_csrf_token
+from pipeline.web.security import client_ip, csrf_ok, issue_csrf_cookie, make_csrf_token
 
 
 def request_from(peer: str, forwarded: str | None = None) -> Request:
@@ -31,10 +31,19 @@ def test_client_ip(peer: str, forwarded: str, trusted: list[str], expected: str)
 
 
 def test_csrf_token_signs_the_cookie_value() -> None:
-    token = make_csrf_token("secret", "cookie-value-0123456789")
-    assert csrf_ok("secret", "cookie-value-0123456789", token)
-    assert not csrf_ok("secret", "another-cookie-value-012", token)
-    assert not csrf_ok("other secret", "cookie-value-0123456789", token)
+    cookie = issue_csrf_cookie("secret")
+    token = make_csrf_token("secret", cookie)
+    assert csrf_ok("secret", cookie, token)
+    assert not csrf_ok("secret", issue_csrf_cookie("secret"), token)
+    assert not csrf_ok("other secret", cookie, token)
     assert not csrf_ok("secret", None, token)
-    assert not csrf_ok("secret", "cookie-value-0123456789", None)
-    assert not csrf_ok("secret", "cookie-value-0123456789", token + "x")
+    assert not csrf_ok("secret", cookie, None)
+    assert not csrf_ok("secret", cookie, token + "x")
+
+
+def test_a_planted_well_formed_cookie_fails_even_with_a_matching_token() -> None:
+    planted = "cookie-value-0123456789abcdefghijklmnop"
+    assert not csrf_ok("secret", planted, make_csrf_token("secret", planted))
+    nonce = planted
+    forged = f"{nonce}.{'A' * 43}"  # the shape of an issued value, a made-up MAC
+    assert not csrf_ok("secret", forged, make_csrf_token("secret", forged))
