@@ -31,7 +31,16 @@ from pipeline.errors import ConfigError
 from pipeline.store.db import open_database
 from pipeline.subscribers.service import sync_lists
 from pipeline.tracking.record import Tracker
-from pipeline.web import archive, botcheck, preferences, signup, tracking, unsubscribe, webhooks
+from pipeline.web import (
+    archive,
+    botcheck,
+    logs,
+    preferences,
+    signup,
+    tracking,
+    unsubscribe,
+    webhooks,
+)
 from pipeline.web.events import load_public_key
 from pipeline.web.pages import WebContext, error_page, template_environment
 from pipeline.web.security import BodyLimit, PathGuard, SecurityHeaders
@@ -74,9 +83,11 @@ def create_app(
         secure_cookies=https,
     )
     tracker = Tracker(settings, db, clock=ctx.clock)
+    logs.install()  # token URLs are redacted in the access log
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        logs.install()  # again: uvicorn sets up its loggers after the app is built
         tracker.recorder.start()  # writes queued opens and clicks in the background
         try:
             yield

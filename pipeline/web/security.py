@@ -29,6 +29,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pipeline.web.logs import redact_path
+
 log = logging.getLogger("pipeline.web")
 
 CSRF_COOKIE = "nl_csrf"
@@ -99,7 +101,8 @@ class SecurityHeaders:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            path = redact_path(scope.get("path", ""))
+            log.exception("unhandled error on %s %s", scope.get("method"), path)
             if started:
                 raise
             await send_with_headers(
@@ -294,7 +297,9 @@ def make_csrf_token(secret: str, cookie_value: str) -> str:
 def csrf_ok(secret: str, cookie_value: str | None, token: str | None) -> bool:
     """True when ``cookie_value`` was issued by this server and ``token`` is a fresh
     signature of it."""
-    if not csrf_cookie_issued(secret, cookie_value) or not token or len(token) > 500:
+    if cookie_value is None or not csrf_cookie_issued(secret, cookie_value):
+        return False
+    if not token or len(token) > 500:
         return False
     try:
         signed = _serializer(secret).loads(token, max_age=CSRF_MAX_AGE)
