@@ -30,6 +30,8 @@ SUBJECT_MAX = 78
 SUMMARY_MAX = 280
 _IMG_TAG = re.compile(r"<img\b[^>]*>", re.I)
 _ALT = re.compile(r"\balt=\"([^\"]*)\"", re.I)
+_SRC = re.compile(r"\bsrc=\"([^\"]*)\"", re.I)
+_HREF = re.compile(r"(\bhref=\")([^\"]*)(\")", re.I)
 
 
 def slugify(text: str, length: int = 50) -> str:
@@ -100,10 +102,36 @@ def drop_unsafe_links(markdown: str) -> str:
     return _REFERENCE.sub(reference, markdown)
 
 
+def _untracked_links(fragment: str) -> str:
+    """Inline links without tracking parameters (utm_*, ...), as ``link:`` is."""
+
+    def fix(match: re.Match[str]) -> str:
+        url = strip_tracking(html.unescape(match.group(2)))
+        return match.group(1) + html.escape(url, quote=True) + match.group(3)
+
+    return _HREF.sub(fix, fragment)
+
+
+def _without_picture(fragment: str, image_url: str | None) -> str:
+    """Drop the body's copy of the entry's picture: ``image:`` already shows it once."""
+    if not image_url:
+        return fragment
+    wanted = strip_tracking(image_url)
+
+    def fix(match: re.Match[str]) -> str:
+        src = _SRC.search(match.group(0))
+        same = src is not None and strip_tracking(html.unescape(src.group(1))) == wanted
+        return "" if same else match.group(0)
+
+    return _IMG_TAG.sub(fix, fragment)
+
+
 def entry_markdown(entry: InboxEntry) -> str:
-    """The entry's sanitised HTML as Markdown, without links of unsafe schemes."""
+    """The entry's sanitised HTML as Markdown: its picture left to ``image:`` (shown once),
+    inline links without tracking parameters."""
     source = entry.source_name or "the source"
-    fragment = _with_alt(entry.html, f"Image from {source}")
+    fragment = _untracked_links(_without_picture(entry.html, entry.image_url))
+    fragment = _with_alt(fragment, f"Image from {source}")
     text = markdownify(fragment, heading_style="ATX", bullets="-", strip=["span", "div"])
     text = drop_unsafe_links(re.sub(r"\n{3,}", "\n\n", text).strip())
     return text or drop_unsafe_links(html_to_text(entry.summary_html)) or entry.title

@@ -159,3 +159,40 @@ def test_links_with_unsafe_schemes_are_removed_from_drafted_markdown(
     assert "[fine](https://skin.example.com/a(b))" in text
     assert "[mail](mailto:a@b.example)" in text
     assert "entity" in text
+
+
+def test_a_drafted_article_shows_its_picture_once_and_links_without_utm() -> None:
+    from pipeline.feeds.draft import entry_front_matter, entry_markdown
+    from pipeline.feeds.inbox import InboxEntry
+
+    body = (
+        '<p><img src="https://img.example.com/glow.jpg?utm_source=rss" alt="Glow"> Serums '
+        'work. <a href="https://skin.example.com/a?utm_source=rss&amp;id=2&amp;utm_medium=feed">'
+        'Read the study</a></p><p><img src="https://img.example.com/other.jpg" alt="Other"></p>'
+    )
+    entry = InboxEntry(
+        id=1,
+        guid="g",
+        link="https://skin.example.com/story?utm_campaign=x",
+        title="Serums",
+        summary_html="",
+        content_html=body,
+        author="",
+        published_at=None,
+        image_url="https://img.example.com/glow.jpg",
+        image_alt="Glow",
+        tags=[],
+        source_name="Skin Daily",
+        feed_id=None,
+        used_in=None,
+        fetched_at=CLOCK.now(),
+    )
+    front = entry_front_matter(entry)
+    assert (front["image"], front["link"]) == (
+        "https://img.example.com/glow.jpg",
+        "https://skin.example.com/story",
+    )
+    assert entry_markdown(entry) == (
+        "Serums work. [Read the study](https://skin.example.com/a?id=2)\n\n"
+        "![Other](https://img.example.com/other.jpg)"
+    )
