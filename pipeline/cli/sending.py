@@ -1,6 +1,6 @@
 """Commands of the sending stage.
 
-newsletter issue send SLUG [--dry-run] [--test-to ADDRESS] [--yes]
+newsletter issue send SLUG [--dry-run] [--test-to ADDRESS ...] [--yes]
 newsletter issue status SLUG [--json]
 newsletter issue resume SLUG
 newsletter issue cancel SLUG
@@ -245,8 +245,10 @@ def send_command(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the audience count and three samples; send nothing."
     ),
-    test_to: str | None = typer.Option(
-        None, "--test-to", help="Send one copy to this address; the ledger is not touched."
+    test_to: list[str] | None = typer.Option(
+        None,
+        "--test-to",
+        help="Send one copy to this address (repeat for several); the ledger is not touched.",
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Send without asking for confirmation."),
     workers: int | None = WORKERS_OPTION,
@@ -301,38 +303,44 @@ def send_command(
     _run(settings, engine, edition, clock, workers)
 
 
-def _test_copy(settings: Settings, slug: str, address: str) -> None:
+def _test_copy(settings: Settings, slug: str, addresses: list[str]) -> None:
     from pipeline.render.build import build_issue
     from pipeline.sending.direct import send_single
     from pipeline.sending.recipient_values import TEST_COPY, recipient_values, web_url
     from pipeline.sending.transports import get_transport
 
     build = build_issue(settings, slug)
+    web = web_url(settings, slug)
     # A test copy's links name no subscriber: they open a page and change nothing.
-    values = recipient_values(settings, TEST_COPY, address, "", web=web_url(settings, slug))
     transport = get_transport(settings)
+    failed: list[str] = []
     try:
-        result = send_single(
-            settings,
-            build.compiled,
-            to_email=address,
-            values=values,
-            slug=slug,
-            transport=transport,
-        )
+        for address in addresses:
+            result = send_single(
+                settings,
+                build.compiled,
+                to_email=address,
+                values=recipient_values(settings, TEST_COPY, address, "", web=web),
+                slug=slug,
+                transport=transport,
+            )
+            if not result.ok:
+                failed.append(f"{address}: {result.error or result.outcome}")
+                continue
+            console.print(
+                f"Sent a test copy of {slug} to {address} via {transport.describe()}"
+                " (the delivery ledger is untouched).",
+                markup=False,
+                soft_wrap=True,
+            )
     finally:
         transport.close()
-    if not result.ok:
+    if failed:
         raise SendError(
-            f"the test copy to {address} was not sent: {result.error or result.outcome}",
+            f"{len(failed)} test cop{'y was' if len(failed) == 1 else 'ies were'} not sent: "
+            + "; ".join(failed),
             fix="check the transport settings in newsletter.toml",
         )
-    console.print(
-        f"Sent a test copy of {slug} to {address} via {transport.describe()}"
-        " (the delivery ledger is untouched).",
-        markup=False,
-        soft_wrap=True,
-    )
 
 
 @issue_app.command("status")

@@ -71,6 +71,18 @@ def test_dry_run_shows_count_and_three_samples(
         get_edition(engine, SLUG)
 
 
+def test_test_to_is_repeatable(run: object, project_dir: Path, engine: Engine) -> None:
+    result = run(  # type: ignore[operator]
+        "issue", "send", SLUG, "--test-to", "ann@example.org", "--test-to", "bob@example.org"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count(f"Sent a test copy of {SLUG} to ") == 2
+    box = mailbox.Maildir(project_dir / "var" / "outbox")
+    assert sorted(m["To"] for m in box) == ["ann@example.org", "bob@example.org"]
+    with pytest.raises(Exception, match="no edition"):
+        get_edition(engine, SLUG)
+
+
 def test_test_copy_leaves_the_ledger_alone(run: object, project_dir: Path, engine: Engine) -> None:
     result = run("issue", "send", SLUG, "--test-to", "seed@example.org")  # type: ignore[operator]
     assert result.exit_code == 0, result.output
