@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import ConfigError
+from pipeline.private import private_dir
 from pipeline.tokens import Keys, check_secret_key, new_secret_key
 
 CONFIG_NAME = "newsletter.toml"
@@ -596,7 +597,7 @@ def _secret_key(root: Path, env: Mapping[str, str]) -> str:
     try:
         return check_secret_key(key_file.read_text().strip(), name=str(key_file))
     except FileNotFoundError:
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(key_file.parent)
         key = new_secret_key()
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:

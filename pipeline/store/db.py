@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
 from pipeline.errors import StoreError
+from pipeline.private import private_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -38,10 +39,10 @@ def connect(url: str, *, echo: bool = False) -> Engine:
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(path))  # SQLite gives its -wal and -shm files this mode
             except OSError as exc:
                 raise StoreError(
-                    f"cannot create the folder for the database {path}: {exc.strerror}",
+                    f"cannot create the database {path}: {exc.strerror}",
                     fix="point [database] url in newsletter.toml at a writable folder",
                 ) from None
         engine = create_engine(url, echo=echo, poolclass=NullPool, connect_args={"timeout": 60})

@@ -6,6 +6,7 @@ import mailbox
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.private import make_private, private_dir
 from pipeline.sending.transports.base import OnResults, Outgoing, Result, Transport
 
 
@@ -22,9 +23,8 @@ class MaildirTransport(Transport):
 
     def _mailbox(self) -> mailbox.Maildir:
         if self._box is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            for sub in ("tmp", "new", "cur"):
-                (self.path / sub).mkdir(parents=True, exist_ok=True)
+            for sub in ("tmp", "new", "cur"):  # 0700: messages hold personal data
+                private_dir(self.path / sub)
             self._box = mailbox.Maildir(self.path, create=True)
         return self._box
 
@@ -35,7 +35,9 @@ class MaildirTransport(Transport):
         results: list[Result] = []
         for i, message in enumerate(messages):
             try:
-                result = Result("sent", provider_id=box.add(message.data))
+                key = box.add(message.data)
+                make_private(self.path / "new" / key)
+                result = Result("sent", provider_id=key)
             except OSError as exc:
                 result = Result("transient", error=f"cannot write to {self.path}: {exc}")
             results.append(result)
