@@ -6,6 +6,7 @@ stays cheap at a million rows. Tokens carry the subscriber's random ``public_id`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,19 @@ def web_url(settings: Settings, slug: str) -> str:
     return f"{settings.newsletter.base_url}/archive/{slug}"
 
 
-def first_name(name: str) -> str:
+# Scripts whose names are written family name first (Japanese, Chinese, Korean): their first
+# word is the family name, not what a greeting wants.
+_FAMILY_FIRST = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def first_name(name: str, given_name: str = "") -> str:
+    """What a greeting calls the person: the given name where one is known (the
+    ``given_name`` attribute, e.g. an import's "First name" column); else the first word of
+    the name, or the whole name when it is written family name first (山田 太郎)."""
+    if given_name.strip():
+        return given_name.strip()
+    if _FAMILY_FIRST.search(name):
+        return " ".join(name.split())
     parts = name.split()
     return parts[0] if parts else ""
 
@@ -44,7 +57,7 @@ def recipient_values(
     custom = {k: v for k, v in (attributes or {}).items() if isinstance(v, str)}
     return {
         **custom,
-        "first_name": first_name(name),
+        "first_name": first_name(name, str((attributes or {}).get("given_name") or "")),
         "name": name,
         "email": email,
         "unsubscribe_url": link(

@@ -223,6 +223,15 @@ def _tags(value: str, column: str) -> tuple[str, ...]:
         raise RowError(f"{column}: {exc.what}") from None
 
 
+def _with_given_name(attributes: dict[str, Any], row: Row) -> dict[str, Any]:
+    """Keep a "First name" column as the ``given_name`` attribute: greetings use it, as the
+    first word of the full name is the family name in names written family name first."""
+    given = row.get("first name", "").strip()
+    if given:
+        attributes["given_name"] = given
+    return attributes
+
+
 # ---- the formats -----------------------------------------------------------------------
 def _plain(row: Row) -> Entry:
     # (Written for speed: this runs for every row of million-row files.)
@@ -238,7 +247,7 @@ def _plain(row: Row) -> Entry:
     return Entry(
         email=row["email"],
         name=name.strip() if name is not None else None,
-        attributes=_rest(row, PLAIN_COLUMNS),
+        attributes=_with_given_name(_rest(row, PLAIN_COLUMNS), row),
         tags=_tags(tags_text, "tags") if tags_text else (),
         lists=split_list(lists_text) if lists_text and lists_text.strip() else None,
         status=status,
@@ -264,7 +273,7 @@ MAILCHIMP_SKIP = {
 
 def _mailchimp(row: Row) -> Entry:
     name = f"{row.get('first name', '').strip()} {row.get('last name', '').strip()}".strip()
-    attributes = _rest(row, MAILCHIMP_SKIP)
+    attributes = _with_given_name(_rest(row, MAILCHIMP_SKIP), row)
     # Mailchimp's CC is the country code and TIMEZONE an IANA zone: both kept as fields.
     for column, key in (("cc", "country"), ("timezone", "timezone")):
         if row.get(column, "").strip():

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import email
+import email.policy
 import mailbox
 from datetime import timedelta
 
@@ -137,3 +139,37 @@ def test_a_name_with_a_line_break_fails_only_that_recipient(
         "the name holds a line break and would reach a header "
         "(remove CR/LF characters from the subscriber's data)"
     )
+
+
+def test_a_greeting_uses_the_given_name_where_one_is_known(
+    settings: Settings, engine: Engine
+) -> None:
+    names = ["山田 太郎", "Lee Min-ji", "Ann Smith", ""]
+    ids = add_audience(engine, 4, name=lambda i: names[i])
+    with engine.begin() as conn:  # "First name" of an import, as _with_given_name keeps it
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == ids[1])
+            .values(attributes={"given_name": "Min-ji"})
+        )
+    eid = make_edition(engine)
+    assert send_edition(settings, engine, eid, clock=FixedClock()).sent == 4
+    box = mailbox.Maildir(settings.outbox_dir, factory=None)
+    subjects = sorted(
+        str(email.message_from_bytes(box.get_bytes(k), policy=email.policy.default)["Subject"])
+        for k in box.iterkeys()
+    )
+    assert subjects == [
+        "Glow notes for Ann",
+        "Glow notes for Min-ji",
+        "Glow notes for you",
+        "Glow notes for 山田 太郎",  # family name first: never "山田" alone
+    ]
+
+
+def test_an_import_keeps_the_first_name_column_as_the_given_name() -> None:
+    from pipeline.subscribers.formats import detect_format
+
+    plain = detect_format(["email", "first name", "last name"])
+    entry = plain.convert({"email": "a@example.org", "first name": "Min-ji", "last name": "Lee"})
+    assert (entry.name, entry.attributes) == ("Min-ji Lee", {"given_name": "Min-ji"})
