@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
+from pipeline.clock import FixedClock
 from pipeline.config import Settings
 from pipeline.sending.engine import backoff_delay
 from pipeline.sending.ratelimit import TokenBucket
@@ -48,14 +50,20 @@ def test_backoff_doubles_with_jitter_and_a_ceiling(file_settings: Settings) -> N
 def test_engine_throttles_to_the_rate_limit(
     make_settings: object, db_url: str, engine: object
 ) -> None:
-    from pipeline.clock import FixedClock
     from pipeline.sending.engine import send_edition
     from tests.sending.conftest import add_audience, make_edition
 
     settings = make_settings(**{"database.url": db_url, "sending.rate_limit": 20})  # type: ignore[operator]
     add_audience(engine, 100)  # type: ignore[arg-type]
     eid = make_edition(engine)  # type: ignore[arg-type]
+    clock = FixedClock()  # the bucket's time moves only when it sleeps: the sleeps are exact
     slept: list[float] = []
-    report = send_edition(settings, engine, eid, clock=FixedClock(), sleep=slept.append)  # type: ignore[arg-type]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
+
+    report = send_edition(settings, engine, eid, clock=clock, sleep=sleep)  # type: ignore[arg-type]
     assert report.sent == 100
-    assert 3.5 <= sum(slept) <= 4.5  # 100 messages at 20/s, the first second's burst free
+    # 100 messages at 20/s: the first second's burst is free, then one second per 20.
+    assert slept == [1.0, 1.0, 1.0, 1.0]
