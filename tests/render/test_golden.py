@@ -1,14 +1,19 @@
-"""The sample issue renders exactly as the committed golden files (`make golden` rewrites)."""
+"""The sample issue, the every-block issue and its digest layout render exactly as the
+committed golden files (`make golden` rewrites them)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.render.golden import GOLDEN, SLUG, render_sample
+from tests.render.golden import DIGEST, EVERY_BLOCK, GOLDEN, SLUG, render_sample
 
 # The golden files depend on exact versions of mjml-python and css-inline: constraints.txt
 # pins them, and `make lock` followed by `make golden` takes a new version on purpose.
-NAMES = [f"{SLUG}/{name}" for name in ("email.html", "email.txt", "subject.txt", "web.html")]
+NAMES = [
+    f"{slug}/{name}"
+    for slug in (SLUG, EVERY_BLOCK, DIGEST)
+    for name in ("email.html", "email.txt", "subject.txt", "web.html")
+]
 
 
 @pytest.fixture(scope="module")
