@@ -25,6 +25,7 @@ from pipeline.cli.app import (
     JSON_OPTION,
     app,
     console,
+    err_console,
     get_clock,
     get_engine,
     get_settings,
@@ -76,6 +77,8 @@ def _print_scheduled(result: Scheduled, verb: str, as_json: bool) -> None:
         markup=False,
         soft_wrap=True,
     )
+    for warning in result.warnings:
+        err_console.print(f"Warning: {warning}", markup=False, soft_wrap=True)
     if last_run(get_engine()) is None:
         console.print(
             "No send-due run is recorded yet: cron must run 'newsletter send-due' "

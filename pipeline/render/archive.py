@@ -16,12 +16,13 @@ import html
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from email.utils import format_datetime
 
 from sqlalchemy import Engine, func, or_, select
 
 from pipeline.config import Settings
+from pipeline.content.dates import format_day, issue_day
 from pipeline.store.tables import editions
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -36,9 +37,10 @@ SCAN_LIMIT = 500
 class ArchivedIssue:
     slug: str
     subject: str
-    sent_at: datetime
+    sent_at: datetime  # the edition's send time, in the newsletter's time zone
     preheader: str = ""
     image: str = ""
+    date: str = ""  # e.g. "1 December 2026" (pipeline.content.dates)
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,15 @@ class ArchivePage:
 
 
 def _sent_at() -> object:
-    return func.coalesce(
-        editions.c.finished_at, editions.c.started_at, editions.c.send_at, editions.c.frozen_at
-    )
+    """The edition's send time (``pipeline.content.dates.send_time``) in SQL."""
+    return func.coalesce(editions.c.send_at, editions.c.frozen_at)
+
+
+def _archived(slug: str, subject: str, sent_at: datetime, tz: tzinfo) -> ArchivedIssue:
+    """An archived issue with its send time in the newsletter's time zone and its date
+    by the one rule of ``pipeline.content.dates``."""
+    local = sent_at.astimezone(tz)
+    return ArchivedIssue(slug, subject, local, date=format_day(issue_day(tz, sent=local)))
 
 
 _META = re.compile(r'<meta (name|property)="(description|og:image)" content="([^"]*)"\s*/?>')
@@ -103,7 +111,9 @@ def _with_meta(issue: ArchivedIssue, web_html: str) -> ArchivedIssue:
     return replace(issue, preheader=preheader, image=image)
 
 
-def sent_issues(engine: Engine, limit: int = SCAN_LIMIT) -> list[ArchivedIssue]:
+def sent_issues(
+    engine: Engine, limit: int = SCAN_LIMIT, *, tz: tzinfo = UTC
+) -> list[ArchivedIssue]:
     """Sent editions, newest first (without preheader and picture: see archive_page)."""
     when = _sent_at().label("sent_at")  # type: ignore[attr-defined]
     query = (
@@ -113,11 +123,11 @@ def sent_issues(engine: Engine, limit: int = SCAN_LIMIT) -> list[ArchivedIssue]:
         .limit(limit)
     )
     with engine.connect() as conn:
-        return [ArchivedIssue(r.slug, r.subject, r.sent_at) for r in conn.execute(query)]
+        return [_archived(r.slug, r.subject, r.sent_at, tz) for r in conn.execute(query)]
 
 
-def latest_issue(engine: Engine) -> ArchivedIssue | None:
-    found = sent_issues(engine, limit=1)
+def latest_issue(engine: Engine, *, tz: tzinfo = UTC) -> ArchivedIssue | None:
+    found = sent_issues(engine, limit=1, tz=tz)
     return found[0] if found else None
 
 
@@ -129,7 +139,7 @@ def _web_html(engine: Engine, slugs: list[str]) -> dict[str, str]:
         return {r.slug: r.web_html or "" for r in conn.execute(query)}
 
 
-def _matching(engine: Engine, query: str) -> list[ArchivedIssue]:
+def _matching(engine: Engine, query: str, tz: tzinfo) -> list[ArchivedIssue]:
     """Sent issues whose subject or text holds every word of ``query``."""
     words = [w.lower() for w in query.split()]
     when = _sent_at().label("sent_at")  # type: ignore[attr-defined]
@@ -155,19 +165,24 @@ def _matching(engine: Engine, query: str) -> list[ArchivedIssue]:
             if all(word in text for word in words):  # not only inside markup
                 found.append(
                     _with_meta(
-                        ArchivedIssue(row.slug, row.subject, row.sent_at), row.web_html or ""
+                        _archived(row.slug, row.subject, row.sent_at, tz), row.web_html or ""
                     )
                 )
     return found
 
 
 def archive_page(
-    engine: Engine, page: int = 1, query: str = "", size: int = PAGE_SIZE
+    engine: Engine,
+    page: int = 1,
+    query: str = "",
+    size: int = PAGE_SIZE,
+    *,
+    tz: tzinfo = UTC,
 ) -> ArchivePage:
     """One page of the archive's index, newest first; ``query`` keeps the issues whose
     title or text holds every word of it (case-insensitive)."""
     query = clean_query(query)
-    issues = _matching(engine, query) if query else sent_issues(engine)
+    issues = _matching(engine, query, tz) if query else sent_issues(engine, tz=tz)
     total = len(issues)
     pages = max(1, -(-total // size))
     chosen = issues[(page - 1) * size : page * size]
@@ -177,7 +192,9 @@ def archive_page(
     return ArchivePage(chosen, page, pages, total, query)
 
 
-def issue_web_html(engine: Engine, slug: str) -> tuple[ArchivedIssue, str] | None:
+def issue_web_html(
+    engine: Engine, slug: str, *, tz: tzinfo = UTC
+) -> tuple[ArchivedIssue, str] | None:
     when = _sent_at().label("sent_at")  # type: ignore[attr-defined]
     query = select(editions.c.slug, editions.c.subject, editions.c.web_html, when).where(
         editions.c.slug == slug, editions.c.status == "sent"
@@ -187,16 +204,18 @@ def issue_web_html(engine: Engine, slug: str) -> tuple[ArchivedIssue, str] | Non
     if row is None:
         return None
     web_html = row.web_html or ""
-    return _with_meta(ArchivedIssue(row.slug, row.subject, row.sent_at), web_html), web_html
+    return _with_meta(_archived(row.slug, row.subject, row.sent_at, tz), web_html), web_html
 
 
 def issue_url(base_url: str, slug: str) -> str:
     return f"{base_url}/issues/{slug}"
 
 
-def feed_entries(engine: Engine, limit: int = FEED_SIZE) -> list[tuple[ArchivedIssue, str]]:
-    """The newest sent issues with their web versions, for the feeds."""
-    issues = sent_issues(engine, limit)
+def feed_entries(
+    engine: Engine, limit: int = FEED_SIZE, *, tz: tzinfo = UTC
+) -> list[tuple[ArchivedIssue, str]]:
+    """The newest sent issues with their web versions, for the feeds (dates in ``tz``)."""
+    issues = sent_issues(engine, limit, tz=tz)
     bodies = _web_html(engine, [i.slug for i in issues])
     return [(_with_meta(i, bodies.get(i.slug, "")), bodies.get(i.slug, "")) for i in issues]
 

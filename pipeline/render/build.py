@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from markupsafe import Markup
 from pipeline.config import Settings
 from pipeline.content import markdown
 from pipeline.content.blocks import PRODUCT_KEYS, routine_groups
+from pipeline.content.dates import format_day, issue_day
 from pipeline.content.issues import load_issue
 from pipeline.content.models import Article, Issue
 from pipeline.render.assets import ImageRef, archive_prefix, resolve_image
@@ -36,8 +36,6 @@ from pipeline.render.checks import Finding, check_issue
 from pipeline.render.email import render_email, render_web
 from pipeline.render.fields import render_with_fields
 from pipeline.render.personalise import CompiledEdition
-
-_DATED = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 
 @dataclass
@@ -73,18 +71,12 @@ def sample_values(settings: Settings, slug: str) -> dict[str, str]:
     }
 
 
-def issue_date(settings: Settings, issue: Issue) -> str:
-    """The date shown in the header: from the slug (YYYY-MM-DD-...) or send_at."""
-    found = _DATED.match(issue.slug)
-    day: date | None = None
-    if found:
-        try:
-            day = date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
-        except ValueError:
-            day = None
-    if day is None and issue.send_at is not None:
-        day = issue.send_at.astimezone(settings.newsletter.tz).date()
-    return f"{day.day} {day:%B %Y}" if day else ""
+def issue_date(settings: Settings, issue: Issue, sent: datetime | None = None) -> str:
+    """The date shown in the header, by the one rule of ``pipeline.content.dates``:
+    ``sent`` is the edition's send time when the issue is frozen to be sent."""
+    return format_day(
+        issue_day(settings.newsletter.tz, sent=sent, send_at=issue.send_at, slug=issue.slug)
+    )
 
 
 def content_hash(settings: Settings, issue: Issue) -> str:
@@ -167,14 +159,14 @@ def _article_context(article: Article, images: _Images, web: bool) -> dict[str, 
 
 
 def issue_context(
-    settings: Settings, issue: Issue, *, web: bool = False
+    settings: Settings, issue: Issue, *, web: bool = False, sent: datetime | None = None
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """The template context of an issue, and the local images it uses (``web``: for the
     web version, where recipient(...) in Markdown shows its default)."""
     images = _Images(settings, issue)
     context = {
         "issue": {"slug": issue.slug, "subject": issue.subject, "lists": list(issue.lists)},
-        "issue_date": issue_date(settings, issue),
+        "issue_date": issue_date(settings, issue, sent),
         "intro_html": Markup(
             render_with_fields(
                 issue.intro_md,
@@ -200,13 +192,14 @@ def build_issue(
     web: bool = True,
     recent: Sequence[tuple[str, str]] = (),
     fields: Collection[str] | None = None,
+    sent: datetime | None = None,
 ) -> Build:
     """Load, render and check ``issues/<slug>``. Raises ContentError or RenderError
     (naming file and line) when the issue cannot be rendered at all; check problems are
     returned as findings. ``recent`` (slug, text part of editions sent lately) adds the
     check against them: ``pipeline.sending.editions.build_checked`` reads and passes them."""
     issue = load_issue(settings, slug)
-    context, images = issue_context(settings, issue)
+    context, images = issue_context(settings, issue, sent=sent)
     compiled = render_email(
         settings,
         issue.template,
@@ -217,7 +210,11 @@ def build_issue(
     compiled.meta["slug"] = issue.slug
     web_html = ""
     if web:
-        web_context = issue_context(settings, issue, web=True)[0] if _has_fields(issue) else context
+        web_context = (
+            issue_context(settings, issue, web=True, sent=sent)[0]
+            if _has_fields(issue)
+            else context
+        )
         web_html = render_web(
             settings, issue.template, web_context, subject=issue.subject, preheader=issue.preheader
         )

@@ -3,7 +3,9 @@
 ``schedule_issue`` builds and checks the issue (``freeze_edition`` refuses on check errors),
 reads the time (``--at``, else ``send_at`` in the issue's front matter) in the newsletter's
 time zone, refuses a time in the past or one a daylight-saving change skips or repeats, and
-freezes the edition as ``scheduled`` with ``send_at`` in UTC.
+freezes the edition as ``scheduled`` with ``send_at`` in UTC. When the slug starts with a
+date more than a day away from the send date, the result carries a warning: the issue is
+dated by its send time (``pipeline.content.dates``), not by its folder's name.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from pipeline.clock import Clock
 from pipeline.config import Settings
+from pipeline.content.dates import schedule_warnings
 from pipeline.errors import NewsletterError, ScheduleError
 from pipeline.scheduling.timeparse import Fold, format_local, from_value, parse_when, zone
 from pipeline.sending.editions import Edition, find_edition, freeze_edition, transition
@@ -36,6 +39,7 @@ class Scheduled:
     source: str  # "--at", "front matter" or "kept"
     lists: tuple[str, ...]
     refrozen: bool  # an edition existed and was frozen again
+    warnings: tuple[str, ...] = ()  # e.g. the slug's date is days away from send_at
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -47,6 +51,7 @@ class Scheduled:
             "source": self.source,
             "lists": list(self.lists),
             "refrozen": self.refrozen,
+            "warnings": list(self.warnings),
         }
 
 
@@ -133,6 +138,7 @@ def _freeze(
         source=source,
         lists=lists,
         refrozen=existed,
+        warnings=tuple(schedule_warnings(slug, when, settings.newsletter.tz)),
     )
 
 

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.clock import Clock, SystemClock
+from pipeline.clock import Clock, FixedClock, SystemClock
 from pipeline.config import Settings
+from pipeline.content.dates import send_time
 from pipeline.errors import CheckFailed, SendError
 from pipeline.render.personalise import CompiledEdition
 from pipeline.store.rows import from_row
@@ -265,13 +266,19 @@ def freeze_edition(
     clock: Clock | None = None,
 ) -> int:
     """Build the issue, refuse on check errors, index its links for tracking
-    (``pipeline.tracking``), and store (or refreeze) its edition."""
+    (``pipeline.tracking``), and store (or refreeze) its edition. The issue's date is
+    rendered from the edition's send time (``pipeline.content.dates``): ``send_at``, else
+    the moment of freezing, which is stored as ``frozen_at``."""
     from pipeline.render.build import build_issue
     from pipeline.subscribers.segments import segment_condition
     from pipeline.subscribers.tags import known_fields
     from pipeline.tracking.plan import index_links
 
-    build = build_issue(settings, slug, fields=known_fields(settings, engine))
+    now = (clock or SystemClock()).now()
+    clock = FixedClock(now)
+    build = build_issue(
+        settings, slug, fields=known_fields(settings, engine), sent=send_time(send_at, now)
+    )
     errors = [f for f in build.findings if getattr(f, "level", "") == "error"]
     if errors:
         raise CheckFailed(

@@ -281,6 +281,7 @@ def send_claims(
         slug=edition.slug,
         lists=edition.lists,
         signer=make_signer(settings),
+        clock=clock,
     )
     web = web_url(settings, edition.slug)
     cfg = settings.sending

@@ -19,8 +19,10 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from email.utils import formatdate
+from datetime import datetime, tzinfo
+from email.utils import format_datetime
 
+from pipeline.clock import Clock
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError
 from pipeline.render.personalise import HONEYPOT_TAG, CompiledEdition, CompiledPart, Slot
@@ -107,17 +109,20 @@ def format_address(name: str, email: str) -> str:
 
 
 class _Date:
-    """The Date header, formatted at most once per second."""
+    """The Date header, formatted at most once per second, in the newsletter's time zone:
+    its day is the day the web version and the archive show (``pipeline.content.dates``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tz: tzinfo, clock: Clock | None = None) -> None:
+        self.tz = tz
+        self.clock = clock
         self.second = -1
         self.value = ""
 
     def __call__(self) -> str:
-        now = int(time.time())
+        now = int(self.clock.now().timestamp() if self.clock else time.time())
         if now != self.second:
             self.second = now
-            self.value = formatdate(now, localtime=False, usegmt=True)
+            self.value = format_datetime(datetime.fromtimestamp(now, self.tz))
         return self.value
 
 
@@ -155,6 +160,7 @@ class MessageSkeleton:
         slug: str = "",
         lists: Sequence[str] = (),
         signer: Callable[[bytes], bytes] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.compiled = compiled
         self.slug = slug
@@ -163,7 +169,7 @@ class MessageSkeleton:
         self.domain = settings.sender.email.rpartition("@")[2]
         self.mailto = settings.sending.list_unsubscribe_mailto or f"unsubscribe@{self.domain}"
         self.signer = signer
-        self._date = _Date()
+        self._date = _Date(settings.newsletter.tz, clock)
         list_id = f"{lists[0]}.{self.domain}" if lists else f"newsletter.{self.domain}"
         self.boundary = "=_nl_" + os.urandom(12).hex()
         head = [

@@ -53,7 +53,8 @@ async def archive_index(
     q: str = Query("", max_length=QUERY_MAX),
     ctx: WebContext = Depends(get_ctx),
 ) -> Response:
-    found = await run_in_threadpool(archive_page, ctx.engine, page_number, q)
+    tz = ctx.settings.newsletter.tz
+    found = await run_in_threadpool(lambda: archive_page(ctx.engine, page_number, q, tz=tz))
     base = ctx.settings.newsletter.base_url
     canonical = f"{base}/" + (f"?page={found.page}" if found.page > 1 and not found.query else "")
     status = 404 if found.page > found.pages else 200
@@ -74,7 +75,12 @@ async def archive_issue_page(
 
 
 async def _issue(slug: str, request: Request, ctx: WebContext) -> Response:
-    found = await run_in_threadpool(issue_web_html, ctx.engine, slug) if _SLUG.match(slug) else None
+    tz = ctx.settings.newsletter.tz
+    found = (
+        await run_in_threadpool(lambda: issue_web_html(ctx.engine, slug, tz=tz))
+        if _SLUG.match(slug)
+        else None
+    )
     if found is None:
         return error_page(request, 404, "There is no sent issue at this address.")
     issue, web_html = found
@@ -155,7 +161,8 @@ async def brand_asset(path: str, request: Request, ctx: WebContext = Depends(get
 
 @router.get("/feed.xml", summary="An Atom feed of the archive (summaries and content)")
 async def feed(ctx: WebContext = Depends(get_ctx)) -> Response:
-    entries = await run_in_threadpool(feed_entries, ctx.engine, FEED_SIZE)
+    tz = ctx.settings.newsletter.tz
+    entries = await run_in_threadpool(lambda: feed_entries(ctx.engine, FEED_SIZE, tz=tz))
     return Response(
         atom_feed(ctx.settings, entries, ctx.now()),
         media_type="application/atom+xml; charset=utf-8",
@@ -164,7 +171,8 @@ async def feed(ctx: WebContext = Depends(get_ctx)) -> Response:
 
 @router.get("/rss.xml", summary="An RSS 2.0 feed of the archive (summaries and content)")
 async def rss(ctx: WebContext = Depends(get_ctx)) -> Response:
-    entries = await run_in_threadpool(feed_entries, ctx.engine, FEED_SIZE)
+    tz = ctx.settings.newsletter.tz
+    entries = await run_in_threadpool(lambda: feed_entries(ctx.engine, FEED_SIZE, tz=tz))
     return Response(
         rss_feed(ctx.settings, entries, ctx.now()),
         media_type="application/rss+xml; charset=utf-8",

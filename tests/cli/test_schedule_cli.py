@@ -352,3 +352,14 @@ def test_a_database_that_cannot_be_opened_is_logged(project_dir: Path, tmp_path:
     [event] = [json.loads(x) for x in log.read_text().splitlines()]
     assert (event["event"], event["level"]) == ("error", "error")
     assert event["message"] == result.stderr.rstrip("\n")
+
+
+def test_schedule_warns_when_the_send_date_is_days_from_the_slugs_date(cli: Run) -> None:
+    result = cli("issue", "schedule", SLUG, "--at", "2026-12-05 09:00")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        f"Warning: {SLUG} is named for 1 December 2026 but is sent on 5 December 2026"
+        " (4 days apart); the email, web version and archive show 5 December 2026: rename"
+        " the folder or pick a time with --at\n"
+    )
+    assert result.stdout.startswith(f"Scheduled {SLUG} for 2026-12-05 09:00 GMT")

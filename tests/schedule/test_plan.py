@@ -250,3 +250,15 @@ def test_front_matter_date_without_a_time_is_refused(settings: Settings, engine:
         f"issues/{SLUG}/issue.md:{line}: send_at: 2026-12-01 has no time of day (write a "
         "date and a time, e.g. '2026-12-01 09:00')"
     )
+
+
+def test_a_send_date_days_from_the_slugs_date_warns(settings: Settings, engine: Engine) -> None:
+    far = schedule_issue(settings, engine, SLUG, at="2026-12-04 09:00", clock=CLOCK)
+    assert far.warnings == (
+        f"{SLUG} is named for 1 December 2026 but is sent on 4 December 2026 (3 days apart);"
+        " the email, web version and archive show 4 December 2026: rename the folder or"
+        " pick a time with --at",
+    )
+    assert far.as_dict()["warnings"] == list(far.warnings)
+    near = reschedule_issue(settings, engine, SLUG, at="2026-12-02 09:00", clock=CLOCK)
+    assert near.warnings == ()
