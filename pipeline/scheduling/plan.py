@@ -21,7 +21,13 @@ from pipeline.config import Settings
 from pipeline.content.dates import schedule_warnings
 from pipeline.errors import NewsletterError, ScheduleError
 from pipeline.scheduling.timeparse import Fold, format_local, from_value, parse_when, zone
-from pipeline.sending.editions import Edition, find_edition, freeze_edition, transition
+from pipeline.sending.editions import (
+    Edition,
+    can_refreeze,
+    find_edition,
+    freeze_edition,
+    transition,
+)
 from pipeline.store.tables import deliveries
 
 FRONT_MATTER_CHOICE = "write the offset in send_at"
@@ -101,7 +107,7 @@ def _started(engine: Engine, edition_id: int) -> int:
 
 
 def _refuse_started(edition: Edition, engine: Engine) -> None:
-    if edition.status in ("sending", "paused", "sent", "cancelled") or _started(engine, edition.id):
+    if not can_refreeze(edition.status, _started(engine, edition.id)):
         fixes = {
             "sending": f"it is being sent; see 'newsletter issue status {edition.slug}'",
             "paused": f"resume it with 'newsletter issue resume {edition.slug}'",

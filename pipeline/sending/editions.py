@@ -29,6 +29,7 @@ from pipeline.config import Settings
 from pipeline.content.dates import send_time
 from pipeline.errors import CheckFailed, SendError
 from pipeline.render.personalise import CompiledEdition
+from pipeline.sending.audience import require_audience
 from pipeline.store.rows import from_row
 from pipeline.store.tables import deliveries, edition_links, editions
 from pipeline.tracking.links import Link
@@ -54,6 +55,12 @@ REFREEZABLE: tuple[str, ...] = ("frozen", "scheduled", "missed")
 class EditionStarted(SendError):
     """The edition has started sending (perhaps a moment ago, in another process) and can
     no longer be frozen again."""
+
+
+def can_refreeze(status: str, deliveries: int) -> bool:
+    """Nothing was sent yet: a frozen, scheduled or missed edition with an empty ledger, or
+    one marked ``sent`` after reaching nobody (before sending to 0 people was refused)."""
+    return deliveries == 0 and (status in REFREEZABLE or status == "sent")
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,11 @@ def store_edition(
         "send_at": send_at,
         "pause_reason": None,
         "frozen_at": now,
+        # A refrozen edition has not started (one "sent" to nobody had these set).
+        "started_at": None,
+        "finished_at": None,
+        "claimed_by": None,
+        "claimed_at": None,
     }
     for attempt in (1, 2):
         try:
@@ -191,7 +203,7 @@ def _store(
         started = conn.execute(
             select(func.count()).select_from(deliveries).where(deliveries.c.edition_id == row.id)
         ).scalar_one()
-        if row.status not in REFREEZABLE or started:
+        if not can_refreeze(row.status, started):
             raise EditionStarted(
                 f"edition {slug!r} is {row.status} and can no longer be changed",
                 fix="copy the issue to a new folder (a new slug) to send it again",
@@ -265,11 +277,12 @@ def freeze_edition(
     send_at: datetime | None = None,
     clock: Clock | None = None,
 ) -> int:
-    """Build the issue, refuse on check errors, index its links for tracking
-    (``pipeline.tracking``), and store (or refreeze) its edition. The issue's date is
-    rendered from the edition's send time (``pipeline.content.dates``): ``send_at``, else
+    """Build the issue, refuse on check errors or an empty audience, index its links
+    for tracking (``pipeline.tracking``), and store (or refreeze) its edition. The issue's
+    date is rendered from the edition's send time (``pipeline.content.dates``): ``send_at``, else
     the moment of freezing, which is stored as ``frozen_at``."""
     from pipeline.render.build import build_issue
+    from pipeline.subscribers.audience import segment_filter
     from pipeline.subscribers.segments import segment_condition
     from pipeline.subscribers.tags import known_fields
     from pipeline.tracking.plan import index_links
@@ -286,6 +299,10 @@ def freeze_edition(
             list(errors),
             fix=f"run 'newsletter issue check {slug}' and fix them",
         )
+    segment = build.issue.segment or None
+    condition = segment_condition(settings, segment) if segment else None
+    where = segment_filter(engine, condition, now)
+    require_audience(engine, slug, build.issue.lists, where=where, segment=segment)
     compiled, links = index_links(
         settings, build.compiled, slug, build.issue.lists, build.issue.utm or None
     )
@@ -295,10 +312,8 @@ def freeze_edition(
         compiled,
         links=links,
         lists=list(build.issue.lists),
-        segment=build.issue.segment or None,
-        segment_condition=(
-            segment_condition(settings, build.issue.segment) if build.issue.segment else None
-        ),
+        segment=segment,
+        segment_condition=condition,
         content_hash=build.content_hash,
         web_html=build.web_html,
         status=status,

@@ -46,6 +46,7 @@ from pipeline.config import Settings
 from pipeline.errors import PersonalisationError, SendError, StoreError, TransportError
 from pipeline.sending import ledger
 from pipeline.sending.addresses import wire_address
+from pipeline.sending.audience import require_audience
 from pipeline.sending.dkim import make_signer
 from pipeline.sending.editions import Edition, edition_by_id, transition
 from pipeline.sending.mime import MAILTO_KEY, MessageSkeleton
@@ -54,6 +55,7 @@ from pipeline.sending.recipient_values import recipient_values, web_url
 from pipeline.sending.transports import get_transport
 from pipeline.sending.transports.base import Outgoing, Result, Transport
 from pipeline.store.tables import editions
+from pipeline.subscribers.audience import segment_filter
 from pipeline.tracking.plan import tracking_values
 
 log = logging.getLogger(__name__)
@@ -245,6 +247,17 @@ def send_edition(
     ledger.start_edition(
         engine, edition_id, edition.lists, clock.now(), worker, edition.segment_condition
     )
+    if not sum(ledger.count_by_status(engine, edition_id).values()):
+        # Nobody to send to (e.g. everyone left after it was scheduled): never mark it sent.
+        try:
+            where = segment_filter(engine, edition.segment_condition, clock.now())
+            require_audience(
+                engine, edition.slug, edition.lists, where=where, segment=edition.segment
+            )
+        except SendError as exc:
+            transition(engine, edition_id, ["sending"], "paused", pause_reason=str(exc))
+            report.status, report.pause_reason = "paused", str(exc)
+            return report
 
     own_transport = transport is None
     chosen = transport or get_transport(settings)

@@ -8,14 +8,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import ColumnElement, Engine, func, select
+from sqlalchemy import Engine, select
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.csvcells import safe_cell
 from pipeline.sending import ledger
 from pipeline.sending.editions import Edition
 from pipeline.store.tables import deliveries
-from pipeline.subscribers.audience import audience_select
 
 CSV_FIELDS = [
     "email",
@@ -57,15 +56,6 @@ class EditionStatus:
         data = asdict(self)
         data["remaining"] = self.remaining
         return data
-
-
-def audience_count(
-    engine: Engine, list_slugs: list[str], where: ColumnElement[bool] | None = None
-) -> int:
-    """How many would receive an edition sent now (``where``: a segment's clause)."""
-    with engine.connect() as conn:
-        query = select(func.count()).select_from(audience_select(list_slugs, where).subquery())
-        return int(conn.execute(query).scalar_one())
 
 
 def edition_status(

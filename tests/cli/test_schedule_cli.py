@@ -62,7 +62,10 @@ def scheduled(cli: Run, settings: Settings, engine: Engine, n: int = 5) -> None:
 
 
 # ---- schedule / reschedule / unschedule -----------------------------------------------------
-def test_schedule_prints_the_time_in_both_zones(cli: Run) -> None:
+def test_schedule_prints_the_time_in_both_zones(
+    cli: Run, settings: Settings, engine: Engine
+) -> None:
+    add_audience(engine, settings, 1)
     result = cli("issue", "schedule", SLUG, "--at", "2026-12-01 09:00")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
@@ -107,7 +110,8 @@ def test_schedule_errors_are_one_line(cli: Run, args: list[str], message: str) -
     assert result.stdout == ""
 
 
-def test_fold_chooses_and_json_reports(cli: Run) -> None:
+def test_fold_chooses_and_json_reports(cli: Run, settings: Settings, engine: Engine) -> None:
+    add_audience(engine, settings, 1)
     result = cli(
         "issue", "schedule", SLUG, "--at", "2027-10-31 01:30", "--fold", "second", "--json"
     )
@@ -118,7 +122,8 @@ def test_fold_chooses_and_json_reports(cli: Run) -> None:
     assert (data["slug"], data["source"], data["lists"]) == (SLUG, "--at", ["beauty-tips"])
 
 
-def test_reschedule_and_unschedule(cli: Run, engine: Engine) -> None:
+def test_reschedule_and_unschedule(cli: Run, settings: Settings, engine: Engine) -> None:
+    add_audience(engine, settings, 1)
     assert cli("issue", "schedule", SLUG, "--at", "2026-12-01 09:00").exit_code == 0
     moved = cli("issue", "reschedule", SLUG, "--at", "2026-12-02 08:15")
     assert moved.exit_code == 0, moved.output

@@ -18,9 +18,15 @@ from pipeline.scheduling.plan import (
     unschedule_issue,
 )
 from pipeline.sending.editions import Edition, find_edition, get_edition, transition
-from tests.schedule.conftest import AT, BEFORE, DUE, SLUG
+from tests.schedule.conftest import AT, BEFORE, DUE, SLUG, add_audience
 
 CLOCK = FixedClock(BEFORE)
+
+
+@pytest.fixture(autouse=True)
+def _someone_to_send_to(settings: Settings, engine: Engine) -> None:
+    """Scheduling refuses an edition that would reach nobody (see test_empty_audience.py)."""
+    add_audience(engine, settings, 1)
 
 
 def get_edition_or_none(engine: Engine) -> Edition | None:

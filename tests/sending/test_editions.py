@@ -19,6 +19,7 @@ SLUG = "2026-12-01-microneedling"
 def test_freeze_stores_the_build_and_refreezes_until_sending(
     settings: Settings, engine: Engine, project_dir: Path
 ) -> None:
+    add_audience(engine, 1)
     clock = FixedClock()
     eid = freeze_edition(settings, engine, SLUG, clock=clock)
     edition = get_edition(engine, SLUG)
@@ -69,6 +70,7 @@ def test_freeze_refuses_an_issue_with_check_errors(
 
 
 def test_transition_is_atomic_and_checked(settings: Settings, engine: Engine) -> None:
+    add_audience(engine, 1)
     eid = freeze_edition(settings, engine, SLUG)
     assert transition(engine, eid, ["frozen", "scheduled"], "sending")
     assert not transition(engine, eid, ["frozen", "scheduled"], "sending")
