@@ -183,7 +183,9 @@ def _samples(settings: Settings, engine: Engine, slug: str) -> None:
     import email
     import email.policy
 
+    from pipeline.content.issues import load_issue
     from pipeline.render.build import build_issue
+    from pipeline.sending.audience import audience_refusal
     from pipeline.sending.mime import MessageSkeleton
     from pipeline.sending.recipient_values import recipient_values, web_url
     from pipeline.sending.report import audience_count
@@ -191,15 +193,8 @@ def _samples(settings: Settings, engine: Engine, slug: str) -> None:
     from pipeline.subscribers.audience import segment_filter, stream_audience
     from pipeline.subscribers.segments import segment_condition
 
-    build = build_issue(settings, slug)
-    if build.errors:
-        raise CheckFailed(
-            f"{slug}: {len(build.errors)} check error(s) block sending",
-            list(build.errors),
-            fix=f"run 'newsletter issue check {slug}' and fix them",
-        )
-    lists = list(build.issue.lists)
-    segment = build.issue.segment
+    issue = load_issue(settings, slug)  # the count first, before building
+    lists, segment = list(issue.lists), issue.segment
     where = segment_filter(
         engine, segment_condition(settings, segment) if segment else None, get_clock().now()
     )
@@ -212,6 +207,19 @@ def _samples(settings: Settings, engine: Engine, slug: str) -> None:
         markup=False,
         soft_wrap=True,
     )
+    if count == 0:
+        err_console.print(
+            f"Warning: {audience_refusal(engine, slug, lists, where, segment)}",
+            markup=False,
+            soft_wrap=True,
+        )
+    build = build_issue(settings, slug)
+    if build.errors:
+        raise CheckFailed(
+            f"{slug}: {len(build.errors)} check error(s) block sending",
+            list(build.errors),
+            fix=f"run 'newsletter issue check {slug}' and fix them",
+        )
     skeleton = MessageSkeleton(settings, build.compiled, slug=slug, lists=lists)
     web = web_url(settings, slug)
     shown = 0
@@ -262,7 +270,8 @@ def send_command(
 
     settings, engine, clock = get_settings(), get_engine(), get_clock()
     existing = find_edition(engine, slug)
-    if existing is not None and existing.status == "sent":
+    started = sum(ledger.count_by_status(engine, existing.id).values()) if existing else 0
+    if existing is not None and existing.status == "sent" and started:
         sent = ledger.count_by_status(engine, existing.id)["sent"]
         when = f" on {existing.finished_at:%Y-%m-%d %H:%M} UTC" if existing.finished_at else ""
         console.print(
@@ -419,25 +428,13 @@ def resume_command(slug: str = typer.Argument(..., help="The issue (edition) slu
 
 @issue_app.command("cancel")
 def cancel_command(slug: str = typer.Argument(..., help="The issue (edition) slug.")) -> None:
-    """Stop an edition: nothing more is sent (what was sent stays sent)."""
-    from pipeline.sending import ledger
-    from pipeline.sending.editions import get_edition, transition
+    """Stop an edition: a running send stops within a few messages; what was sent stays."""
+    from pipeline.sending.control import cancel_edition
 
-    engine, clock = get_engine(), get_clock()
-    edition = get_edition(engine, slug)
-    if not transition(
-        engine,
-        edition.id,
-        ["frozen", "scheduled", "sending", "paused"],
-        "cancelled",
-        finished_at=clock.now(),
-    ):
-        raise SendError(f"{slug} is {edition.status} and cannot be cancelled")
-    cancelled = ledger.cancel_pending(engine, edition.id, clock.now())
-    sent = ledger.count_by_status(engine, edition.id)["sent"]
+    done = cancel_edition(get_engine(), slug, clock=get_clock())
     console.print(
-        f"Cancelled {slug}: {cancelled} pending message(s) will not be sent;"
-        f" {sent} were sent before.",
+        f"Cancelled {slug}: {done.cancelled} pending message(s) will not be sent;"
+        f" {done.sent} were sent before.",
         markup=False,
         soft_wrap=True,
     )

@@ -326,9 +326,11 @@ def freeze_for_sending(
     settings: Settings, engine: Engine, slug: str, *, clock: Clock | None = None
 ) -> Edition:
     """The edition ``issue send`` sends: the issue frozen (again) while nothing has been
-    sent, or, when another run started it meanwhile, that run's edition (this one joins)."""
+    sent (also one "sent" to nobody), or, when another run started it meanwhile, that run's edition (this one joins)."""
     existing = find_edition(engine, slug)
-    if existing is None or existing.status in REFREEZABLE:
+    # "sent" with an empty ledger: sent to nobody (before that was refused); store_edition
+    # checks the ledger under a lock (can_refreeze).
+    if existing is None or existing.status in (*REFREEZABLE, "sent"):
         # EditionStarted: a concurrent `issue send` or `send-due` started it; join it.
         with contextlib.suppress(EditionStarted):
             freeze_edition(settings, engine, slug, clock=clock)

@@ -8,11 +8,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, select
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.csvcells import safe_cell
 from pipeline.sending import ledger
+from pipeline.sending.audience import audience_size
 from pipeline.sending.editions import Edition
 from pipeline.store.tables import deliveries
 
@@ -56,6 +57,13 @@ class EditionStatus:
         data = asdict(self)
         data["remaining"] = self.remaining
         return data
+
+
+def audience_count(
+    engine: Engine, list_slugs: list[str], where: ColumnElement[bool] | None = None
+) -> int:
+    """How many would receive an edition sent now (``where``: a segment's clause)."""
+    return audience_size(engine, list_slugs, where)
 
 
 def edition_status(
