@@ -309,6 +309,8 @@ def send_claims(
             )
             status = _edition_status(engine, edition_id)
             if status != "sending":  # paused or cancelled by someone else
+                if status == "cancelled":  # rows this run claimed but never handed over
+                    ledger.cancel_pending(engine, edition_id, clock.now())
                 report.status = status
                 if status == "paused":
                     report.pause_reason = edition_by_id(engine, edition_id).pause_reason
@@ -330,11 +332,14 @@ def send_claims(
             every = transport.record_every or transport.concurrency
             recorder = _Recorder(engine, claim_id, clock, every=every)
             try:
-                _send_claimed(
+                stopped = _send_claimed(
                     settings, edition_id, skeleton, web, transport, bucket, chunk,
                     claimed, report, rng, clock, recorder,
+                    still_sending=lambda: _edition_status(engine, edition_id) == "sending",
                 )  # fmt: skip
                 recorder.flush()
+                if stopped:  # cancelled or paused before the end: rows not handed over
+                    ledger.release_claim(engine, claim_id, clock.now())
             except (TransportError, StoreError):
                 _give_back(recorder, engine, claim_id, clock)
                 raise
@@ -437,8 +442,12 @@ def _send_claimed(
     rng: random.Random | None,
     clock: Clock,
     recorder: _Recorder,
-) -> None:
-    """Send one claim; every answer goes to ``recorder`` as it arrives."""
+    *,
+    still_sending: Callable[[], bool],
+) -> bool:
+    """Send one claim, a hand-off at a time, looking at the edition's state before each;
+    every answer goes to ``recorder`` as it arrives. True when the edition stopped being
+    sent (cancelled, paused) before every row was handed over: those get no outcome."""
     early: list[ledger.Outcome] = []
     batch: list[tuple[ledger.Claimed, Outgoing]] = []
     refusals = report.refusals
@@ -480,9 +489,12 @@ def _send_claimed(
         )
         batch.append((row, message))
     recorder.add(early)
-    for start in range(0, len(batch), chunk):
-        part = batch[start : start + chunk]
+    step = min(chunk, transport.handoff_size)
+    for start in range(0, len(batch), step):
+        part = batch[start : start + step]
         bucket.acquire(len(part))
+        if not still_sending():  # cancelled or paused meanwhile: hand over nothing more
+            return True
 
         def record(
             answers: list[tuple[int, Result]],
@@ -503,6 +515,7 @@ def _send_claimed(
 
         results = transport.send_batch([m for _, m in part], on_results=record)
         record(list(enumerate(results)))  # answers a transport did not report as they came
+    return False
 
 
 def _outcome(

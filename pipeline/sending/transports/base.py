@@ -75,6 +75,14 @@ class Transport(ABC):
         """Send each message; one Result per message, in the same order, each also passed
         to ``on_results`` as soon as it is known."""
 
+    @property
+    def handoff_size(self) -> int:
+        """At most this many messages are handed over in one ``send_batch`` call while
+        sending an edition: the engine looks at the edition's state (cancelled, paused)
+        between hand-offs, so a cancel stops the send within one of them. A few messages per
+        connection keeps every connection busy."""
+        return 10 * max(1, self.concurrency)
+
     def describe(self) -> str:
         """Where messages go, for people (e.g. 'maildir var/outbox')."""
         return self.name

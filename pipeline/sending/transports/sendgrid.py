@@ -406,6 +406,12 @@ class SendgridTransport(Transport):
             return self.backoff_base
         return reset - self.now()
 
+    @property
+    def handoff_size(self) -> int:
+        """One round of concurrent requests: splitting it would send fewer recipients per
+        request, not stop sooner."""
+        return self.batch_size
+
     def send_batch(
         self, messages: Sequence[Outgoing], on_results: OnResults | None = None
     ) -> list[Result]:
