@@ -5,6 +5,7 @@ or secrets, so what the pipeline creates for them is readable by its owner only 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 
@@ -18,6 +19,8 @@ def private_dir(path: Path) -> Path:
     for folder in reversed(missing):
         with contextlib.suppress(FileExistsError):  # made by another process meanwhile
             folder.mkdir(mode=FOLDER_MODE)  # the umask can only take bits away
+    if not path.is_dir():  # a file stands where the folder should be
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
     return path
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
 from pipeline.errors import StoreError
-from pipeline.private import private_file
+from pipeline.private import private_dir, private_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -39,12 +39,13 @@ def connect(url: str, *, echo: bool = False) -> Engine:
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             try:
-                private_file(Path(path))  # SQLite gives its -wal and -shm files this mode
+                private_dir(Path(path).parent)
             except OSError as exc:
                 raise StoreError(
-                    f"cannot create the database {path}: {exc.strerror}",
+                    f"cannot create the folder for the database {path}: {exc.strerror}",
                     fix="point [database] url in newsletter.toml at a writable folder",
                 ) from None
+            private_file(Path(path))  # SQLite gives its -wal and -shm files this mode
         engine = create_engine(url, echo=echo, poolclass=NullPool, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")

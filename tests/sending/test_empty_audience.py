@@ -87,7 +87,7 @@ def test_send_due_pauses_an_edition_whose_audience_left(
 ) -> None:
     """Scheduled with one reader who then unsubscribed: paused with the reason, not sent;
     once someone subscribes, resuming sends it."""
-    from pipeline.schedule import schedule_issue
+    from pipeline.scheduling.plan import schedule_issue
 
     add_audience(engine, 1)
     before, when = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
