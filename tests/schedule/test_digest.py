@@ -16,8 +16,9 @@ from pipeline.feeds.parse import parse_feed
 from pipeline.feeds.sources import add_feed
 from pipeline.render.build import build_issue
 from pipeline.scheduling.digest import run_digest
-from pipeline.sending.editions import get_edition
+from pipeline.sending.editions import find_edition, get_edition
 from tests.feeds.samples import RSS_20
+from tests.schedule.conftest import add_audience
 
 TUESDAY = FixedClock(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))  # 08:00 in London
 
@@ -105,6 +106,7 @@ def test_digest_drafted_for_the_editor(
 def test_digest_scheduled(digest_settings: Callable[..., Settings], engine: Engine) -> None:
     settings = digest_settings(auto_schedule=True, max_entries=2, min_entries=2)
     fill(engine)
+    add_audience(engine, settings, 1, list_slug="news")  # scheduling refuses an empty list
     report = run_digest(settings, engine, clock=TUESDAY)
     assert report.problems == []
     assert (report.status, report.entries) == ("scheduled", 2)
@@ -118,11 +120,25 @@ def test_digest_scheduled(digest_settings: Callable[..., Settings], engine: Engi
     )
 
 
+def test_a_digest_for_an_empty_list_is_drafted_not_scheduled(
+    digest_settings: Callable[..., Settings], engine: Engine
+) -> None:
+    settings = digest_settings(auto_schedule=True, max_entries=2, min_entries=2)
+    fill(engine)
+    report = run_digest(settings, engine, clock=TUESDAY)
+    assert [p.split(" (")[0] for p in report.problems] == [
+        "digest-2026-12-01 would go to 0 recipients: list 'news' has no confirmed, active "
+        "subscriber"
+    ]
+    assert get_edition_or_none(engine) is None
+
+
 def test_digest_time_already_past_schedules_next_minute(
     digest_settings: Callable[..., Settings], engine: Engine
 ) -> None:
     settings = digest_settings(auto_schedule=True, time="07:30")
     fill(engine)
+    add_audience(engine, settings, 1, list_slug="news")
     report = run_digest(settings, engine, clock=TUESDAY)
     assert report.send_at == datetime(2026, 12, 1, 8, 1, tzinfo=UTC)
 
@@ -156,3 +172,7 @@ def test_check_errors_leave_the_digest_for_the_editor(
         " introduces a list that never comes: 'Skin concerns include:' (add the list after"
         " it, or rewrite the sentence)"
     ]
+
+
+def get_edition_or_none(engine: Engine) -> object:
+    return find_edition(engine, "digest-2026-12-01")
