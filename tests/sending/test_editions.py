@@ -42,7 +42,7 @@ def test_freeze_stores_the_build_and_refreezes_until_sending(
     assert (again.status, again.send_at) == ("scheduled", send_at)
     assert again.content_hash != edition.content_hash
     # Once sending has started, the edition is fixed.
-    add_audience(engine, 2)
+    add_audience(engine, 2, start=1)
     transition(engine, eid, ["scheduled"], "frozen")
     send_edition(settings, engine, eid, clock=clock)
     with pytest.raises(SendError) as err:
