@@ -326,7 +326,8 @@ def freeze_for_sending(
     settings: Settings, engine: Engine, slug: str, *, clock: Clock | None = None
 ) -> Edition:
     """The edition ``issue send`` sends: the issue frozen (again) while nothing has been
-    sent (also one "sent" to nobody), or, when another run started it meanwhile, that run's edition (this one joins)."""
+    sent (also one "sent" to nobody), or, when another run started it meanwhile, that run's
+    edition (this one joins)."""
     existing = find_edition(engine, slug)
     # "sent" with an empty ledger: sent to nobody (before that was refused); store_edition
     # checks the ledger under a lock (can_refreeze).
