@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 from sqlalchemy import Engine, update
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from pipeline.cli import app
 from pipeline.clock import FixedClock
