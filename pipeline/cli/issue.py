@@ -219,45 +219,50 @@ def preview(
 
 @issue_app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
-    """List the issue folders, newest first."""
-    from rich.table import Table
-
-    from pipeline.content.issues import list_issues
+    """List the issue folders, newest first, with where each stands (draft, check errors,
+    scheduled for when, sending with %, sent when, missed, cancelled)."""
+    from pipeline.cli.tables import Column, fit_table
+    from pipeline.scheduling.overview import issue_states
 
     settings = get_settings()
-    rows = list_issues(settings)
+    states = issue_states(settings, get_engine())
     if as_json:
         print_json(
             [
                 {
-                    "slug": r.slug,
-                    "subject": r.subject,
-                    "articles": r.articles,
-                    "lists": list(r.lists),
-                    "send_at": r.send_at.isoformat() if r.send_at else None,
-                    "error": r.error or None,
+                    "slug": r.summary.slug,
+                    "subject": r.summary.subject,
+                    "articles": r.summary.articles,
+                    "lists": list(r.summary.lists),
+                    "send_at": r.summary.send_at.isoformat() if r.summary.send_at else None,
+                    "state": r.state,
+                    "state_detail": r.detail,
+                    "error": r.summary.error or None,
                 }
-                for r in rows
+                for r in states
             ]
         )
         return
-    if not rows:
+    if not states:
         console.print("No issues yet. Create one with: newsletter issue new SLUG")
         return
-    table = Table()
-    table.add_column("issue", no_wrap=True)
-    table.add_column("subject")
-    table.add_column("articles", justify="right")
-    for column in ("lists", "send at", "problem"):
-        table.add_column(column)
-    tz = settings.newsletter.tz
-    for r in rows:
-        table.add_row(
-            r.slug,
-            r.subject,
-            str(r.articles) if not r.error else "",
-            ", ".join(r.lists),
-            r.send_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if r.send_at else "",
-            r.error,
-        )
-    console.print(table)
+    columns = [
+        Column("issue"),
+        Column("state"),
+        Column("subject", flexible=True),
+        Column("art.", justify="right"),
+        Column("lists", flexible=True),
+    ]
+    rows = [
+        [
+            r.summary.slug,
+            r.label,
+            r.summary.subject or r.summary.error,
+            str(r.summary.articles) if not r.summary.error else "",
+            ", ".join(r.summary.lists),
+        ]
+        for r in states
+    ]
+    console.print(
+        fit_table(columns, rows, title=f"Issues (times in {settings.newsletter.timezone})")
+    )
