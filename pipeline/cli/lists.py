@@ -55,7 +55,6 @@ def create(
 @lists_app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Show every list with its subscriptions by status."""
-    from rich.table import Table
 
     from pipeline.subscribers.lists import list_summaries
 
@@ -64,14 +63,19 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json([_as_dict(i) for i in items])
         return
-    table = Table(title="Lists")
-    for column in ("slug", "name", "opt-in"):
-        table.add_column(column)
-    for column in ("confirmed", "unconfirmed", "unsubscribed"):
-        table.add_column(column, justify="right")
-    table.add_column("in newsletter.toml")
-    for item in items:
-        table.add_row(
+    from pipeline.cli.tables import Column, fit_table
+
+    columns = [
+        Column("slug"),
+        Column("name", flexible=True),
+        Column("opt-in"),
+        Column("conf.", justify="right"),
+        Column("unconf.", justify="right"),
+        Column("unsub.", justify="right"),
+        Column("in toml"),
+    ]
+    rows = [
+        [
             item.slug,
             item.name,
             "double" if item.double_opt_in else "single",
@@ -79,8 +83,10 @@ def list_(as_json: bool = JSON_OPTION) -> None:
             f"{item.counts['unconfirmed']:,}",
             f"{item.counts['unsubscribed']:,}",
             "yes" if item.in_config else "no",
-        )
-    console.print(table)
+        ]
+        for item in items
+    ]
+    console.print(fit_table(columns, rows, title="Lists"))
 
 
 @lists_app.command("show")

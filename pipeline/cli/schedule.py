@@ -160,20 +160,21 @@ def unschedule_cmd(
 
 # ---- the schedule listing ----------------------------------------------------------------
 def _table(title: str, entries: list[ScheduleEntry], tz_name: str) -> Table:
-    from rich.table import Table
+    from pipeline.cli.tables import Column, fit_table
 
-    table = Table(title=f"{title} (times in {tz_name})", title_justify="left")
-    table.add_column("Issue", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Send at", no_wrap=True)
-    table.add_column("Lists", overflow="fold")
-    table.add_column("Sent", justify="right", no_wrap=True)
-    table.add_column("Note", overflow="fold")
-    for e in entries:
-        table.add_row(
-            e.slug, e.status, e.send_at_local or "-", ", ".join(e.lists), e.progress, e.note
-        )
-    return table
+    columns = [
+        Column("Issue"),
+        Column("Status"),
+        Column("Send at"),
+        Column("Lists", flexible=True),
+        Column("Sent", justify="right"),
+        Column("Note", flexible=True),
+    ]
+    rows = [
+        [e.slug, e.status, e.send_at_local or "-", ", ".join(e.lists), e.progress, e.note]
+        for e in entries
+    ]
+    return fit_table(columns, rows, title=f"{title} (times in {tz_name})")
 
 
 @app.command("schedule")

@@ -472,7 +472,6 @@ def report_command(
     ),
 ) -> None:
     """The delivery report: who got the edition, who did not, and why."""
-    from rich.table import Table
 
     from pipeline.sending import ledger
     from pipeline.sending.editions import get_edition
@@ -499,11 +498,9 @@ def report_command(
     )
     missed = failures(engine, edition.id)
     if missed:
-        table = Table(title="Not delivered (first 20)")
-        table.add_column("email")
-        table.add_column("status")
-        table.add_column("why")
-        for address, state, why in missed:
-            table.add_row(address, state, why)
-        console.print(table)
+        from pipeline.cli.tables import Column, fit_table
+
+        columns = [Column("email", flexible=True), Column("status"), Column("why", flexible=True)]
+        cells = [[address, state, why] for address, state, why in missed]
+        console.print(fit_table(columns, cells, title="Not delivered (first 20)"))
     console.print(f"Everyone, as CSV: newsletter issue report {slug} --csv report.csv")

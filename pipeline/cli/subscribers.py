@@ -193,21 +193,34 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List subscribers (oldest first)."""
-    from rich.table import Table
 
+    from pipeline.cli.tables import Column, fit_table
     from pipeline.subscribers.queries import list_subscribers
 
     rows = list_subscribers(_engine(), list_slug, status, limit or None)
     if as_json:
         print_json([asdict(r) for r in rows])
         return
-    table = Table(title=f"Subscribers{' on ' + list_slug if list_slug else ''}")
-    for column in ("id", "email", "name", "status", "lists"):
-        table.add_column(column, justify="right" if column == "id" else "left")
-    for r in rows:
-        lists = ", ".join(f"{slug} ({s})" for slug, s in r.subscriptions.items())
-        table.add_row(str(r.id), r.email, r.name, r.status, lists or "-")
-    console.print(table)
+    columns = [
+        Column("id", justify="right"),
+        Column("email", flexible=True),
+        Column("name", flexible=True),
+        Column("status"),
+        Column("lists", flexible=True),
+    ]
+    cells = [
+        [
+            str(r.id),
+            r.email,
+            r.name,
+            r.status,
+            ", ".join(f"{slug} ({s})" for slug, s in r.subscriptions.items()) or "-",
+        ]
+        for r in rows
+    ]
+    console.print(
+        fit_table(columns, cells, title=f"Subscribers{' on ' + list_slug if list_slug else ''}")
+    )
     if limit and len(rows) == limit:
         console.print(f"(first {limit}; use --limit 0 for all)")
 

@@ -85,3 +85,24 @@ def test_fit_table_keeps_dates_whole_and_shortens_text() -> None:
     assert len(text.splitlines()) == 3  # header, rule, one line for the row: nothing wrapped
     assert "2026-12-01 09:00 GMT" in text
     assert text.count("…") == 2
+
+
+def test_subscribers_and_lists_fit_80_columns(project_dir: Path, db_url: str) -> None:
+    env = {"NEWSLETTER_SECRET_KEY": TEST_SECRET, "NEWSLETTER_DATABASE_URL": db_url, "COLUMNS": "80"}
+    config = ["--config", str(project_dir / "newsletter.toml")]
+    long_address = "averyveryverylongaddress.with.dots@subdomain.example-company.example.org"
+    added = CliRunner().invoke(
+        app,
+        [*config, "subscribers", "add", long_address, "--list", "news", "--name", "Bart Brown"],
+        env=env,
+    )
+    assert added.exit_code == 0, added.output
+    for command, rows in ((["subscribers", "list"], 1), (["lists", "list"], 2)):
+        result = CliRunner().invoke(app, [*config, *command], env=env)
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80, result.stdout
+        assert len(lines) == 3 + rows, result.stdout  # title, header, rule, rows: none wrapped
+        assert "…" not in " ".join(lines[3:]).split()[0]  # the first column (id, slug) whole
+    listed = CliRunner().invoke(app, [*config, "subscribers", "list"], env=env).stdout
+    assert "averyveryverylongaddress" in listed and "…" in listed
