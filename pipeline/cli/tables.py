@@ -7,6 +7,7 @@ ellipsis). Rich then never wraps a cell onto a second line.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,7 +37,8 @@ def fit_table(
     width: int | None = None,
 ) -> Table:
     """A table of ``rows`` whose columns fit ``width`` (the terminal's by default)."""
-    width = width or console.width
+    # COLUMNS, else the terminal, read now (the console may be older than either).
+    width = width or shutil.get_terminal_size((console.width, 24)).columns
     natural = [
         max([cell_len(c.header), *(cell_len(r[i]) for r in rows)]) for i, c in enumerate(columns)
     ]
