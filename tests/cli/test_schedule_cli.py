@@ -359,7 +359,10 @@ def test_a_database_that_cannot_be_opened_is_logged(project_dir: Path, tmp_path:
     assert event["message"] == result.stderr.rstrip("\n")
 
 
-def test_schedule_warns_when_the_send_date_is_days_from_the_slugs_date(cli: Run) -> None:
+def test_schedule_warns_when_the_send_date_is_days_from_the_slugs_date(
+    cli: Run, settings: Settings, engine: Engine
+) -> None:
+    add_audience(engine, settings, 1)  # an edition for nobody is refused
     result = cli("issue", "schedule", SLUG, "--at", "2026-12-05 09:00")
     assert result.exit_code == 0, result.output
     assert result.stderr == (
