@@ -33,7 +33,7 @@ lock:
 	rm -rf .lock-venv build
 
 $(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
-	cd $(JS) && npm ci --no-audit --no-fund --registry=https://registry.npmjs.org/
+	cd $(JS) && npm ci --no-audit --no-fund
 	touch $(JS_STAMP)
 
 js: $(JS_STAMP)
