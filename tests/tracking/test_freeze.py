@@ -9,6 +9,7 @@ from pipeline.config import Settings
 from pipeline.sending.editions import freeze_edition, get_edition
 from pipeline.store.tables import edition_links
 from pipeline.tracking.links import is_tracked
+from tests.sending.conftest import add_audience
 
 SLUG = "2026-12-01-microneedling"
 
@@ -19,6 +20,7 @@ def test_freezing_stores_the_link_table_with_the_issues_utm_tags(
     issue = settings.issues_dir / SLUG / "issue.md"
     text = issue.read_text().replace("---\n\n", "utm_campaign: winter-glow\n---\n\n", 1)
     issue.write_text(text + "\n\n[Shop the serum](https://shop.example.com/serum)\n")
+    add_audience(engine, 1)  # an edition for nobody is refused (issue 10)
     edition_id = freeze_edition(settings, engine, SLUG)
     with engine.connect() as conn:
         rows = conn.execute(
@@ -50,6 +52,7 @@ def test_nothing_is_tracked_when_tracking_is_off(
     settings: Settings = make_settings(  # type: ignore[operator]
         **{"database.url": db_url, "tracking.opens": False, "tracking.clicks": False}
     )
+    add_audience(engine, 1)  # an edition for nobody is refused (issue 10)
     edition_id = freeze_edition(settings, engine, SLUG)
     assert not is_tracked(get_edition(engine, SLUG).compiled)
     with engine.connect() as conn:

@@ -38,6 +38,11 @@ def values(settings: Settings, tracked: bool) -> dict[str, str]:
     return out
 
 
+def _subject(url: str) -> list[str]:
+    """What a tracking token says before its signing time: the person and the edition."""
+    return url.rsplit("/", 1)[-1].split(".")[:2]
+
+
 def test_links_are_indexed_with_a_honeypot_and_a_pixel(file_settings: Settings) -> None:
     tracked, links = track_edition(compiled(), TrackingPlan(base_url=BASE))
     assert [(k.index, k.url, k.text, k.kind) for k in links] == [
@@ -46,8 +51,15 @@ def test_links_are_indexed_with_a_honeypot_and_a_pixel(file_settings: Settings) 
         (2, "https://shop.example.com/cream", "Shop", "link"),
     ]
     html = tracked.personalise(values(file_settings, tracked=True)).html
-    token = tracking_values(file_settings, 7, 3)["click_base"]
+    # a token holds its signing time: take the one this message carries, and check its form
+    # (subscriber 7, edition 3) and that all three links share it
+    expected = tracking_values(file_settings, 7, 3)["click_base"]
     hrefs = re.findall(r'href="([^"]*)"', html)
+    token = hrefs[0].rsplit("/", 1)[0]
+    assert token.removesuffix(token.rsplit("/", 1)[-1]) == expected.removesuffix(
+        expected.rsplit("/", 1)[-1]
+    )  # the same base URL and /l/
+    assert _subject(token) == _subject(expected)
     assert hrefs == [
         f"{token}/0",
         f"{token}/1",
@@ -59,10 +71,17 @@ def test_links_are_indexed_with_a_honeypot_and_a_pixel(file_settings: Settings) 
     ]
     assert 'aria-hidden="true" tabindex="-1"></a>' in html  # the honeypot is hidden
     pixel = tracking_values(file_settings, 7, 3)["open_url"]
-    assert html.endswith(
-        f'<img src="{pixel}" width="1" height="1" alt="" '
-        'style="display:block;width:1px;height:1px;border:0;opacity:0" /></body></html>'
+    ending = re.search(
+        r'<img src="([^"]*)" width="1" height="1" alt="" '
+        r'style="display:block;width:1px;height:1px;border:0;opacity:0" />'
+        r"</body></html>$",
+        html,
     )
+    assert ending is not None
+    assert ending.group(1).removesuffix(ending.group(1).rsplit("/", 1)[-1]) == (
+        pixel.removesuffix(pixel.rsplit("/", 1)[-1])
+    )
+    assert _subject(ending.group(1)) == _subject(pixel)
     assert tracked.personalise(values(file_settings, tracked=True)).text == TEXT.replace(
         placeholder("unsubscribe_url"), f"{BASE}/unsubscribe/T"
     )  # the text part is not tracked by default
