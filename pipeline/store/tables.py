@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -200,7 +201,24 @@ editions = Table(
     Column("frozen_at", UTCDateTime, nullable=False, default=utcnow),
     Column("started_at", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
+    # A/B subject test (issue 18): {"sample": share, "wait_seconds": n, "winner_by": ...}
+    Column("ab_test", JSON, nullable=True),
+    Column("ab_winner", Integer, nullable=True),  # the variant the rest receives (0-based)
+    Column("ab_decision", JSON, nullable=True),  # figures, rule and reason of the choice
+    # Local-time sending (issue 18): the wall-clock time "2027-01-10 09:00" in each zone
+    Column("send_at_local", String(16), nullable=True),
     Index("ix_editions_status_send_at", "status", "send_at"),
+)
+
+edition_variants = Table(
+    "edition_variants",
+    metadata,
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), nullable=False),
+    Column("variant", Integer, nullable=False),  # 0-based: A, B, C, D
+    Column("subject", Text, nullable=False),
+    Column("preheader", Text, nullable=False, default=""),
+    Column("compiled", LargeBinary, nullable=False),  # the edition compiled with it
+    PrimaryKeyConstraint("edition_id", "variant", name="pk_edition_variants"),
 )
 
 deliveries = Table(
@@ -226,6 +244,13 @@ deliveries = Table(
     Column("error", Text, nullable=True),
     Column("sent_at", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    # A/B test: the subject variant (0-based) of this row, fixed when the row is snapshot
+    # (the sample) or when the winner is chosen (the rest); NULL: no test, or not chosen yet
+    Column("variant", Integer, nullable=True),
+    Column("in_sample", Boolean, nullable=False, default=False, server_default=text("false")),
+    # Local-time sending: not claimed before this instant; the reader's zone
+    Column("not_before", UTCDateTime, nullable=True),
+    Column("zone", String(64), nullable=True),
     UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     Index("ix_deliveries_edition_status", "edition_id", "status", "id"),
 )
