@@ -15,7 +15,6 @@ URL in NEWSLETTER_BENCH_DATABASE_URL (PostgreSQL).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from bench.fixtures import copy_folders
 from pipeline.sending.editions import get_edition
 from pipeline.sending.ledger import count_by_status
 from pipeline.store.db import connect, ensure_schema
@@ -41,8 +41,7 @@ KILLS = 10
 
 
 def _project(root: Path, port: int) -> None:
-    for name in ("templates", "issues"):
-        shutil.copytree(REPO / name, root / name)
+    copy_folders(root)
     config = (REPO / "newsletter.toml").read_text()
     config = config.replace(
         '[sending]\ntransport = "maildir"',

@@ -93,6 +93,7 @@ def _article(rng: random.Random, number: int) -> str:
 
 def _project(root: Path) -> None:
     shutil.copytree(REPO / "templates", root / "templates")
+    shutil.copytree(REPO / "brand", root / "brand")
     shutil.copyfile(REPO / "newsletter.toml", root / "newsletter.toml")
     folder = root / "issues" / SLUG
     (folder / "articles").mkdir(parents=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Series, alternate, repeat, row, size
-from bench.fixtures import fill_audience
+from bench.fixtures import copy_folders, fill_audience
 from pipeline.clock import FixedClock
 from pipeline.config import Settings, load_settings
 from pipeline.render.build import build_issue
@@ -185,8 +185,7 @@ def bench_rss(root: Path, compiled: CompiledEdition) -> list[dict[str, Any]]:
 def run() -> list[dict[str, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-send-"))
     try:
-        for name in ("templates", "issues"):
-            shutil.copytree(REPO / name, tmp / name)
+        copy_folders(tmp)
         settings = _settings(tmp)
         compiled = _compiled(settings)
         rows = bench_personalise(settings, compiled)

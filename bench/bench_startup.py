@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import alternate, row, size
+from bench.fixtures import copy_folders
 
 REPO = Path(__file__).resolve().parent.parent
 SLUG = "2026-12-01-microneedling"
@@ -67,8 +68,7 @@ def run() -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for name in ("templates", "issues"):
-            shutil.copytree(REPO / name, root / name)
+        copy_folders(root)
         shutil.copyfile(REPO / "newsletter.toml", root / "newsletter.toml")
         minimal = root / "minimal.py"
         minimal.write_text(MINIMAL)

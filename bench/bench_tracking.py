@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.fixtures import copy_folders
 from pipeline.config import Settings, load_settings
 from pipeline.render.build import build_issue
 from pipeline.render.personalise import CompiledEdition
@@ -42,8 +43,7 @@ CHROME = (
 
 
 def _project(root: Path) -> Path:
-    for name in ("templates", "issues"):
-        shutil.copytree(REPO / name, root / name)
+    copy_folders(root)
     shutil.copyfile(REPO / "newsletter.toml", root / "newsletter.toml")
     issue = root / "issues" / SLUG / "issue.md"
     shop = " ".join(
@@ -157,10 +157,10 @@ def _paths(root: Path, people: int) -> list[str]:
     from pipeline.sending.editions import freeze_edition
     from pipeline.store.db import open_database
     from pipeline.store.tables import deliveries, subscribers, utcnow
+    from pipeline.subscribers.service import add_subscriber, sync_lists
 
     settings = _settings(root)
     engine = open_database(settings.database_url)
-    edition_id = freeze_edition(settings, engine, SLUG)
     now = utcnow()
     with engine.begin() as conn:
         conn.execute(
@@ -170,6 +170,13 @@ def _paths(root: Path, people: int) -> list[str]:
                 for i in range(people)
             ],
         )
+    # An edition for nobody is refused: one confirmed reader on the list, then freeze.
+    sync_lists(engine, settings)
+    add_subscriber(
+        engine, "reader@example.org", lists=["beauty-tips"], method="bench", confirmed=True
+    )
+    edition_id = freeze_edition(settings, engine, SLUG)
+    with engine.begin() as conn:
         conn.execute(
             insert(deliveries),
             [

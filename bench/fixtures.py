@@ -21,14 +21,22 @@ REPO = Path(__file__).resolve().parent.parent
 SLUG = "2026-12-01-microneedling"
 SECRET = "bench-secret-key-0123456789-0123456789"
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "")
+# What a newsletter folder holds besides newsletter.toml (the brand assets are checked
+# before a send: a folder without them fails `issue check`).
+PROJECT_FOLDERS = ("templates", "issues", "brand")
+
+
+def copy_folders(root: Path) -> None:
+    """Copy the repository's templates, issues and brand folders under ``root``."""
+    for name in PROJECT_FOLDERS:
+        if not (root / name).exists():
+            shutil.copytree(REPO / name, root / name)
 
 
 def project(root: Path, extra_toml: str = "") -> Path:
-    """A newsletter folder under ``root``: templates, issues, newsletter.toml (+ extra)."""
+    """A newsletter folder under ``root``: templates, issues, brand, newsletter.toml (+ extra)."""
     root.mkdir(parents=True, exist_ok=True)
-    for name in ("templates", "issues"):
-        if not (root / name).exists():
-            shutil.copytree(REPO / name, root / name)
+    copy_folders(root)
     (root / "newsletter.toml").write_text(
         (REPO / "newsletter.toml").read_text() + "\n" + extra_toml
     )

@@ -12,7 +12,7 @@ from pipeline.config import Settings
 from pipeline.content.issues import list_issues
 from pipeline.content.models import IssueSummary
 from pipeline.errors import NewsletterError
-from pipeline.render.build import build_issue
+from pipeline.render.checkcache import draft_errors
 from pipeline.store.tables import deliveries, editions
 
 DONE = ("sent", "failed", "skipped", "cancelled")
@@ -41,7 +41,7 @@ def _draft_state(settings: Settings, summary: IssueSummary) -> tuple[str, str]:
     if summary.error:
         return "check errors", "(does not load)"
     try:
-        errors = len(build_issue(settings, summary.slug, web=False).errors)
+        errors = draft_errors(settings, summary.slug)  # built again only when changed
     except NewsletterError:
         return "check errors", "(does not build)"
     return ("check errors", f"({errors})") if errors else ("draft", "")
@@ -53,7 +53,8 @@ def _local(when: datetime, tz: tzinfo) -> str:
 
 
 def issue_states(settings: Settings, engine: Engine) -> list[IssueState]:
-    """Every issue folder, newest first, with its state (drafts are built and checked)."""
+    """Every issue folder, newest first, with its state (drafts are checked; the count
+    is remembered until a file or setting changes: pipeline.render.checkcache)."""
     tz = settings.newsletter.tz
     with engine.connect() as conn:
         found = {r.slug: r for r in conn.execute(select(editions))}

@@ -82,6 +82,17 @@ def test_issue_list_needs_no_feeds_or_transports(project_dir: Path) -> None:
     assert not heavy & _third_party(modules)
 
 
+def test_issue_list_of_unchanged_drafts_does_not_render(project_dir: Path) -> None:
+    """The draft's check count is remembered (pipeline.render.checkcache): a second listing
+    of unchanged issues loads neither Jinja2 nor MJML."""
+    first, _ = _modules(["issue", "list"], project_dir)
+    assert {"jinja2", "mjml"} <= _third_party(first)  # the first listing checked the draft
+    again, out = _modules(["issue", "list"], project_dir)
+    assert SLUG in out and "draft" in out
+    assert not {"jinja2", "mjml", "markdown_it"} & _third_party(again)
+    assert not any(m.startswith("pipeline.render.build") for m in again)
+
+
 def test_issue_build_pays_only_for_rendering(project_dir: Path) -> None:
     # (issue check also compares with recently sent editions: it may open the database)
     modules, out = _modules(["issue", "build", SLUG], project_dir)
