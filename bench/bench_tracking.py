@@ -76,7 +76,7 @@ def _rate(settings: Settings, compiled: CompiledEdition, tracked: bool, n: int) 
         email = f"reader{i}@example.org"
         values = recipient_values(settings, f"p{i:08d}", email, "Zoë Example", 1)
         if tracked:
-            values.update(tracking_values(settings, i, 1))
+            values.update(tracking_values(settings, f"p{i:08d}", 1))
         skeleton.build(email, "Zoë Example", values)
     return n / (time.process_time() - started)
 
@@ -166,7 +166,13 @@ def _paths(root: Path, people: int) -> list[str]:
         conn.execute(
             insert(subscribers),
             [
-                {"email": f"r{i}@example.org", "name": "", "attributes": {}, "status": "active"}
+                {
+                    "email": f"r{i}@example.org",
+                    "name": "",
+                    "attributes": {},
+                    "status": "active",
+                    "public_id": f"{i + 1:032x}",
+                }
                 for i in range(people)
             ],
         )
@@ -194,7 +200,7 @@ def _paths(root: Path, people: int) -> list[str]:
     engine.dispose()
     paths = []
     for i in range(people):
-        base = tracking_values(settings, i + 1, edition_id)["click_base"]
+        base = tracking_values(settings, f"{i + 1:032x}", edition_id)["click_base"]
         path = re.sub(r"^https?://[^/]+", "", base)
         paths.append(f"{path}/{1 + i % LINKS}")
     return paths

@@ -100,9 +100,13 @@ _SIG_CHARS = 32  # 16 bytes of HMAC-SHA256, hex
 MAX_TOKEN = 600
 
 
+#: The length of a subscriber's public id (32 hex characters).
+PUBLIC_ID_LENGTH = 32
+
+
 def new_public_id() -> str:
     """A random identifier for a subscriber (128 bits, 32 hex characters)."""
-    return secrets.token_hex(16)
+    return secrets.token_hex(PUBLIC_ID_LENGTH // 2)
 
 
 def new_secret_key() -> str:

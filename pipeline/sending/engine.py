@@ -470,7 +470,7 @@ def _send_claimed(
             attributes=row.attributes,
         )
         if row.tracking and skeleton.tracked:
-            values.update(tracking_values(settings, row.subscriber_id, edition_id))
+            values.update(tracking_values(settings, row.public_id, edition_id))
         envelope = None
         if return_path:
             envelope = verp_address(return_path, secret, "b", row.id)

@@ -1,7 +1,7 @@
 """What to track for an edition (settings, its lists, the issue) and for one recipient.
 
 The recipient's values are two URLs built on one signed token (purpose ``track``: the
-subscriber and the edition), so personalisation still only joins chunks:
+subscriber's random ``public_id``, never the row id, and the edition), so personalisation still only joins chunks:
 ``click_base`` = ``{base_url}/l/{token}`` (a tracked link appends ``/{index}``) and
 ``open_url`` = ``{base_url}/o/{token}.gif``. A subscriber who turned tracking off gets
 neither, hence direct links and no pixel.
@@ -63,8 +63,9 @@ def index_links(
     return track_edition(compiled, plan)
 
 
-def tracking_values(settings: Settings, subscriber_id: int, edition_id: int) -> dict[str, str]:
-    """``click_base`` and ``open_url`` for one recipient of an edition (one HMAC)."""
-    token = make_token(settings.secrets.secret_key, "track", subscriber_id, edition_id)
+def tracking_values(settings: Settings, public_id: str, edition_id: int) -> dict[str, str]:
+    """``click_base`` and ``open_url`` for one recipient of an edition (one HMAC; the
+    subscriber's ``public_id`` is already in the claimed row: no query)."""
+    token = make_token(settings.keys, "track", public_id, edition_id)
     base = settings.newsletter.base_url
     return {"click_base": f"{base}/l/{token}", "open_url": f"{base}/o/{token}.gif"}

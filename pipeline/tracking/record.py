@@ -32,7 +32,7 @@ from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
 from pipeline.errors import WebError
 from pipeline.store.tables import deliveries, delivery_events, edition_links, subscribers
-from pipeline.tokens import read_token
+from pipeline.tokens import PUBLIC_ID_LENGTH, read_token
 from pipeline.tracking.classify import HONEYPOT_WINDOW, Verdict, request_verdict
 from pipeline.tracking.links import HONEYPOT
 
@@ -47,7 +47,9 @@ class Hit:
     """One open or click as it arrived (only the request verdict, never the request)."""
 
     kind: str  # open | click
-    subscriber_id: int
+    #: who: the subscriber's public id (what a tracking token carries), or a row id for a
+    #: link signed before tokens carried public ids (and for callers inside the pipeline)
+    subscriber: str | int
     edition_id: int
     link_index: int | None
     at: datetime
@@ -132,7 +134,7 @@ def write_hits(settings: Settings, engine: Engine, hits: Sequence[Hit]) -> int:
         rows: dict[str, dict[str, Any]] = {}
         flips: dict[int, str] = {}  # stored clicks a burst or honeypot makes machine: reason
         for hit in hits:
-            delivery = found.get((hit.edition_id, hit.subscriber_id))
+            delivery = found.get((hit.edition_id, hit.subscriber))
             if delivery is None:
                 continue
             delivery_id, sent_at = delivery
@@ -222,26 +224,28 @@ def _judge_click(
 
 def _deliveries(
     conn: Connection, hits: Iterable[Hit]
-) -> dict[tuple[int, int], tuple[int, datetime | None]]:
-    pairs = sorted({(h.edition_id, h.subscriber_id) for h in hits})
-    out: dict[tuple[int, int], tuple[int, datetime | None]] = {}
-    for start in range(0, len(pairs), 500):
-        chunk = pairs[start : start + 500]
-        query = (
-            select(
-                deliveries.c.id,
-                deliveries.c.edition_id,
-                deliveries.c.subscriber_id,
-                deliveries.c.sent_at,
+) -> dict[tuple[int, str | int], tuple[int, datetime | None]]:
+    """(edition, who) -> (delivery id, sent at) for the hits' recipients who still exist
+    and allow tracking. An erased person's public id matches no subscriber: nothing."""
+    out: dict[tuple[int, str | int], tuple[int, datetime | None]] = {}
+    hits = list(hits)
+    by_public = sorted(
+        {(h.edition_id, h.subscriber) for h in hits if isinstance(h.subscriber, str)}
+    )
+    by_row = sorted({(h.edition_id, h.subscriber) for h in hits if isinstance(h.subscriber, int)})
+    for column, pairs in ((subscribers.c.public_id, by_public), (subscribers.c.id, by_row)):
+        for start in range(0, len(pairs), 500):
+            chunk = pairs[start : start + 500]
+            query = (
+                select(deliveries.c.id, deliveries.c.edition_id, column, deliveries.c.sent_at)
+                .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+                .where(
+                    tuple_(deliveries.c.edition_id, column).in_(chunk),
+                    subscribers.c.tracking.is_(True),
+                )
             )
-            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
-            .where(
-                tuple_(deliveries.c.edition_id, deliveries.c.subscriber_id).in_(chunk),
-                subscribers.c.tracking.is_(True),
-            )
-        )
-        for row in conn.execute(query):
-            out[(row.edition_id, row.subscriber_id)] = (row.id, row.sent_at)
+            for delivery_id, edition_id, who, sent_at in conn.execute(query):
+                out[(edition_id, who)] = (delivery_id, sent_at)
     return out
 
 
@@ -294,14 +298,19 @@ class Tracker:
         self._links: OrderedDict[int, dict[int, str]] = OrderedDict()
         self._links_lock = threading.Lock()
 
-    def _read(self, token: str) -> tuple[int, int] | None:
+    def _read(self, token: str) -> tuple[str | int, int] | None:
+        """(who, edition) from a tracking token: the public id it carries, or the row id
+        of a link signed before public ids (short digits; a public id is 32 hex)."""
         try:
-            data = read_token(self.settings.secrets.secret_key, "track", token[:300])
+            data = read_token(self.settings.keys, "track", token[:300])
         except WebError:
             return None
-        if data.edition_id is None or data.subscriber_id is None:
+        if data.edition_id is None or not data.subject:
             return None
-        return data.subscriber_id, data.edition_id
+        who: str | int = data.subject
+        if data.subject.isdigit() and len(data.subject) < PUBLIC_ID_LENGTH:
+            who = int(data.subject)
+        return who, data.edition_id
 
     def links_of(self, edition_id: int) -> dict[int, str]:
         """The edition's link table (index -> target), cached per process."""

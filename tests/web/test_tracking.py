@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
+from pipeline.subscribers import service
+from pipeline.subscribers.erasure import erase
 from pipeline.tracking.stats import edition_stats
 from tests.web.conftest import Server, csrf_from, html_of, link_in, mails
 from tests.web.helpers import signup
@@ -147,3 +149,38 @@ def test_the_confirmation_email_carries_no_tracking(server: Server) -> None:
     [confirm] = mails(server.settings, "Please confirm", to="hal@example.com")
     assert f"{server.url}/l/" not in html_of(confirm)
     assert f"{server.url}/o/" not in html_of(confirm)
+
+
+def test_a_tracking_token_names_the_public_id_and_an_erased_persons_link_records_nothing(
+    server: Server,
+) -> None:
+    with shop() as shop_url:
+        send_issue(server, shop_url, ["gus@example.com", "ida@example.com"])
+        gus = service.get_subscriber(server.engine, email="gus@example.com")
+        assert gus is not None
+        links = tracked_links(message_to(server, "gus@example.com"))
+        token = links[1].rsplit("/", 2)[1]
+        assert token.split(".")[0] == gus.public_id  # never the row id
+        assert str(gus.id) not in token.split(".")[:1]
+        erase(server.engine, "gus@example.com")
+        # the next signup gets a new row and a new public id: the old link is nobody's
+        service.add_subscriber(
+            server.engine, "jo@example.com", lists=["beauty-tips"], method="cli", confirmed=True
+        )
+        with server.client(headers={"User-Agent": CHROME}) as client:
+            answer = client.get(links[1])  # still redirects: the target is the edition's
+            assert answer.status_code == 302
+            assert answer.headers["location"] == f"{shop_url}/serum"
+            assert (
+                client.get(links[1].replace("/l/", "/o/").rsplit("/", 1)[0] + ".gif").status_code
+                == 200
+            )
+        assert flush(server) == 0
+        assert recorded(server.engine) == []
+        # a living person's link is still recorded
+        with server.client(headers={"User-Agent": CHROME}) as client:
+            assert (
+                client.get(tracked_links(message_to(server, "ida@example.com"))[1]).status_code
+                == 302
+            )
+        assert flush(server) == 1
