@@ -1,10 +1,10 @@
 """What to track for an edition (settings, its lists, the issue) and for one recipient.
 
 The recipient's values are two URLs built on one signed token (purpose ``track``: the
-subscriber's random ``public_id``, never the row id, and the edition), so personalisation still only joins chunks:
-``click_base`` = ``{base_url}/l/{token}`` (a tracked link appends ``/{index}``) and
-``open_url`` = ``{base_url}/o/{token}.gif``. A subscriber who turned tracking off gets
-neither, hence direct links and no pixel.
+subscriber's random ``public_id``, never the row id, and the edition), so personalisation
+still only joins chunks: ``click_base`` = ``{base_url}/l/{token}`` (a tracked link appends
+``/{index}``) and ``open_url`` = ``{base_url}/o/{token}.gif``. A subscriber who turned
+tracking off gets neither, hence direct links and no pixel.
 """
 
 from __future__ import annotations
