@@ -18,7 +18,9 @@ Every error carries *what* happened, *where* (file and line, or row) when known,
 fix it*. Where they are caught:
 
 - at the edges: the CLI prints ``Error: <message>`` and exits 1 (``cli.app.NewsletterGroup``);
-  the web app turns a ``WebError`` into a 400 page or JSON answer (``web.app``);
+  the web app answers any that leaves a route in one handler (``web.pages.newsletter_error``:
+  400 for a bad link or address, 503 for the database or a transport, else 500; a page or
+  JSON);
 - where one bad thing must not stop the rest, and is recorded with its message: a feed
   (``feeds.sources``), an import row (``subscribers.importing``, into the rejects file), an
   issue folder in ``issue list`` (``content.issues``), one recipient's personalisation

@@ -5,8 +5,11 @@ Pages (templates/web/): the archive (``/``, ``/issues/{slug}``, ``/feed.xml``), 
 the tracked links and the open pixel (``/l/{token}/{index}``, ``/o/{token}.gif``); and
 ``POST /webhooks/sendgrid``. The OpenAPI schema is at ``/openapi.json`` (no docs UI).
 
-Every response carries the security headers; an unhandled error shows a generic 500 page
-(the traceback goes to the log). ``newsletter serve`` runs it with uvicorn.
+Every response carries the security headers. A ``NewsletterError`` that leaves a route is
+answered by one handler (``pages.newsletter_error``: 400 with its message for a bad link or
+address, 503 when the database or a transport fails, else 500; a page or JSON); any other
+error shows a generic 500 page (the traceback goes to the log). ``newsletter serve`` runs it
+with uvicorn.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings, load_settings, require_config
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, NewsletterError
 from pipeline.store.db import open_database
 from pipeline.subscribers.service import sync_lists
 from pipeline.tracking.record import Tracker
@@ -35,6 +38,7 @@ from pipeline.web import (
     archive,
     botcheck,
     logs,
+    pages,
     preferences,
     signup,
     tracking,
@@ -128,6 +132,10 @@ def create_app(
         if exc.status_code == 405:  # every method of every route at this path, not the first's
             headers["Allow"] = allowed_methods(routes, request)
         return error_page(request, exc.status_code, message, headers=headers)
+
+    @app.exception_handler(NewsletterError)
+    async def newsletter_error(request: Request, exc: NewsletterError) -> Response:
+        return pages.newsletter_error(request, exc)  # routes let their errors through
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -1,8 +1,10 @@
 """What every route shares: the app's context (settings, database, clock, templates), page
-rendering with the CSRF cookie and token, and the error pages."""
+rendering with the CSRF cookie and token, and the error pages (``error_page``, and
+``newsletter_error``: the app's one answer to a ``NewsletterError`` that leaves a route)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,8 +16,17 @@ from sqlalchemy import Engine
 
 from pipeline.clock import Clock
 from pipeline.config import Settings
+from pipeline.errors import (
+    NewsletterError,
+    SendError,
+    StoreError,
+    SubscriberError,
+    WebError,
+)
 from pipeline.render.brand import brand_globals
 from pipeline.web.security import CSRF_COOKIE, client_ip, csrf_cookie_value, make_csrf_token
+
+log = logging.getLogger("pipeline.web")
 
 
 @dataclass
@@ -123,3 +134,36 @@ def error_page(
         message=message,
         code=status,
     )
+
+
+#: The status of a NewsletterError that leaves a route, by its class (first match wins):
+#: the visitor's own mistakes (a bad link, a bad address) are 400 and their message is
+#: shown; the database or a transport not answering is 503; anything else (templates,
+#: settings) is the operator's to fix: 500. Only 4xx messages are shown to the visitor.
+ERROR_STATUS: tuple[tuple[type[NewsletterError], int], ...] = (
+    (WebError, 400),
+    (SubscriberError, 400),
+    (StoreError, 503),
+    (SendError, 503),
+)
+
+SERVER_MESSAGES = {
+    503: "We could not do this just now. Please try again in a few minutes.",
+    500: "Something went wrong on our side. Please try again later.",
+}
+
+
+def error_status(exc: NewsletterError) -> int:
+    return next((status for kind, status in ERROR_STATUS if isinstance(exc, kind)), 500)
+
+
+def newsletter_error(request: Request, exc: NewsletterError) -> Response:
+    """The answer to a NewsletterError that a route let through: a page for people or JSON
+    for programs, with the status of ``ERROR_STATUS``; 5xx details go to the log only."""
+    status = error_status(exc)
+    if status >= 500:
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        message = SERVER_MESSAGES[status]
+        headers = {"Retry-After": "300"} if status == 503 else None
+        return error_page(request, status, message, headers=headers)
+    return error_page(request, status, f"Sorry, {exc}.")

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from pipeline.errors import WebError
 from pipeline.subscribers import service
 from pipeline.subscribers.links import subscriber_for_token
 from pipeline.tokens import Token, read_token
@@ -84,10 +83,7 @@ def _page(
 async def preferences_page(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
-    try:
-        data = _read(ctx, token)
-    except WebError as exc:
-        return error_page(request, 400, f"Sorry, {exc}.")
+    data = _read(ctx, token)  # a bad link: WebError, the app's handler answers 400
     view = await run_in_threadpool(_view, ctx, data)
     if view is None:
         return error_page(request, 400, "Sorry, this link is not valid any more.")
@@ -98,10 +94,7 @@ async def preferences_page(
 async def preferences_save(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
-    try:
-        data = _read(ctx, token)
-    except WebError as exc:
-        return error_page(request, 400, f"Sorry, {exc}.")
+    data = _read(ctx, token)
     form = await read_small_form(request, MAX_BODY)
     if form is None:
         return error_page(request, 400, "The form could not be read. Please try again.")

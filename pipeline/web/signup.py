@@ -408,10 +408,7 @@ def _confirm_token(ctx: WebContext, token: str) -> tuple[Token, SubscriberInfo]:
 async def confirm_page(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
-    try:
-        data, info = await run_in_threadpool(_confirm_token, ctx, token)
-    except WebError as exc:
-        return error_page(request, 400, f"Sorry, {exc}.")
+    data, info = await run_in_threadpool(_confirm_token, ctx, token)  # WebError: 400
     wanted = [s for s in data.data.split(",") if s in ctx.settings.list_slugs]
     return page(
         request,
@@ -435,10 +432,7 @@ async def confirm(token: str, request: Request, ctx: WebContext = Depends(get_ct
         csrf if isinstance(csrf, str) else None,
     ):
         return error_page(request, 403, "This page had expired. Please open the link again.")
-    try:
-        outcome = await run_in_threadpool(confirm_signup, ctx, token, ctx.ip(request))
-    except WebError as exc:
-        return error_page(request, 400, f"Sorry, {exc}.")
+    outcome = await run_in_threadpool(confirm_signup, ctx, token, ctx.ip(request))
     return page(request, "confirmed.html", **outcome)
 
 

@@ -23,7 +23,7 @@ from pipeline.subscribers.service import SubscriberInfo
 from pipeline.tokens import Token, make_token, read_token
 from pipeline.web.events import record_link_unsubscribe
 from pipeline.web.mail import list_names
-from pipeline.web.pages import WebContext, error_page, get_ctx, page
+from pipeline.web.pages import WebContext, get_ctx, page
 from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, read_small_form
 
 router = APIRouter()
@@ -67,10 +67,7 @@ def _who(ctx: WebContext, data: Token) -> SubscriberInfo | None:
 async def unsubscribe_page(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
-    try:
-        data = _read(ctx, token)
-    except WebError as exc:
-        return error_page(request, 400, f"Sorry, {exc}.")
+    data = _read(ctx, token)  # a bad link: WebError, the app's handler answers 400
     info = await run_in_threadpool(_who, ctx, data)
     return page(
         request,
@@ -116,9 +113,9 @@ async def unsubscribe_now(
     try:
         data = _read(ctx, token)
     except WebError as exc:
-        if one_click:
+        if one_click:  # mail providers get plain text; people get the app's error page
             return PlainTextResponse(f"{exc}\n", status_code=400)
-        return error_page(request, 400, f"Sorry, {exc}.")
+        raise
     ip = ctx.ip(request)
     if one_click:
         await run_in_threadpool(unsubscribe_everywhere, ctx, data, "one-click", ip)
