@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 JS := tools/js
 JS_STAMP := $(JS)/node_modules/.installed
 
-.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build vendor-altcha brand js reference
+.PHONY: demo test lint typecheck pytest bench golden clean browser-check lock docs docs-build vendor-altcha vendor-studio brand js reference
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,11 @@ clean:
 # Refresh the ALTCHA widget served by the app from the npm registry (commit the result).
 vendor-altcha:
 	scripts/vendor-altcha.sh $(ALTCHA_VERSION)
+
+# Refresh the studio's Markdown editor (EasyMDE) and htmx from the npm registry (commit the
+# result): make vendor-studio [EASYMDE_VERSION=2.21.0] [HTMX_VERSION=2.0.11]
+vendor-studio:
+	scripts/vendor-studio.sh $(EASYMDE_VERSION) $(HTMX_VERSION)
 
 # docs/reference/commands.md and configuration.md, from the Typer app and the settings model
 reference: $(STAMP)

@@ -423,6 +423,14 @@ class SunsetSection(_Model):
     min_issues: int = Field(3, ge=1, description="issues received before sunsetting applies")
 
 
+class StudioSection(_Model):
+    """The editors' studio (``/admin``)."""
+
+    git_commit: bool = Field(
+        False, description="commit every save to git, with the editor as its author"
+    )
+
+
 class Secrets(_Model):
     """Values that only ever come from the environment."""
 
@@ -469,6 +477,7 @@ class Settings(_Model):
     bounces: BouncesSection = BouncesSection()
     sunset: SunsetSection = SunsetSection()
     tracking: TrackingSection = TrackingSection()
+    studio: StudioSection = StudioSection()
     # Not read from the file:
     root: Path = Path(".")
     config_path: Path | None = None
@@ -549,6 +558,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "bounces": BouncesSection,
     "sunset": SunsetSection,
     "tracking": TrackingSection,
+    "studio": StudioSection,
 }
 
 

@@ -18,7 +18,7 @@ from pipeline.cli.app import (
     issue_app,
     print_json,
 )
-from pipeline.errors import ContentError, NewsletterError, RenderError
+from pipeline.errors import NewsletterError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -128,15 +128,9 @@ def build(
 
 def run_checks(settings: Settings, slug: str) -> tuple[list[Finding], Build | None]:
     """Every check; an issue that does not load or render is one error finding."""
-    from pipeline.render.checks import error
-    from pipeline.sending.editions import build_checked
+    from pipeline.sending.editions import checked_findings
 
-    try:
-        result = build_checked(settings, _database_engine(settings), slug)
-    except (ContentError, RenderError, NewsletterError) as exc:
-        code = "template" if isinstance(exc, RenderError) else "content"
-        return [error(code, exc.what, exc.path or "issues", exc.line, exc.fix or "")], None
-    return result.findings, result
+    return checked_findings(settings, _database_engine(settings), slug)
 
 
 @issue_app.command("check")

@@ -156,10 +156,11 @@ def _article_files(
     return found
 
 
-def load_issue(settings: Settings, slug: str) -> Issue:
-    """Load ``issues/<slug>/``; raises ContentError naming file and line on bad input."""
+def load_issue(settings: Settings, slug: str, *, folder: Path | None = None) -> Issue:
+    """Load ``issues/<slug>/`` (or ``folder``: a draft copy of it, for the studio's preview);
+    raises ContentError naming file and line on bad input."""
     check_slug(slug)
-    folder = settings.issues_dir / slug
+    folder = folder or settings.issues_dir / slug
     path = folder / "issue.md"
     label = display_path(settings, path)
     if not path.is_file():

@@ -193,12 +193,14 @@ def build_issue(
     recent: Sequence[tuple[str, str]] = (),
     fields: Collection[str] | None = None,
     sent: datetime | None = None,
+    folder: Path | None = None,
 ) -> Build:
-    """Load, render and check ``issues/<slug>``. Raises ContentError or RenderError
-    (naming file and line) when the issue cannot be rendered at all; check problems are
-    returned as findings. ``recent`` (slug, text part of editions sent lately) adds the
-    check against them: ``pipeline.sending.editions.build_checked`` reads and passes them."""
-    issue = load_issue(settings, slug)
+    """Load, render and check ``issues/<slug>`` (or ``folder``, a draft copy of it). Raises
+    ContentError or RenderError (naming file and line) when the issue cannot be rendered at
+    all; check problems are returned as findings. ``recent`` (slug, text part of editions
+    sent lately) adds the check against them: ``pipeline.sending.editions.build_checked``
+    reads and passes them."""
+    issue = load_issue(settings, slug, folder=folder)
     context, images = issue_context(settings, issue, sent=sent)
     compiled = render_email(
         settings,

@@ -35,7 +35,10 @@ from pipeline.store.tables import deliveries, edition_links, editions
 from pipeline.tracking.links import Link
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pipeline.render.build import Build
+    from pipeline.render.findings import Finding
 
 RECENT_DAYS = 60  # how far back the duplicate check looks for sent editions
 
@@ -239,15 +242,33 @@ def build_checked(
     *,
     web: bool = True,
     clock: Clock | None = None,
+    folder: Path | None = None,
 ) -> Build:
     """``build_issue`` plus the check against the editions sent lately (when there is a
-    database): what ``issue check`` and the digest run."""
+    database): what ``issue check``, the digest and the studio's preview run (``folder``: a
+    draft copy of the issue folder)."""
     from pipeline.render.build import build_issue
     from pipeline.subscribers.tags import known_fields
 
     recent = recent_texts(engine, slug, clock) if engine is not None else []
     fields = known_fields(settings, engine) if engine is not None else None
-    return build_issue(settings, slug, web=web, recent=recent, fields=fields)
+    return build_issue(settings, slug, web=web, recent=recent, fields=fields, folder=folder)
+
+
+def checked_findings(
+    settings: Settings, engine: Engine | None, slug: str, *, folder: Path | None = None
+) -> tuple[list[Finding], Build | None]:
+    """Every check (``build_checked``); an issue that does not load or render is one error
+    finding naming its file and line: what ``issue check`` prints and the studio shows."""
+    from pipeline.errors import NewsletterError, RenderError
+    from pipeline.render.findings import error
+
+    try:
+        result = build_checked(settings, engine, slug, folder=folder)
+    except NewsletterError as exc:
+        code = "template" if isinstance(exc, RenderError) else "content"
+        return [error(code, exc.what, exc.path or "issues", exc.line, exc.fix or "")], None
+    return result.findings, result
 
 
 def _store_links(conn: Connection, edition_id: int, links: Sequence[Link]) -> None:

@@ -54,8 +54,11 @@ log = logging.getLogger("pipeline.web")
 #: Files the app serves itself: the vendored ALTCHA widget and its workers.
 STATIC = Path(__file__).parent / "static"
 
-#: The largest request body any page takes (the webhook has its own, larger cap).
+#: The largest request body any page takes (the webhook has its own, larger cap; the
+#: studio's image uploads theirs).
 MAX_BODY = 64_000
+#: The studio's forms: an image upload of up to 8 MB.
+MAX_STUDIO_BODY = 9 * 1024 * 1024
 
 MESSAGES = {
     404: "There is nothing at this address.",
@@ -121,7 +124,11 @@ def create_app(
     app.get("/archive", summary="The archive of sent issues (alias of /)")(archive.archive_index)
     routes += [route for route in app.router.routes if isinstance(route, APIRoute)]
     # Outermost last: the headers wrap everything, then every body is capped before routing.
-    app.add_middleware(BodyLimit, default=MAX_BODY, limits={"/webhooks/": webhooks.MAX_BODY})
+    app.add_middleware(
+        BodyLimit,
+        default=MAX_BODY,
+        limits={"/webhooks/": webhooks.MAX_BODY, "/admin/": MAX_STUDIO_BODY},
+    )
     app.add_middleware(PathGuard)
     app.add_middleware(SecurityHeaders, hsts=https)
 
