@@ -335,8 +335,15 @@ class SendgridStandIn:
         self.name_field = True
         self.lose_replies = 0  # the next N accepted requests get no reply (connection cut)
 
-    def answer(self, body: dict[str, Any], auth: str) -> tuple[int, dict[str, str], bytes] | None:
+    def answer(
+        self, body: dict[str, Any], auth: str, content_type: str = "application/json"
+    ) -> tuple[int, dict[str, str], bytes] | None:
         problems = sendgrid_violations(body)
+        media, _, params = content_type.partition(";")
+        if media.strip().lower() != "application/json":
+            problems.append(f"Content-Type {content_type!r} is not application/json")
+        elif params.strip() and params.strip().lower().replace(" ", "") != "charset=utf-8":
+            problems.append(f"Content-Type {content_type!r}: the body is UTF-8")
         with self.lock:
             self.requests.append(body)
             self.auth.append(auth)
@@ -379,7 +386,11 @@ def sendgrid_api() -> Iterator[SendgridStandIn]:
                 headers: dict[str, str] = {}
                 status, payload = 404, b"{}"
             else:
-                answer = stand_in.answer(body, self.headers.get("Authorization", ""))
+                answer = stand_in.answer(
+                    body,
+                    self.headers.get("Authorization", ""),
+                    self.headers.get("Content-Type", ""),
+                )
                 if answer is None:  # accepted, and the reply is lost
                     self.close_connection = True
                     self.connection.shutdown(2)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from email.message import EmailMessage
 
 import pytest
@@ -150,3 +151,18 @@ def test_encoded_words_stay_short() -> None:
     words = encoded_words("Zoë " * 100).split("\r\n ")
     assert len(words) > 1
     assert all(len(w) <= 75 for w in words)
+
+
+def test_message_ids_are_unique_within_and_across_skeletons(file_settings: Settings) -> None:
+    """A random prefix per skeleton and a counter: no two messages share an id, whether
+    they come from one skeleton (one worker) or from several (several workers)."""
+    compiled = sample_compiled()
+    skeletons = [
+        MessageSkeleton(file_settings, compiled, slug="s", lists=["beauty-tips"]) for _ in range(3)
+    ]
+    ids = [s.new_message_id() for s in skeletons for _ in range(5_000)]
+    assert len(set(ids)) == len(ids)
+    pattern = re.compile(r"<[0-9a-f]{24}\.[0-9a-f]+@glownotes\.example\.com>")
+    assert all(pattern.fullmatch(i) for i in ids)
+    # RFC 5322 msg-id: dot-atom-text on the left; no two skeletons share a prefix
+    assert len({i.split(".", 1)[0] for i in ids}) == 3

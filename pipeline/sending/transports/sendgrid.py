@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import orjson
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
@@ -50,10 +51,21 @@ _NAMED = re.compile(r"personalizations[./\[](\d+)")
 _HTML_SPECIAL = re.compile(r"[&<>\"']")
 _URL_FIELDS = frozenset({"unsubscribe_url", "preferences_url", "web_url", "click_base", "open_url"})
 MAX_PERSONALIZATIONS = 1000
+# The body goes to the official client as text with this type, so the client sends it as
+# it is instead of running json.dumps over it again (python_http_client serialises only
+# when the Content-Type is exactly "application/json").
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 MISSING_KEY_FIX = (
     "export SENDGRID_API_KEY=SG.xxxx (an API key with Mail Send permission), "
     'or set [sending] transport = "maildir" in newsletter.toml'
 )
+
+
+def request_body(payload: dict[str, Any]) -> str:
+    """The JSON text of one request. orjson writes a request of 1,000 personalizations
+    about eight times faster than the standard library (bench/bench_sendgrid.py); the
+    text is UTF-8, as JSON_HEADERS says."""
+    return orjson.dumps(payload).decode()
 
 
 class _Template:
@@ -330,7 +342,9 @@ class SendgridTransport(Transport):
             attempt += 1
             self.requests += 1
             try:
-                response = self._client().post(request_body=payload)
+                response = self._client().post(
+                    request_body=request_body(payload), request_headers=JSON_HEADERS
+                )
             except HTTPError as exc:
                 code = int(exc.status_code)
                 detail = _error_detail(exc.body)
