@@ -419,6 +419,13 @@ class BouncesSection(_Model):
     timeout: float = Field(30.0, gt=0)
 
 
+class EditorialSection(_Model):
+    """Editorial review: draft -> in review -> approved -> scheduled."""
+
+    require_approval: bool = False  # unapproved issues cannot be scheduled or sent
+    allow_self_approval: bool = False  # may the person who submitted an issue approve it?
+
+
 class SunsetSection(_Model):
     min_issues: int = Field(3, ge=1, description="issues received before sunsetting applies")
 
@@ -476,6 +483,7 @@ class Settings(_Model):
     audience: AudienceSection = AudienceSection()
     bounces: BouncesSection = BouncesSection()
     sunset: SunsetSection = SunsetSection()
+    editorial: EditorialSection = EditorialSection()
     tracking: TrackingSection = TrackingSection()
     studio: StudioSection = StudioSection()
     # Not read from the file:
@@ -557,6 +565,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "audience": AudienceSection,
     "bounces": BouncesSection,
     "sunset": SunsetSection,
+    "editorial": EditorialSection,
     "tracking": TrackingSection,
     "studio": StudioSection,
 }

@@ -11,6 +11,8 @@
     ├── SendError                    editions, the ledger, transports
     │   └── TransportError           a transport could not be used at all
     ├── ScheduleError                schedules and due editions
+    ├── ApprovalError                editorial review: submit, approve, reject
+    │   └── NotApproved              an issue that needs approval is not approved (now)
     ├── FeedError                    feeds and the inbox
     └── WebError                     tokens and web requests
 
@@ -118,6 +120,15 @@ class TransportError(SendError):
 
 class ScheduleError(NewsletterError):
     """A schedule is impossible (past time, non-existent local time, wrong state)."""
+
+
+class ApprovalError(NewsletterError):
+    """An editorial review step is not possible (wrong state, self-approval, no reason)."""
+
+
+class NotApproved(ApprovalError):
+    """``[editorial] require_approval`` is on and the issue is not approved, or its files
+    changed since it was approved (which voids the approval)."""
 
 
 class FeedError(NewsletterError):

@@ -13,6 +13,7 @@ from pipeline.cli import (  # noqa: F401
     issue,
     lists,
     project,
+    review,
     schedule,
     sending,
     stats,

@@ -214,7 +214,7 @@ def preview(
 @issue_app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """List the issue folders, newest first, with where each stands (draft, check errors,
-    scheduled for when, sending with %, sent when, missed, cancelled)."""
+    in review, approved, rejected, scheduled for when, sending with %, sent when, ...)."""
     from pipeline.cli.tables import Column, fit_table
     from pipeline.scheduling.overview import issue_states
 
@@ -231,6 +231,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
                     "send_at": r.summary.send_at.isoformat() if r.summary.send_at else None,
                     "state": r.state,
                     "state_detail": r.detail,
+                    "review": r.review.as_dict() if r.review is not None else None,
                     "error": r.summary.error or None,
                 }
                 for r in states

@@ -298,6 +298,9 @@ def _summary(report: DueReport) -> str:
     paused = [o for o in report.outcomes if o.action == "paused"]
     if paused:
         parts.append(f"{len(paused)} paused")
+    held = [o for o in report.outcomes if o.action == "held"]
+    if held:
+        parts.append(f"{len(held)} held (not approved)")
     return "send-due: " + ", ".join(parts) + ("." if report.ok else " (exit 1).")
 
 
@@ -332,7 +335,8 @@ def send_due_cmd(
 ) -> None:
     """Send every due edition and resume interrupted ones, then exit (run it from cron).
 
-    Exit status 1 when an edition was missed, paused or failed, so cron's mail notices.
+    Exit status 1 when an edition was missed, held (not approved), paused or failed, so
+    cron's mail notices.
     """
     from pipeline.scheduling.due import send_due
 

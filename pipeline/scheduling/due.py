@@ -5,13 +5,16 @@ One run, as cron starts it every few minutes:
 1. Each ``scheduled`` edition whose ``send_at`` has come is claimed with one atomic state
    change (``scheduled -> sending``; of several runs racing, exactly one wins). One due
    longer ago than ``sending.max_lateness_hours`` is marked ``missed`` instead and reported
-   (``include_late`` sends it, and also editions an earlier run marked missed).
+   (``include_late`` sends it, and also editions an earlier run marked missed). With
+   ``[editorial] require_approval``, one whose issue is not approved for the files it was
+   frozen from (``pipeline.editorial``) is *held*: left scheduled, with the reason logged.
 2. Every ``sending`` edition is then sent: the one just claimed, one another run is
    sending (the ledger's batch claims let several runs share it safely), and one whose
    process died (its ``in_flight`` rows are reclaimed after ``sending.claim_lease_seconds``).
 
 Events go to the ``pipeline.scheduling`` logger (the CLI decides where they are shown);
-``DueReport.ok`` is False when an edition was missed, paused, failed or could not be sent.
+``DueReport.ok`` is False when an edition was missed, held, paused, failed or could not be
+sent.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from pipeline.clock import Clock
+from pipeline.clock import Clock, FixedClock
 from pipeline.config import Settings
+from pipeline.editorial.review import check_approved
 from pipeline.errors import NewsletterError
 from pipeline.scheduling.runs import finish_run, start_run
 from pipeline.scheduling.timeparse import format_duration, format_local
@@ -43,7 +47,7 @@ class EditionOutcome:
 
     slug: str
     edition_id: int
-    action: str  # sent | sending | missed | paused | failed | error
+    action: str  # sent | sending | missed | held | paused | failed | error
     send_at: datetime | None
     status: str = ""  # the edition's status afterwards
     sent: int = 0
@@ -135,6 +139,22 @@ def _next_scheduled(engine: Engine) -> tuple[str, datetime] | None:
     return (rows[0].slug, rows[0].send_at) if rows else None
 
 
+def _approved(settings: Settings, engine: Engine, row: Any, report: DueReport) -> bool:
+    """With ``[editorial] require_approval``: is the due edition's issue still approved, for
+    the files it was frozen from? If not it is held (left scheduled) and the reason logged."""
+    try:
+        check_approved(settings, engine, row.slug, clock=FixedClock(report.now), frozen=True)
+    except NewsletterError as exc:  # NotApproved, or a folder that is gone
+        text = f"held {row.slug}: not sent because {exc}"
+        report.outcomes.append(
+            EditionOutcome(row.slug, row.id, "held", row.send_at, status=row.status, message=text)
+        )
+        fields = {"event": "held", "slug": row.slug, "edition_id": row.id}
+        log.error(text, extra={"fields": fields})
+        return False
+    return True
+
+
 def _claim_due(
     settings: Settings,
     engine: Engine,
@@ -163,6 +183,8 @@ def _claim_due(
                 )
                 report.outcomes.append(outcome)
                 log.error(text, extra={"fields": {**fields, "event": "missed"}})
+            continue
+        if not _approved(settings, engine, row, report):
             continue
         claimed = transition(
             engine,

@@ -1,5 +1,6 @@
-"""Where each issue stands, for `newsletter issue list`: draft, check errors, frozen,
-scheduled for when, sending with %, paused with %, sent when, missed, cancelled."""
+"""Where each issue stands, for `newsletter issue list`: draft, check errors, in review,
+approved, rejected, changed since approval, frozen, scheduled for when, held (scheduled but
+no longer approved), sending with %, paused with %, sent when, missed, cancelled."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import Engine, case, func, select
 from pipeline.config import Settings
 from pipeline.content.issues import list_issues
 from pipeline.content.models import IssueSummary
+from pipeline.editorial.review import ReviewState, states_of
 from pipeline.errors import NewsletterError
 from pipeline.render.checkcache import draft_errors
 from pipeline.store.tables import deliveries, editions
@@ -23,6 +25,7 @@ class IssueState:
     summary: IssueSummary
     state: str  # draft, check errors, frozen, scheduled, sending, paused, sent, missed, ...
     detail: str  # "2026-12-01 09:00", "45%", "3 errors", ...
+    review: ReviewState | None = None  # None: never submitted for review
 
     @property
     def label(self) -> str:
@@ -47,6 +50,22 @@ def _draft_state(settings: Settings, summary: IssueSummary) -> tuple[str, str]:
     return ("check errors", f"({errors})") if errors else ("draft", "")
 
 
+def _held(settings: Settings, review: ReviewState | None) -> bool:
+    """A scheduled edition that ``send-due`` will not send: approval is required and the
+    issue is not (or no longer) approved for the files it was frozen from."""
+    if not settings.editorial.require_approval:
+        return False
+    return review is None or review.state != "scheduled" or review.changed_since_approval
+
+
+def _why_held(review: ReviewState | None) -> str:
+    if review is None:
+        return "not approved"
+    if review.state == "approved" and not review.changed_since_approval:
+        return "reschedule"  # approved again after the edition was frozen
+    return review.short_label
+
+
 def _local(when: datetime, tz: tzinfo) -> str:
     """``2026-12-01 09:00`` on the newsletter's wall clock (the table says which zone)."""
     return when.astimezone(tz).strftime("%Y-%m-%d %H:%M")
@@ -59,11 +78,18 @@ def issue_states(settings: Settings, engine: Engine) -> list[IssueState]:
     with engine.connect() as conn:
         found = {r.slug: r for r in conn.execute(select(editions))}
     progress = _progress(engine) if found else {}
+    reviews = states_of(settings, engine)
     states: list[IssueState] = []
     for summary in list_issues(settings):
         row = found.get(summary.slug)
-        if row is None:
+        review = reviews.get(summary.slug)
+        if row is None and review is not None and review.label != "draft":
+            state, detail = review.short_label, ""
+        elif row is None:
             state, detail = _draft_state(settings, summary)
+        elif row.status == "scheduled" and _held(settings, review):
+            state = "held"
+            detail = f"({_why_held(review)})"
         elif row.status == "scheduled" and row.send_at is not None:
             state, detail = "scheduled", _local(row.send_at, tz)
         elif row.status in ("sending", "paused"):
@@ -74,5 +100,5 @@ def issue_states(settings: Settings, engine: Engine) -> list[IssueState]:
             state, detail = "sent", _local(when, tz) if when is not None else ""
         else:  # frozen, missed, cancelled
             state, detail = row.status, ""
-        states.append(IssueState(summary, state, detail))
+        states.append(IssueState(summary, state, detail, review))
     return states

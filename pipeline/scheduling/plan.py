@@ -3,7 +3,9 @@
 ``schedule_issue`` builds and checks the issue (``freeze_edition`` refuses on check errors),
 reads the time (``--at``, else ``send_at`` in the issue's front matter) in the newsletter's
 time zone, refuses a time in the past or one a daylight-saving change skips or repeats, and
-freezes the edition as ``scheduled`` with ``send_at`` in UTC. When the slug starts with a
+freezes the edition as ``scheduled`` with ``send_at`` in UTC. With ``[editorial]
+require_approval`` the issue must be approved first (``pipeline.editorial``), and its
+review state becomes ``scheduled``. When the slug starts with a
 date more than a day away from the send date, the result carries a warning: the issue is
 dated by its send time (``pipeline.content.dates``), not by its folder's name.
 """
@@ -16,9 +18,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from pipeline.clock import Clock
+from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
 from pipeline.content.dates import schedule_warnings
+from pipeline.editorial.review import check_approved, mark_scheduled, mark_unscheduled
 from pipeline.errors import NewsletterError, ScheduleError
 from pipeline.scheduling.timeparse import Fold, format_local, from_value, parse_when, zone
 from pipeline.sending.editions import (
@@ -130,9 +133,11 @@ def _freeze(
     clock: Clock,
     existed: bool,
 ) -> Scheduled:
+    check_approved(settings, engine, slug, clock=clock)  # [editorial] require_approval
     edition_id = freeze_edition(
         settings, engine, slug, status="scheduled", send_at=when, clock=clock
     )
+    mark_scheduled(engine, slug, clock=clock)
     found = find_edition(engine, slug)
     lists = tuple(found.lists) if found is not None else ()
     return Scheduled(
@@ -227,8 +232,9 @@ def reschedule_issue(
         raise
 
 
-def unschedule_issue(engine: Engine, slug: str) -> Edition:
-    """Take a scheduled (or missed) edition off the schedule; it stays frozen, unsent."""
+def unschedule_issue(engine: Engine, slug: str, *, clock: Clock | None = None) -> Edition:
+    """Take a scheduled (or missed) edition off the schedule; it stays frozen, unsent (and
+    an approved issue is approved again, no longer scheduled)."""
     existing = find_edition(engine, slug)
     if existing is None or existing.status not in ("scheduled", "missed"):
         state = "not in the database" if existing is None else existing.status
@@ -241,6 +247,7 @@ def unschedule_issue(engine: Engine, slug: str) -> Edition:
             f"{slug} was claimed for sending a moment ago and can no longer be unscheduled",
             fix=f"see 'newsletter issue status {slug}'",
         )
+    mark_unscheduled(engine, slug, clock=clock or SystemClock())
     return existing
 
 

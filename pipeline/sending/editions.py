@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from pipeline.clock import Clock, FixedClock, SystemClock
 from pipeline.config import Settings
 from pipeline.content.dates import send_time
+from pipeline.editorial.review import check_approved, mark_scheduled
 from pipeline.errors import CheckFailed, SendError
 from pipeline.render.personalise import CompiledEdition
 from pipeline.sending.audience import require_audience
@@ -348,12 +349,16 @@ def freeze_for_sending(
 ) -> Edition:
     """The edition ``issue send`` sends: the issue frozen (again) while nothing has been
     sent (also one "sent" to nobody), or, when another run started it meanwhile, that run's
-    edition (this one joins)."""
+    edition (this one joins). With ``[editorial] require_approval`` only an approved issue
+    is frozen (NotApproved otherwise)."""
     existing = find_edition(engine, slug)
     # "sent" with an empty ledger: sent to nobody (before that was refused); store_edition
     # checks the ledger under a lock (can_refreeze).
     if existing is None or existing.status in (*REFREEZABLE, "sent"):
+        now = clock or SystemClock()
+        check_approved(settings, engine, slug, clock=now)  # [editorial] require_approval
         # EditionStarted: a concurrent `issue send` or `send-due` started it; join it.
         with contextlib.suppress(EditionStarted):
             freeze_edition(settings, engine, slug, clock=clock)
+            mark_scheduled(engine, slug, clock=now)
     return get_edition(engine, slug)

@@ -301,6 +301,41 @@ edition_links = Table(
     Column("kind", String(20), nullable=False, default="link"),  # link | honeypot | text
 )
 
+# ---- editorial review: draft -> in_review -> approved -> scheduled (pipeline.editorial) ----
+issue_reviews = Table(
+    "issue_reviews",
+    metadata,
+    Column("slug", String(200), primary_key=True),  # the issue folder's name
+    # draft | in_review | approved | scheduled
+    Column("state", String(20), nullable=False),
+    Column("submitted_by", String(100), nullable=True),
+    Column("submitted_at", UTCDateTime, nullable=True),
+    Column("approved_by", String(100), nullable=True),
+    Column("approved_at", UTCDateTime, nullable=True),
+    # sha256 of the issue folder's files when it was approved (pipeline.editorial.hashing)
+    Column("approved_hash", String(64), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+issue_review_log = Table(
+    "issue_review_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "slug",
+        String(200),
+        ForeignKey("issue_reviews.slug", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # submitted | approved | rejected | voided | scheduled | unscheduled
+    Column("action", String(20), nullable=False),
+    Column("by", String(100), nullable=False),  # a person, or "newsletter" for the pipeline
+    Column("at", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("content_hash", String(64), nullable=True),  # the folder's hash at that moment
+    Index("ix_issue_review_log_slug", "slug", "id"),
+)
+
 # ---- scheduled sending: one row per `newsletter send-due` run (is cron alive?) ----------
 send_runs = Table(
     "send_runs",
