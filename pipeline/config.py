@@ -431,11 +431,16 @@ class SunsetSection(_Model):
 
 
 class StudioSection(_Model):
-    """The editors' studio (``/admin``)."""
+    """The editors' studio (``/admin``) and the HTTP API (``/api/v1``): saving, sessions and
+    sign-in."""
 
     git_commit: bool = Field(
         False, description="commit every save to git, with the editor as its author"
     )
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="hours a sign-in lasts")
+    login_max_failures: int = Field(5, ge=1, description="failed sign-ins per account per window")
+    login_ip_max_failures: int = Field(20, ge=1, description="failed sign-ins per IP per window")
+    login_window: int = Field(900, ge=1, description="seconds")
 
 
 class Secrets(_Model):

@@ -14,7 +14,10 @@
     ├── ApprovalError                editorial review: submit, approve, reject
     │   └── NotApproved              an issue that needs approval is not approved (now)
     ├── FeedError                    feeds and the inbox
-    └── WebError                     tokens and web requests
+    ├── WebError                     tokens and web requests
+    ├── TrackingError                open and click tracking, statistics, charts
+    └── AccountError                 the studio's accounts and API tokens
+        └── LoginError               a sign-in refused (wrong password, locked, disabled)
 
 Every error carries *what* happened, *where* (file and line, or row) when known, and *how to
 fix it*. Where they are caught:
@@ -141,3 +144,18 @@ class WebError(NewsletterError):
 
 class TrackingError(NewsletterError):
     """Open and click tracking, statistics and charts."""
+
+
+class AccountError(NewsletterError):
+    """An editor's account or an API token cannot be created, found or changed."""
+
+
+class LoginError(AccountError):
+    """A sign-in is refused: wrong address or password, too many failures, disabled.
+
+    ``retry_after`` is the number of seconds until a locked sign-in may be tried again
+    (0 when the refusal is not a lock)."""
+
+    def __init__(self, what: str, *, fix: str | None = None, retry_after: int = 0) -> None:
+        self.retry_after = retry_after
+        super().__init__(what, fix=fix)

@@ -18,6 +18,8 @@ from pipeline.cli import (  # noqa: F401
     sending,
     stats,
     subscribers,
+    tokens,
+    users,
     web,
 )
 from pipeline.cli.app import app

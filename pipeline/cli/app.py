@@ -83,6 +83,8 @@ feeds_app = _typer("RSS and Atom sources that fill the article inbox.")
 inbox_app = _typer("Articles fetched from feeds, waiting to be used in an issue.")
 digest_app = _typer("The recurring digest drafted from new inbox entries.")
 bounces_app = _typer("The bounce mailbox: bounces and unsubscribe requests sent by mail.")
+users_app = _typer("Accounts of the editors' studio (/admin): add, list, disable, reset passwords.")
+tokens_app = _typer("Bearer tokens for the HTTP API (/api/v1): create, list, revoke.")
 
 app.add_typer(issue_app, name="issue")
 app.add_typer(subscribers_app, name="subscribers")
@@ -92,6 +94,8 @@ app.add_typer(feeds_app, name="feeds")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(digest_app, name="digest")
 app.add_typer(bounces_app, name="bounces")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 _state: dict[str, Any] = {"config": None}
 

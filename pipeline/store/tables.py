@@ -413,3 +413,56 @@ spent_tokens = Table(
     Column("expires_at", UTCDateTime, nullable=False),  # after this the token is dead anyway
     Index("ix_spent_tokens_expires_at", "expires_at"),
 )
+
+# ---- the studio: editors' accounts, API tokens, failed sign-ins, the audit log -----------
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # Random, never reused: what session cookies carry (never the row id).
+    Column("public_id", String(32), nullable=False, unique=True, default=new_public_id),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False, unique=True),  # lower-case
+    Column("role", String(20), nullable=False),  # editor | approver | admin
+    Column("password_hash", String(200), nullable=False),  # Argon2id, PHC string
+    Column("disabled", Boolean, nullable=False, default=False),
+    # Bumped when the password is reset or the account disabled: older sessions stop working.
+    Column("session_epoch", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("last_login_at", UTCDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),  # editor | approver | admin
+    Column("digest", String(64), nullable=False, unique=True),  # SHA-256 of the secret, hex
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(400), nullable=False),  # "account:<email>" or "ip:<address or /64>"
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_key", "key", "at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, default=utcnow),
+    Column("actor", String(400), nullable=False),  # an account's email, "token:<name>", "cli"
+    Column("action", String(100), nullable=False),  # e.g. "login", "issue.schedule"
+    Column("target", String(400), nullable=False, default=""),
+    Column("detail", JSON, nullable=True),
+    Index("ix_audit_log_at", "at"),
+)

@@ -2,8 +2,9 @@
 
 Pages (templates/web/): the archive (``/``, ``/issues/{slug}``, ``/feed.xml``), signup
 (``/subscribe``, ``/confirm/{token}``), ``/unsubscribe/{token}``, ``/preferences/{token}``;
-the tracked links and the open pixel (``/l/{token}/{index}``, ``/o/{token}.gif``); and
-``POST /webhooks/sendgrid``. The OpenAPI schema is at ``/openapi.json`` (no docs UI).
+the tracked links and the open pixel (``/l/{token}/{index}``, ``/o/{token}.gif``);
+``POST /webhooks/sendgrid``; and the editors' studio under ``/admin`` (``pipeline.studio``,
+every page behind a sign-in). The OpenAPI schema is at ``/openapi.json`` (no docs UI).
 
 Every response carries the security headers. A ``NewsletterError`` that leaves a route is
 answered by one handler (``pages.newsletter_error``: 400 with its message for a bad link or
@@ -32,6 +33,8 @@ from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings, load_settings, require_config
 from pipeline.errors import ConfigError, NewsletterError
 from pipeline.store.db import open_database
+from pipeline.studio import router as studio_router
+from pipeline.studio.auth import CsrfRefused, LoginRequired, csrf_refused, login_redirect
 from pipeline.subscribers.service import sync_lists
 from pipeline.tracking.record import Tracker
 from pipeline.web import (
@@ -120,6 +123,10 @@ def create_app(
     for module in modules:
         app.include_router(module.router)  # no prefixes: their routes' paths are the app's
     routes: list[BaseRoute] = [route for module in modules for route in module.router.routes]
+    # The editors' studio: every page needs a session (pipeline.studio.auth)
+    app.include_router(studio_router)  # its paths start with /admin
+    app.add_exception_handler(LoginRequired, login_redirect)
+    app.add_exception_handler(CsrfRefused, csrf_refused)
     app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
     app.get("/archive", summary="The archive of sent issues (alias of /)")(archive.archive_index)
     routes += [route for route in app.router.routes if isinstance(route, APIRoute)]

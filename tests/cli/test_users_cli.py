@@ -1,0 +1,97 @@
+"""`newsletter users ...` and `newsletter tokens ...`: passwords come from a prompt or
+stdin, never an option; tokens are printed once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner, Result
+
+from pipeline.accounts import audit
+from pipeline.accounts.apitokens import account_for_token
+from pipeline.accounts.users import authenticate
+from pipeline.cli import app
+from pipeline.errors import LoginError
+from tests.conftest import TEST_SECRET
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(project_dir: Path, db_url: str) -> Run:
+    def run(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(
+            app,
+            ["--config", str(project_dir / "newsletter.toml"), *args],
+            env={"NEWSLETTER_SECRET_KEY": TEST_SECRET, "NEWSLETTER_DATABASE_URL": db_url},
+            input=input,
+        )
+
+    return run
+
+
+def test_add_list_disable_and_reset(cli: Run, engine: Engine) -> None:
+    added = cli(
+        "users", "add", "Ada Admin", "--email", "ada@example.com", "--role", "admin",
+        "--password-stdin", input="first fine password\n",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "Account for Ada Admin <ada@example.com> created (admin)" in added.stdout
+    prompted = cli(
+        "users", "add", "Edie", "--email", "edie@example.com",
+        input="typed at the prompt\ntyped at the prompt\n",
+    )  # fmt: skip
+    assert prompted.exit_code == 0, prompted.output
+    assert authenticate(engine, "edie@example.com", "typed at the prompt", "127.0.0.1").role == (
+        "editor"
+    )
+    listed = json.loads(cli("users", "list", "--json").stdout)
+    assert listed == [
+        {"name": "Ada Admin", "email": "ada@example.com", "role": "admin", "disabled": False},
+        {"name": "Edie", "email": "edie@example.com", "role": "editor", "disabled": False},
+    ]
+    table = cli("users", "list").stdout
+    assert "ada@example.com" in table and "active" in table
+    reset = cli(
+        "users", "reset-password", "ada@example.com", "--password-stdin", input="new one is long\n"
+    )
+    assert reset.exit_code == 0 and "sessions have ended" in reset.stdout
+    assert authenticate(engine, "ada@example.com", "new one is long", "127.0.0.1")
+    disabled = cli("users", "disable", "edie@example.com")
+    assert disabled.exit_code == 0, disabled.output
+    with pytest.raises(LoginError, match="disabled"):
+        authenticate(engine, "edie@example.com", "typed at the prompt", "127.0.0.1")
+    assert json.loads(cli("users", "list", "--json").stdout)[1]["disabled"] is True
+    assert [e.action for e in audit.recent(engine, 10) if e.actor == "cli"][:2] == [
+        "user.disable",
+        "user.reset-password",
+    ]
+
+
+def test_mistakes_are_errors_that_say_how_to_fix_them(cli: Run) -> None:
+    short = cli("users", "add", "Bo", "--email", "bo@example.com", "--password-stdin", input="x\n")
+    assert short.exit_code == 1 and "too short" in short.stderr
+    role = cli("users", "add", "Bo", "--email", "bo@example.com", "--role", "boss")
+    assert role.exit_code == 1 and "use one of editor, approver, admin" in role.stderr
+    nobody = cli("users", "disable", "nobody@example.com")
+    assert nobody.exit_code == 1 and "newsletter users list" in nobody.stderr
+    assert "--password " not in cli("users", "add", "--help").stdout  # never as an option
+
+
+def test_tokens_create_list_revoke(cli: Run, engine: Engine) -> None:
+    made = cli("tokens", "create", "--name", "shop-sync", "--role", "approver")
+    assert made.exit_code == 0, made.output
+    raw = made.stdout.strip()
+    assert raw.startswith("nlt_") and "shown only now" in made.stderr
+    assert account_for_token(engine, raw).role == "approver"
+    [listed] = json.loads(cli("tokens", "list", "--json").stdout)
+    assert listed["name"] == "shop-sync" and listed["revoked_at"] is None
+    assert raw not in cli("tokens", "list").stdout
+    assert cli("tokens", "revoke", "shop-sync").exit_code == 0
+    assert json.loads(cli("tokens", "list", "--json").stdout)[0]["revoked_at"] is not None
+    again = cli("tokens", "revoke", "shop-sync")
+    assert again.exit_code == 1 and "newsletter tokens list" in again.stderr
