@@ -66,7 +66,7 @@ def test_add_refuses_what_cannot_work(
 
 def test_an_address_has_one_account(engine: Engine) -> None:
     add_user(engine, "Ada", "ada@example.com", "editor", PASSWORD)
-    with pytest.raises(AccountError, match="already has an account.*reset-password"):
+    with pytest.raises(AccountError, match=r"already has an account.*reset-password"):
         add_user(engine, "Ada again", "ADA@example.com", "admin", PASSWORD)
 
 
@@ -153,7 +153,7 @@ def test_disabled_accounts_cannot_sign_in_and_reset_moves_the_epoch(engine: Engi
     with pytest.raises(LoginError, match="this account is disabled"):
         authenticate(engine, "ada@example.com", "a new long password", "192.0.2.1", now=NOW)
     assert get_user(engine, "ada@example.com").disabled
-    with pytest.raises(AccountError, match="no account for nobody@example.com"):
+    with pytest.raises(AccountError, match=r"no account for nobody@example\.com"):
         disable_user(engine, "nobody@example.com")
     assert [e.action for e in audit.recent(engine, 20) if e.actor == "cli"] == [
         "user.disable",
