@@ -334,6 +334,9 @@ class SendgridStandIn:
         self.refuse: set[str] = set()
         self.name_field = True
         self.lose_replies = 0  # the next N accepted requests get no reply (connection cut)
+        # Set: a 202 is answered only once a request has been refused with 401 (a request
+        # accepted while another, sent at the same time, finds the key revoked).
+        self.hold_accepted: threading.Event | None = None
 
     def answer(
         self, body: dict[str, Any], auth: str, content_type: str = "application/json"
@@ -396,12 +399,18 @@ def sendgrid_api() -> Iterator[SendgridStandIn]:
                     self.connection.shutdown(2)
                     return
                 status, headers, payload = answer
+            hold = stand_in.hold_accepted
+            if hold is not None and status == 202:
+                hold.wait(10)
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+            if hold is not None and status == 401:
+                self.wfile.flush()
+                hold.set()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

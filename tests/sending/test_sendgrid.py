@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -200,3 +201,36 @@ def test_missing_key_says_how_to_fix(make_settings: Callable[..., Settings]) -> 
         "SENDGRID_API_KEY is not set (export SENDGRID_API_KEY=SG.xxxx (an API key with Mail Send "
         'permission), or set [sending] transport = "maildir" in newsletter.toml)'
     )
+
+
+def test_a_revoked_key_mid_batch_never_sends_anyone_twice(
+    make_settings: Callable[..., Settings],
+    db_url: str,
+    engine: Engine,
+    sendgrid_api: SendgridStandIn,
+) -> None:
+    """Two requests at once: one is accepted (202), the other finds the key revoked (401).
+    The accepted recipients are recorded as sent before the rest are given back, so the
+    next run sends only the others: every reader gets exactly one message."""
+    settings = _settings(
+        make_settings,
+        db_url,
+        sendgrid_api,
+        **{"sendgrid.batch_size": 10, "sendgrid.concurrency": 2},
+    )
+    add_audience(engine, 20)
+    sendgrid_api.script = [(202, {}), (401, {})]
+    sendgrid_api.hold_accepted = threading.Event()
+    eid = make_edition(engine)
+    with pytest.raises(TransportError, match="API key"):
+        send_edition(settings, engine, eid, clock=FixedClock(), transport=_transport(settings, []))
+    with engine.connect() as conn:
+        statuses = sorted(r[0] for r in conn.execute(select(deliveries.c.status)))
+    assert statuses == ["pending"] * 10 + ["sent"] * 10
+    sendgrid_api.hold_accepted = None
+    report = send_edition(
+        settings, engine, eid, clock=FixedClock(), transport=_transport(settings, [])
+    )
+    assert (report.sent, report.status) == (10, "sent")
+    accepted = sorted(p["to"][0]["email"] for p in sendgrid_api.accepted)
+    assert accepted == sorted(f"reader{i}@example.org" for i in range(20))

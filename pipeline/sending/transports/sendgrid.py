@@ -444,9 +444,26 @@ class SendgridTransport(Transport):
                 on_results(answers)
             return answers
 
-        for answers in self._pool.map(deliver, requests):
+        # Every request that went out runs to its answer before an error is raised: a
+        # request accepted (202) while another found the key revoked is reported through
+        # on_results, so the engine records it as sent before it gives the rest back
+        # (else it would go out again on the next run). Requests not started yet are
+        # dropped after the first error.
+        futures = [self._pool.submit(deliver, request) for request in requests]
+        error: BaseException | None = None
+        for future in futures:
+            try:
+                answers = future.result()
+            except BaseException as exc:  # raised below, once nothing is in flight
+                if error is None:
+                    error = exc
+                    for later in futures:
+                        later.cancel()
+                continue
             for i, answer in answers:
                 results[i] = answer
+        if error is not None:
+            raise error
         return [r if r is not None else Result("transient", error="not sent") for r in results]
 
     def close(self) -> None:
