@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,8 +36,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from pipeline.config import Settings
+    from pipeline.sending.abtest import ABState
     from pipeline.sending.editions import Edition
     from pipeline.sending.engine import SendReport
+    from pipeline.sending.report import ZoneProgress
 
 
 WORKERS_OPTION = typer.Option(
@@ -122,6 +125,20 @@ def _summary(settings: Settings, engine: Engine, edition: Edition, report: SendR
         markup=False,
         soft_wrap=True,
     )
+    if report.waiting_for:
+        from pipeline.scheduling.timeparse import format_local
+
+        when = format_local(report.waiting_until, settings.newsletter.tz) or "later"
+        what = {
+            "ab-test": "The A/B test's sample is sent; the rest of the audience receives the "
+            f"winning subject, chosen at {when}",
+            "local-time": f"The next time zone falls due at {when}; the rest is sent",
+        }[report.waiting_for]
+        console.print(
+            f"{what} by 'newsletter send-due' (run it from cron: 'newsletter cron-line').",
+            markup=False,
+            soft_wrap=True,
+        )
     if report.in_flight_elsewhere:
         console.print(
             f"{report.in_flight_elsewhere} message(s) are held by another run. If that run "
@@ -360,14 +377,25 @@ def status_command(
     """Counts by state, the sending rate and the time left."""
     from rich.table import Table
 
+    from pipeline.sending.abtest import ab_state
     from pipeline.sending.editions import get_edition
-    from pipeline.sending.report import edition_status
+    from pipeline.sending.report import edition_status, zone_progress
 
     engine = get_engine()
     edition = get_edition(engine, slug)
     status = edition_status(engine, edition, clock=get_clock())
+    ab = ab_state(engine, edition)
+    zones = zone_progress(engine, edition.id)
     if as_json:
-        print_json(status.to_dict())
+        data = status.to_dict()
+        if ab is not None:
+            data["ab_test"] = ab.as_dict()
+        if edition.send_at_local:
+            data["send_at_local"] = edition.send_at_local
+            data["zones"] = [z.to_dict() for z in zones]
+            last = max((z.due_at for z in zones if z.due_at), default=None)
+            data["last_zone_due_at"] = last.isoformat() if last else None
+        print_json(data)
         return
     table = Table(title=f"{slug}: {status.status}")
     table.add_column("state")
@@ -382,6 +410,10 @@ def status_command(
     )
     if status.pause_reason and status.status == "paused":
         console.print(f"Paused: {status.pause_reason}", markup=False, soft_wrap=True)
+    if ab is not None:
+        print_ab_test(ab)
+    if edition.send_at_local:
+        _print_zones(edition.send_at_local, zones)
     from pipeline.scheduling.plan import files_changed  # the schedule stage's check
 
     if edition.status in ("frozen", "scheduled", "missed") and files_changed(
@@ -394,6 +426,91 @@ def status_command(
             markup=False,
             soft_wrap=True,
         )
+
+
+def print_ab_test(ab: ABState) -> None:
+    """The A/B test's variants, figures and decision (``issue status``, ``issue stats``)."""
+    from rich.table import Table
+
+    from pipeline.scheduling.timeparse import format_local
+
+    tz = get_settings().newsletter.tz
+    table = Table(title=f"A/B subject test: {ab.phase}")
+    for column in ("variant", "subject", "sample", "sent", "opens", "clicks", "rate", "rest"):
+        table.add_column(column, justify="left" if column == "subject" else "right")
+    for v in ab.variants:
+        mark = " (winner)" if ab.winner == v.variant else ""
+        table.add_row(
+            v.variant + mark,
+            v.subject,
+            f"{v.sample:,}",
+            f"{v.sent:,}",
+            f"{v.opens:,}",
+            f"{v.clicks:,}",
+            f"{v.rate(ab.winner_by):.1%}",
+            f"{v.rest_sent:,}",
+        )
+    console.print(table)
+    lines = [
+        f"Sample {ab.sample_share:.0%} of the audience; winner by human {ab.winner_by} per "
+        f"message ({ab.rule})."
+    ]
+    if ab.phase == "waiting" and ab.decide_at is not None:
+        lines.append(
+            f"The sample is sent; the winner is chosen at {format_local(ab.decide_at, tz)} "
+            f"by the first 'newsletter send-due' after it (or now: 'newsletter issue "
+            f"ab-winner {ab.slug} VARIANT')."
+        )
+    if ab.decision:
+        lines.append(f"Decision: {ab.decision.get('reason', '')}")
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
+
+
+def _print_zones(local: str, zones: list[ZoneProgress]) -> None:
+    from rich.table import Table
+
+    from pipeline.scheduling.timeparse import format_local
+
+    table = Table(title=f"Local time: {local} in each reader's zone")
+    for column in ("zone", "due (UTC)", "state", "sent", "pending", "other", "total"):
+        table.add_column(column, justify="left" if column in ("zone", "state") else "right")
+    for z in zones:
+        other = z.total - z.counts["sent"] - z.counts["pending"]
+        table.add_row(
+            z.zone,
+            format_local(z.due_at, UTC),
+            z.state,
+            f"{z.counts['sent']:,}",
+            f"{z.counts['pending']:,}",
+            f"{other:,}",
+            f"{z.total:,}",
+        )
+    console.print(table)
+    last = max((z.due_at for z in zones if z.due_at), default=None)
+    if last is not None:
+        console.print(
+            f"The last zone falls due at {format_local(last, UTC)}.", markup=False, soft_wrap=True
+        )
+
+
+@issue_app.command("ab-winner")
+def ab_winner_command(
+    slug: str = typer.Argument(..., help="The issue (edition) slug."),
+    variant: str = typer.Argument(..., help="The subject variant: A, B, C or D (or 1 to 4)."),
+    by: str = typer.Option("editor", "--by", help="Who chose it (recorded with the decision)."),
+) -> None:
+    """Choose the A/B test's winner: the rest of the audience receives that subject at the
+    next 'send-due' (without waiting any longer)."""
+    from pipeline.sending.abtest import choose_winner
+
+    chosen = choose_winner(get_engine(), slug, variant, by=by, now=get_clock().now())
+    console.print(
+        f"{slug}: variant {chosen} chosen; the rest of the audience receives it at the next "
+        f"'newsletter send-due' (or 'newsletter issue resume {slug}').",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @issue_app.command("resume")

@@ -88,20 +88,29 @@ def issue_stats(
 ) -> None:
     """Delivered, human and machine opens and clicks, bounces, complaints, unsubscribes and
     clicks per link of a sent issue."""
+    from pipeline.sending.abtest import ab_state
     from pipeline.sending.editions import get_edition
     from pipeline.tracking.stats import edition_stats, edition_timeline
 
     engine = get_engine()
     edition = get_edition(engine, slug)
     result = edition_stats(engine, edition.id)
+    ab = ab_state(engine, edition)
     if chart is not None:
         from pipeline.tracking.charts import write_edition_chart
 
         write_edition_chart(chart, result, edition_timeline(engine, edition.id))
     if json_out:
-        print_json(result.as_dict())
+        data = result.as_dict()
+        if ab is not None:
+            data["ab_test"] = ab.as_dict()
+        print_json(data)
         return
     console.print(_summary(result))
+    if ab is not None:
+        from pipeline.cli.sending import print_ab_test
+
+        print_ab_test(ab)
     if result.links:
         console.print(_links(result))
     base = "delivered" if result.base == "delivered" else "sent (no delivery events yet)"

@@ -87,13 +87,38 @@ def add(
         "--resubscribe",
         help="The person asked to come back: lift an earlier unsubscribe or bounce.",
     ),
+    fields: list[str] | None = typer.Option(
+        None,
+        "--field",
+        help="A custom field, KEY=VALUE (repeatable), e.g. timezone=Europe/London; an "
+        "existing subscriber's other fields are kept.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Subscribe one address to lists (confirmed: you state the person agreed)."""
     from pipeline.subscribers.normalise import normalise_email
     from pipeline.subscribers.service import add_subscriber
     from pipeline.subscribers.suppression import LIFTABLE, suppression_reason
+    from pipeline.subscribers.tagnames import field_key
 
+    attributes: dict[str, str] = {}
+    for item in fields or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise SubscriberError(
+                f"--field {item!r} is not KEY=VALUE",
+                fix="write e.g. --field timezone=Europe/London",
+            )
+        attributes[field_key(key)] = value.strip()
+    if "timezone" in attributes:
+        from pipeline.sending.localtime import known_zone
+
+        if known_zone(attributes["timezone"]) is None:
+            raise SubscriberError(
+                f"{attributes['timezone']!r} is not a time zone",
+                fix="use an IANA name such as Europe/London, America/Los_Angeles or "
+                "Pacific/Auckland",
+            )
     engine = _engine()
     result = add_subscriber(
         engine,
@@ -104,6 +129,7 @@ def add(
         consent_text=CLI_CONSENT,
         confirmed=not unconfirmed,
         allow_resubscribe=resubscribe,
+        attributes=attributes or None,
     )
     if as_json:
         print_json(asdict(result))

@@ -41,6 +41,12 @@ from pipeline.content.models import (
     Issue,
     IssueSummary,
 )
+from pipeline.content.variants import (
+    ab_test,
+    check_combination,
+    send_at_local,
+    subject_variants,
+)
 from pipeline.errors import ContentError, NewsletterError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -209,9 +215,13 @@ def load_issue(settings: Settings, slug: str, *, folder: Path | None = None) -> 
     articles = tuple(
         load_article(p, shown) for p, shown in _article_files(settings, folder, front, label)
     )
+    variants = subject_variants(front, label)
+    local = send_at_local(front, label)
+    check_combination(front, label, variants, local)
+    subject = text_value(front, "subject", label, required=not variants)
     return Issue(
         slug=slug,
-        subject=text_value(front, "subject", label, required=True),
+        subject=subject or variants[0].subject,
         preheader=text_value(front, "preheader", label),
         lists=tuple(lists),
         template=template,
@@ -227,6 +237,9 @@ def load_issue(settings: Settings, slug: str, *, folder: Path | None = None) -> 
             for key in ("utm_source", "utm_medium", "utm_campaign")
             if (value := text_value(front, key, label))
         },
+        variants=variants,
+        ab_test=ab_test(front, label, variants),
+        send_at_local=local,
     )
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.content.blocks import KIND_KEYS, Expert, Product, RoutineStep
+from pipeline.content.variants import ABTest, SubjectVariant
 
 #: Keys an article's front matter may hold (anything else is refused with a suggestion).
 ARTICLE_KEYS: tuple[str, ...] = (
@@ -40,6 +41,9 @@ ISSUE_KEYS: tuple[str, ...] = (
     "template",
     "articles",
     "send_at",
+    "send_at_local",  # each reader's wall-clock time (content/variants.py)
+    "subject_variants",  # an A/B subject test (content/variants.py)
+    "ab_test",
     # UTM tags of this issue's outbound links (docs/tracking.md), over [tracking]'s
     "utm_source",
     "utm_medium",
@@ -95,6 +99,9 @@ class Issue:
     lines: dict[str, int] = field(default_factory=dict)
     segment: str = ""  # a [[segments]] name: only those of the lists who match it
     utm: dict[str, str] = field(default_factory=dict)  # utm_* from the front matter
+    variants: tuple[SubjectVariant, ...] = ()  # subject_variants: an A/B test
+    ab_test: ABTest | None = None
+    send_at_local: datetime | None = None  # naive: each reader's own wall clock
 
     @property
     def path(self) -> Path:

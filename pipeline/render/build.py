@@ -232,6 +232,28 @@ def build_issue(
     return Build(issue, compiled, web_html, content_hash(settings, issue), findings, images)
 
 
+def variant_editions(
+    settings: Settings, issue: Issue, *, sent: datetime | None = None
+) -> list[CompiledEdition]:
+    """The email compiled once per subject variant of an A/B test (``subject_variants:``):
+    the same body, each with its subject and preheader (the issue's when it has none)."""
+    if not issue.variants:
+        return []
+    context, _ = issue_context(settings, issue, sent=sent)
+    out = []
+    for variant in issue.variants:
+        compiled = render_email(
+            settings,
+            issue.template,
+            context,
+            subject=variant.subject,
+            preheader=variant.preheader or issue.preheader,
+        )
+        compiled.meta["slug"] = issue.slug
+        out.append(compiled)
+    return out
+
+
 def preview_html(settings: Settings, slug: str, html: str) -> str:
     """``html`` with archive image URLs made relative, for the files in var/build."""
     brand = f"{settings.newsletter.base_url}/{BRAND_DIR}/"

@@ -283,6 +283,14 @@ def _send_one(
         elsewhere = f"; {sent.in_flight_elsewhere} in flight in another run" * bool(
             sent.in_flight_elsewhere
         )
+        waits = {
+            "ab-test": "the rest of the audience waits for the A/B test's winner, chosen",
+            "local-time": "the next time zone falls due",
+        }
+        if sent.waiting_for in waits:
+            when = format_local(sent.waiting_until, settings.newsletter.tz) or "later"
+            elsewhere += f"; {waits[sent.waiting_for]} {when}"
+            fields["waiting_for"] = sent.waiting_for
         outcome.message = f"{row.slug} is still sending ({mine}{elsewhere})"
         log.info(outcome.message, extra={"fields": {**fields, "event": "sending"}})
     return outcome

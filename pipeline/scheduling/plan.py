@@ -89,6 +89,24 @@ def front_matter_send_at(settings: Settings, slug: str, tz: ZoneInfo) -> datetim
         ) from None
 
 
+def local_send_at(settings: Settings, engine: Engine, slug: str, clock: Clock) -> datetime | None:
+    """For an issue with ``send_at_local``: when its earliest zone falls due (the zones of
+    its audience now, and the newsletter's own); None for other issues."""
+    from pipeline.content.issues import load_issue
+    from pipeline.sending.audience import audience_zones
+    from pipeline.sending.localtime import earliest, known_zone
+    from pipeline.subscribers.audience import segment_filter
+    from pipeline.subscribers.segments import segment_condition
+
+    issue = load_issue(settings, slug)
+    if issue.send_at_local is None:
+        return None
+    condition = segment_condition(settings, issue.segment) if issue.segment else None
+    where = segment_filter(engine, condition, clock.now())
+    zones = {z for z in audience_zones(engine, issue.lists, where) if known_zone(z)}
+    return earliest(issue.send_at_local, zones | {settings.newsletter.timezone})
+
+
 def _refuse_past(when: datetime, tz: ZoneInfo, clock: Clock, source: str) -> None:
     now = clock.now()
     if when <= now:
@@ -174,7 +192,15 @@ def schedule_issue(
                 fix=f"use 'newsletter issue reschedule {slug} --at ...' to change the time"
                 " or to freeze edited files again",
             )
-    if at is not None:
+    local = local_send_at(settings, engine, slug, clock)
+    if local is not None and at is not None:
+        raise ScheduleError(
+            f"{slug} has send_at_local: each reader gets it at that time in their zone",
+            fix=f"remove --at, or remove send_at_local from issues/{slug}/issue.md",
+        )
+    if local is not None:
+        when, source = local, "send_at_local (the earliest zone)"
+    elif at is not None:
         when, source = parse_when(at, tz, fold=fold), "--at"
     else:
         found = front_matter_send_at(settings, slug, tz)
@@ -206,7 +232,15 @@ def reschedule_issue(
             f"{slug} is not scheduled", fix=f"use 'newsletter issue schedule {slug} --at ...'"
         )
     _refuse_started(existing, engine)
-    if at is not None:
+    local = local_send_at(settings, engine, slug, clock)
+    if local is not None:
+        if at is not None:
+            raise ScheduleError(
+                f"{slug} has send_at_local: each reader gets it at that time in their zone",
+                fix=f"remove --at, or remove send_at_local from issues/{slug}/issue.md",
+            )
+        when, source = local, "send_at_local (the earliest zone)"
+    elif at is not None:
         when, source = parse_when(at, tz, fold=fold), "--at"
     elif existing.send_at is not None and existing.status == "scheduled":
         when, source = existing.send_at, "kept"

@@ -26,6 +26,21 @@ def audience_size(
         return int(conn.execute(query).scalar_one())
 
 
+def audience_zones(
+    engine: Engine, list_slugs: Sequence[str], where: ColumnElement[bool] | None = None
+) -> set[str]:
+    """The distinct ``timezone`` fields of the audience (as written; unknown ones too)."""
+    from sqlalchemy import literal
+
+    from pipeline.subscribers.segments.query import field_text
+
+    audience = audience_select(list_slugs, where).subquery()
+    path = '$."timezone"' if engine.dialect.name == "sqlite" else "timezone"
+    zone = field_text(audience.c.attributes, literal(path))
+    with engine.connect() as conn:
+        return {r[0] for r in conn.execute(select(zone).distinct()) if r[0]}
+
+
 def empty_audience_error(
     slug: str, list_slugs: Sequence[str], *, segment: str | None = None, on_lists: int = 0
 ) -> SendError:

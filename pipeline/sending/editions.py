@@ -32,7 +32,7 @@ from pipeline.errors import CheckFailed, SendError
 from pipeline.render.personalise import CompiledEdition
 from pipeline.sending.audience import require_audience
 from pipeline.store.rows import from_row
-from pipeline.store.tables import deliveries, edition_links, editions
+from pipeline.store.tables import deliveries, edition_links, edition_variants, editions
 from pipeline.tracking.links import Link
 
 if TYPE_CHECKING:
@@ -88,6 +88,34 @@ class Edition:
     frozen_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    ab_test: dict[str, Any] | None = None  # {"sample", "wait_seconds", "winner_by"}
+    ab_winner: int | None = None
+    ab_decision: dict[str, Any] | None = None
+    send_at_local: str | None = None  # "2027-01-10 09:00": each reader's wall clock
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One subject of an A/B test, with the edition compiled with it."""
+
+    index: int
+    subject: str
+    preheader: str
+    compiled: CompiledEdition
+
+
+def edition_variants_of(engine: Engine, edition_id: int) -> list[Variant]:
+    """The subject variants of an edition (empty when it is no A/B test), in order."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(edition_variants)
+            .where(edition_variants.c.edition_id == edition_id)
+            .order_by(edition_variants.c.variant)
+        ).all()
+    return [
+        Variant(r.variant, r.subject, r.preheader, CompiledEdition.from_bytes(bytes(r.compiled)))
+        for r in rows
+    ]
 
 
 def _edition(row: Any) -> Edition:
@@ -153,9 +181,14 @@ def store_edition(
     send_at: datetime | None = None,
     clock: Clock | None = None,
     links: Sequence[Link] = (),
+    variants: Sequence[tuple[str, str, CompiledEdition]] = (),
+    ab_test: dict[str, Any] | None = None,
+    send_at_local: str | None = None,
 ) -> int:
     """Insert an edition, or replace one that has not started; return its id. ``links`` is
-    its link table (``pipeline.tracking``), stored with it."""
+    its link table (``pipeline.tracking``), stored with it; ``variants`` (subject,
+    preheader, compiled) and ``ab_test`` make it an A/B subject test; ``send_at_local``
+    sends it at that wall-clock time in each reader's zone."""
     if status not in ("frozen", "scheduled"):
         raise ValueError(f"an edition is stored as frozen or scheduled, not {status!r}")
     now = (clock or SystemClock()).now()
@@ -176,10 +209,18 @@ def store_edition(
         "finished_at": None,
         "claimed_by": None,
         "claimed_at": None,
+        "ab_test": {**ab_test, "variants": len(variants)} if variants and ab_test else None,
+        "ab_winner": None,
+        "ab_decision": None,
+        "send_at_local": send_at_local,
     }
+    rows = [
+        {"variant": i, "subject": subject, "preheader": preheader, "compiled": c.to_bytes()}
+        for i, (subject, preheader, c) in enumerate(variants)
+    ]
     for attempt in (1, 2):
         try:
-            return _store(engine, slug, values, now, links)
+            return _store(engine, slug, values, now, links, rows)
         except IntegrityError:  # another process inserted the same slug a moment ago
             if attempt == 2:
                 raise
@@ -187,7 +228,12 @@ def store_edition(
 
 
 def _store(
-    engine: Engine, slug: str, values: dict[str, Any], now: datetime, links: Sequence[Link]
+    engine: Engine,
+    slug: str,
+    values: dict[str, Any],
+    now: datetime,
+    links: Sequence[Link],
+    variants: list[dict[str, Any]],
 ) -> int:
     with engine.begin() as conn:
         # Locked, so a concurrent start (``ledger.start_edition`` locks the same row) is
@@ -203,6 +249,7 @@ def _store(
             ).inserted_primary_key
             assert new_id is not None
             _store_links(conn, int(new_id[0]), links)
+            _store_variants(conn, int(new_id[0]), variants)
             return int(new_id[0])
         started = conn.execute(
             select(func.count()).select_from(deliveries).where(deliveries.c.edition_id == row.id)
@@ -214,6 +261,7 @@ def _store(
             )
         conn.execute(update(editions).where(editions.c.id == row.id).values(**values))
         _store_links(conn, int(row.id), links)
+        _store_variants(conn, int(row.id), variants)
         return int(row.id)
 
 
@@ -290,6 +338,12 @@ def _store_links(conn: Connection, edition_id: int, links: Sequence[Link]) -> No
         )
 
 
+def _store_variants(conn: Connection, edition_id: int, rows: list[dict[str, Any]]) -> None:
+    conn.execute(delete(edition_variants).where(edition_variants.c.edition_id == edition_id))
+    if rows:
+        conn.execute(insert(edition_variants), [{"edition_id": edition_id, **r} for r in rows])
+
+
 def freeze_edition(
     settings: Settings,
     engine: Engine,
@@ -303,7 +357,7 @@ def freeze_edition(
     for tracking (``pipeline.tracking``), and store (or refreeze) its edition. The issue's
     date is rendered from the edition's send time (``pipeline.content.dates``): ``send_at``, else
     the moment of freezing, which is stored as ``frozen_at``."""
-    from pipeline.render.build import build_issue
+    from pipeline.render.build import build_issue, variant_editions
     from pipeline.subscribers.audience import segment_filter
     from pipeline.subscribers.segments import segment_condition
     from pipeline.subscribers.tags import known_fields
@@ -325,9 +379,18 @@ def freeze_edition(
     condition = segment_condition(settings, segment) if segment else None
     where = segment_filter(engine, condition, now)
     require_audience(engine, slug, build.issue.lists, where=where, segment=segment)
-    compiled, links = index_links(
-        settings, build.compiled, slug, build.issue.lists, build.issue.utm or None
-    )
+    issue = build.issue
+    compiled, links = index_links(settings, build.compiled, slug, issue.lists, issue.utm or None)
+    variants = [
+        (v.subject, v.preheader or issue.preheader, tracked)
+        for v, one in zip(
+            issue.variants,
+            variant_editions(settings, issue, sent=send_time(send_at, now)),
+            strict=True,
+        )
+        for tracked, _ in [index_links(settings, one, slug, issue.lists, issue.utm or None)]
+    ]
+    local = issue.send_at_local.strftime("%Y-%m-%d %H:%M") if issue.send_at_local else None
     return store_edition(
         engine,
         slug,
@@ -341,6 +404,9 @@ def freeze_edition(
         status=status,
         send_at=send_at,
         clock=clock,
+        variants=variants,
+        ab_test=issue.ab_test.as_dict() if issue.ab_test else None,
+        send_at_local=local,
     )
 
 

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
@@ -45,10 +45,12 @@ from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError, SendError, StoreError, TransportError
 from pipeline.sending import ledger
+from pipeline.sending.abtest import ab_state, decide_if_due
 from pipeline.sending.addresses import wire_address
 from pipeline.sending.audience import require_audience
 from pipeline.sending.dkim import make_signer
-from pipeline.sending.editions import Edition, edition_by_id, transition
+from pipeline.sending.editions import Edition, edition_by_id, edition_variants_of, transition
+from pipeline.sending.localtime import parse_local
 from pipeline.sending.mime import MAILTO_KEY, MessageSkeleton
 from pipeline.sending.ratelimit import TokenBucket
 from pipeline.sending.recipient_values import recipient_values, web_url
@@ -79,6 +81,10 @@ class SendReport:
     already_sent: bool = False
     pause_reason: str | None = None
     in_flight_elsewhere: int = 0
+    # Rows left for later: "ab-test" (the rest waits for the winner) or "local-time" (a
+    # zone's time has not come), and when the next of them falls due.
+    waiting_for: str = ""
+    waiting_until: datetime | None = None
     started: float = field(default_factory=time.monotonic)
     # Recipients refused with SMTP 5xx in the current batch, for the bounce decision.
     refusals: list[tuple[ledger.Claimed, str]] = field(default_factory=list, repr=False)
@@ -106,6 +112,18 @@ def reclaim_in_flight(engine: Engine, edition_id: int, *, clock: Clock | None = 
     """Put every in_flight row of the edition back to pending (after a crash); returns how
     many: at most that many recipients may receive the edition twice."""
     return ledger.reclaim_rows(engine, edition_id, (clock or SystemClock()).now())
+
+
+def snapshot_plan(settings: Settings, edition: Edition) -> ledger.SnapshotPlan | None:
+    """The A/B sample and local-time zones the edition's snapshot assigns (None: neither)."""
+    if not edition.ab_test and not edition.send_at_local:
+        return None
+    return ledger.SnapshotPlan(
+        variants=int(edition.ab_test["variants"]) if edition.ab_test else 0,
+        sample=float(edition.ab_test["sample"]) if edition.ab_test else 0.0,
+        local=parse_local(edition.send_at_local) if edition.send_at_local else None,
+        default_zone=settings.newsletter.timezone,
+    )
 
 
 def _worker_name() -> str:
@@ -245,8 +263,16 @@ def send_edition(
         }[edition.status]
         raise SendError(f"edition {edition.slug!r} is {edition.status}{why}", fix=fix)
     ledger.start_edition(
-        engine, edition_id, edition.lists, clock.now(), worker, edition.segment_condition
+        engine,
+        edition_id,
+        edition.lists,
+        clock.now(),
+        worker,
+        edition.segment_condition,
+        snapshot_plan(settings, edition),
     )
+    if edition.ab_test and decide_if_due(engine, edition, clock.now()) is not None:
+        edition = edition_by_id(engine, edition_id)  # the rest now has the winner's subject
     if not sum(ledger.count_by_status(engine, edition_id).values()):
         # Nobody to send to (e.g. everyone left after it was scheduled): never mark it sent.
         try:
@@ -296,6 +322,17 @@ def send_claims(
         signer=make_signer(settings),
         clock=clock,
     )
+    skeletons: dict[int | None, MessageSkeleton] = {None: skeleton}
+    for variant in edition_variants_of(engine, edition_id):  # an A/B test: one per subject
+        skeletons[variant.index] = MessageSkeleton(
+            settings,
+            variant.compiled,
+            slug=edition.slug,
+            lists=edition.lists,
+            signer=make_signer(settings),
+            clock=clock,
+        )
+    ab = bool(edition.ab_test)
     web = web_url(settings, edition.slug)
     cfg = settings.sending
     bucket = TokenBucket(cfg.rate_limit, now=lambda: clock.now().timestamp(), sleep=sleep)
@@ -323,9 +360,10 @@ def send_claims(
                 limit=transport.batch_size,
                 claim_id=claim_id,
                 now=now,
+                ab_test=ab,
             )
             if not claimed:
-                if _finish_or_wait(engine, edition_id, report, clock, sleep):
+                if _finish_or_wait(engine, edition, report, clock, sleep):
                     continue
                 return
             heartbeat.claim_id = claim_id
@@ -333,7 +371,7 @@ def send_claims(
             recorder = _Recorder(engine, claim_id, clock, every=every)
             try:
                 stopped = _send_claimed(
-                    settings, edition_id, skeleton, web, transport, bucket, chunk,
+                    settings, edition_id, skeletons, web, transport, bucket, chunk,
                     claimed, report, rng, clock, recorder,
                     still_sending=lambda: _edition_status(engine, edition_id) == "sending",
                 )  # fmt: skip
@@ -407,22 +445,38 @@ def _apply_refusals(
 
 def _finish_or_wait(
     engine: Engine,
-    edition_id: int,
+    edition: Edition,
     report: SendReport,
     clock: Clock,
     sleep: Callable[[float], None],
 ) -> bool:
     """Nothing to claim: wait for retries that are not yet due (True: claim again), stop
-    while other runs hold rows, or mark the edition sent."""
-    pending, due_at = ledger.pending_state(engine, edition_id)
-    if pending:
-        if due_at is not None:
-            sleep(max(0.0, min((due_at - clock.now()).total_seconds(), 60.0)))
+    while other runs hold rows, while rows wait for their local time or for the A/B
+    test's winner (chosen here when its wait is over), or mark the edition sent."""
+    edition_id = edition.id
+    now = clock.now()
+    ab = bool(edition.ab_test)
+    waiting = ledger.waiting(engine, edition_id, now, ab_test=ab)
+    if waiting.due_now:
+        return True
+    if waiting.retry_at is not None:
+        sleep(max(0.0, min((waiting.retry_at - now).total_seconds(), 60.0)))
         return True
     counts = ledger.count_by_status(engine, edition_id)
     if counts["in_flight"]:
         report.in_flight_elsewhere = counts["in_flight"]
         report.status = "sending"
+        return False
+    if waiting.held:  # the sample is sent: the rest waits for the winner
+        if decide_if_due(engine, edition_by_id(engine, edition_id), now) is not None:
+            return True
+        state = ab_state(engine, edition_by_id(engine, edition_id))
+        report.status, report.waiting_for = "sending", "ab-test"
+        report.waiting_until = state.decide_at if state else None
+        return False
+    if waiting.zone_at is not None:  # later zones of a local-time send
+        report.status, report.waiting_for = "sending", "local-time"
+        report.waiting_until = waiting.zone_at
         return False
     transition(engine, edition_id, ["sending"], "sent", finished_at=clock.now())
     report.status = _edition_status(engine, edition_id)
@@ -432,7 +486,7 @@ def _finish_or_wait(
 def _send_claimed(
     settings: Settings,
     edition_id: int,
-    skeleton: MessageSkeleton,
+    skeletons: dict[int | None, MessageSkeleton],
     web: str,
     transport: Transport,
     bucket: TokenBucket,
@@ -460,6 +514,7 @@ def _send_claimed(
             report.skipped += 1
             continue
         assert row.subscriber_id is not None
+        skeleton = skeletons.get(row.variant, skeletons[None])
         values = recipient_values(
             settings,
             row.public_id,

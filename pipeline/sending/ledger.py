@@ -86,6 +86,18 @@ def snapshot_audience(
     return added
 
 
+@dataclass(frozen=True)
+class SnapshotPlan:
+    """What the snapshot does beyond the audience: an A/B test's sample (``variants``
+    subjects, ``sample`` a share) and local-time sending (``local``: the wall-clock time,
+    ``default_zone`` for readers without a known zone)."""
+
+    variants: int = 0
+    sample: float = 0.0
+    local: datetime | None = None
+    default_zone: str = "UTC"
+
+
 def start_edition(
     engine: Engine,
     edition_id: int,
@@ -93,10 +105,12 @@ def start_edition(
     now: datetime,
     worker: str,
     segment_condition: str | None = None,
+    plan: SnapshotPlan | None = None,
 ) -> bool:
     """frozen/scheduled -> sending and the snapshot, in one transaction; a run that joins an
     edition already sending snapshots only when the ledger is still empty. True if this
-    caller started the send.
+    caller started the send. ``plan``: the A/B sample and the local-time zones, assigned
+    in the same transaction (a crash or a second sender never sees rows without them).
 
     The edition's row is locked first (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
     ``BEGIN IMMEDIATE`` locks the database), so of several runs starting at once one takes
@@ -115,8 +129,85 @@ def start_edition(
         ).first()
         if started or empty:
             where = segment_filter(engine, segment_condition, now)
-            snapshot_audience(conn, edition_id, list_slugs, where)
+            added = snapshot_audience(conn, edition_id, list_slugs, where)
+            if added and plan is not None and plan.variants:
+                assign_sample(conn, edition_id, plan.variants, plan.sample)
+            if added and plan is not None and plan.local is not None:
+                assign_zones(conn, edition_id, plan.local, plan.default_zone)
     return bool(started)
+
+
+def sample_sizes(total: int, variants: int, share: float) -> list[int]:
+    """How many rows of ``total`` each variant gets in the sample: ``share`` of them (at
+    least one per variant, at most all), split evenly (the first variants take the rest
+    of the division)."""
+    size = min(total, max(variants, round(total * share)))
+    return [size // variants + (1 if i < size % variants else 0) for i in range(variants)]
+
+
+def assign_sample(conn: Connection, edition_id: int, variants: int, share: float) -> list[int]:
+    """Give a random sample of the edition's rows a variant each (``in_sample``), evenly;
+    the other rows keep no variant until the winner is chosen. Returns the sizes."""
+    total = int(
+        conn.execute(select(func.count()).where(deliveries.c.edition_id == edition_id)).scalar_one()
+    )
+    sizes = sample_sizes(total, variants, share)
+    for variant, size in enumerate(sizes):
+        chosen = (
+            select(deliveries.c.id)
+            .where(deliveries.c.edition_id == edition_id, deliveries.c.variant.is_(None))
+            .order_by(func.random())
+            .limit(size)
+            .scalar_subquery()
+        )
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(chosen))
+            .values(variant=variant, in_sample=True)
+        )
+    return sizes
+
+
+def assign_zones(conn: Connection, edition_id: int, local: datetime, default_zone: str) -> None:
+    """Give every row of the edition its reader's zone and the instant ``local`` falls in
+    it (``not_before``); see ``pipeline.sending.localtime``."""
+    from pipeline.sending.localtime import known_zone, local_instant
+    from pipeline.subscribers.segments.query import field_text
+
+    path = '$."timezone"' if conn.dialect.name == "sqlite" else "timezone"
+    raw = field_text(subscribers.c.attributes, literal(path))
+    found = conn.execute(
+        select(raw.label("zone"))
+        .select_from(deliveries.join(subscribers, subscribers.c.id == deliveries.c.subscriber_id))
+        .where(deliveries.c.edition_id == edition_id)
+        .group_by(raw)
+    ).all()
+    fallback = known_zone(default_zone) or known_zone("UTC")
+    assert fallback is not None
+    by_zone: dict[str, list[str | None]] = {}
+    for (name,) in found:
+        zone = name if known_zone(name) is not None else default_zone
+        by_zone.setdefault(zone, []).append(name)
+    for zone, names in by_zone.items():
+        tz = known_zone(zone) or fallback
+        values = {"zone": zone, "not_before": local_instant(local, tz)}
+        listed = [n for n in names if n is not None]
+        whose: ColumnElement[bool] | None = raw.in_(listed) if listed else None
+        if None in names:
+            whose = raw.is_(None) if whose is None else or_(whose, raw.is_(None))
+        assert whose is not None
+        ids = select(subscribers.c.id).where(whose).scalar_subquery()
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.edition_id == edition_id, deliveries.c.subscriber_id.in_(ids))
+            .values(**values)
+        )
+    # Rows of people erased meanwhile (no subscriber): the newsletter's zone.
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.edition_id == edition_id, deliveries.c.zone.is_(None))
+        .values(zone=str(fallback), not_before=local_instant(local, fallback))
+    )
 
 
 # ---- claims ----------------------------------------------------------------------------
@@ -132,6 +223,22 @@ class Claimed:
     attributes: dict[str, Any] = field(default_factory=dict)
     tracking: bool = True  # false: the subscriber turned tracking off
     public_id: str = ""  # the subscriber's random id, for the links in the message
+    variant: int | None = None  # the A/B test's subject variant of the row
+
+
+def claimable(edition_id: int, now: datetime, *, ab_test: bool = False) -> list[Any]:
+    """The conditions of a pending row that may be claimed ``now``: its retry is due, its
+    local time has come, and (in an A/B test) it has a variant: the sample, or the rest
+    once the winner is chosen."""
+    where = [
+        deliveries.c.edition_id == edition_id,
+        deliveries.c.status == "pending",
+        or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+        or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
+    ]
+    if ab_test:
+        where.append(deliveries.c.variant.is_not(None))
+    return where
 
 
 def claim_batch(
@@ -142,17 +249,14 @@ def claim_batch(
     limit: int,
     claim_id: str,
     now: datetime,
+    ab_test: bool = False,
 ) -> list[Claimed]:
-    """Claim up to ``limit`` due pending rows; return them with the subscriber's current
-    name and whether they may still receive the edition."""
+    """Claim up to ``limit`` due pending rows (``claimable``); return them with the
+    subscriber's current name and whether they may still receive the edition."""
     with engine.begin() as conn:
         due = (
             select(deliveries.c.id)
-            .where(
-                deliveries.c.edition_id == edition_id,
-                deliveries.c.status == "pending",
-                or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
-            )
+            .where(*claimable(edition_id, now, ab_test=ab_test))
             .order_by(deliveries.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -188,6 +292,7 @@ def claim_batch(
                 deliveries.c.attempts,
                 and_(subscribers.c.status == "active", confirmed).label("eligible"),
                 subscribers.c.tracking,
+                deliveries.c.variant,
             )
             .select_from(
                 deliveries.outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
@@ -208,6 +313,7 @@ def claim_batch(
             attributes=dict(r.attributes or {}),
             tracking=bool(r.tracking),
             public_id=r.public_id or "",
+            variant=r.variant,
         )
         for r in rows
     ]
@@ -362,20 +468,49 @@ def count_by_status(engine: Engine, edition_id: int) -> dict[str, int]:
     return counts
 
 
-def pending_state(engine: Engine, edition_id: int) -> tuple[int, datetime | None]:
-    """How many rows are pending, and the latest next_attempt_at among them (None when
-    some are due at once)."""
+@dataclass(frozen=True)
+class Waiting:
+    """Why pending rows of an edition cannot be claimed now."""
+
+    due_now: int = 0  # rows that may be claimed at once (another run's, given back)
+    retry_at: datetime | None = None  # the first retry that is not due yet
+    zone_at: datetime | None = None  # the first local time still to come
+    held: int = 0  # rows of an A/B test waiting for the winner
+
+
+def waiting(engine: Engine, edition_id: int, now: datetime, *, ab_test: bool = False) -> Waiting:
+    """What the pending rows that cannot be claimed now are waiting for."""
+    base = [deliveries.c.edition_id == edition_id, deliveries.c.status == "pending"]
+    if ab_test:
+        base.append(deliveries.c.variant.is_not(None))
     with engine.connect() as conn:
-        row = conn.execute(
-            select(
-                func.count(),
-                func.count(deliveries.c.next_attempt_at),
-                func.min(deliveries.c.next_attempt_at),
-            ).where(deliveries.c.edition_id == edition_id, deliveries.c.status == "pending")
-        ).one()
-    if row[0] and row[1] < row[0]:
-        return int(row[0]), None
-    return int(row[0]), row[2]
+        due_now = int(
+            conn.execute(
+                select(func.count()).where(*claimable(edition_id, now, ab_test=ab_test))
+            ).scalar_one()
+        )
+        zone_at = conn.execute(
+            select(func.min(deliveries.c.not_before)).where(*base, deliveries.c.not_before > now)
+        ).scalar()
+        retry_at = conn.execute(
+            select(func.min(deliveries.c.next_attempt_at)).where(
+                *base,
+                or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
+                deliveries.c.next_attempt_at > now,
+            )
+        ).scalar()
+        held = 0
+        if ab_test:
+            held = int(
+                conn.execute(
+                    select(func.count()).where(
+                        deliveries.c.edition_id == edition_id,
+                        deliveries.c.status == "pending",
+                        deliveries.c.variant.is_(None),
+                    )
+                ).scalar_one()
+            )
+    return Waiting(due_now, retry_at, zone_at, held)
 
 
 def last_sent_times(engine: Engine, edition_id: int) -> tuple[datetime | None, datetime | None]:

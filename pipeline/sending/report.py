@@ -59,6 +59,54 @@ class EditionStatus:
         return data
 
 
+@dataclass(frozen=True)
+class ZoneProgress:
+    """One time zone of a local-time send: when it falls due and how far it is."""
+
+    zone: str
+    due_at: datetime | None
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def state(self) -> str:
+        left = self.counts.get("pending", 0) + self.counts.get("in_flight", 0)
+        return "done" if not left else ("waiting" if left == self.total else "sending")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "zone": self.zone,
+            "due_at": self.due_at.isoformat() if self.due_at else None,
+            "state": self.state,
+            "total": self.total,
+            **self.counts,
+        }
+
+
+def zone_progress(engine: Engine, edition_id: int) -> list[ZoneProgress]:
+    """Per time zone of a local-time send, earliest first (empty for other editions)."""
+    d = deliveries.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(d.zone, func.min(d.not_before), d.status, func.count())
+            .where(d.edition_id == edition_id, d.zone.is_not(None))
+            .group_by(d.zone, d.status)
+        ).all()
+    found: dict[str, tuple[datetime | None, dict[str, int]]] = {}
+    for zone, due, status, n in rows:
+        at, counts = found.setdefault(zone, (due, dict.fromkeys(ledger.ROW_STATES, 0)))
+        counts[status] = int(n)
+        if due is not None and (at is None or due < at):
+            found[zone] = (due, counts)
+    return sorted(
+        (ZoneProgress(z, at, c) for z, (at, c) in found.items()),
+        key=lambda p: (p.due_at is None, p.due_at, p.zone),
+    )
+
+
 def audience_count(
     engine: Engine, list_slugs: list[str], where: ColumnElement[bool] | None = None
 ) -> int:

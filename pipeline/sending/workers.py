@@ -25,7 +25,7 @@ from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings
 from pipeline.sending import ledger
 from pipeline.sending.editions import edition_by_id
-from pipeline.sending.engine import SendReport, send_edition
+from pipeline.sending.engine import SendReport, send_edition, snapshot_plan
 from pipeline.store.db import open_database
 
 # Below this many recipients a second process costs more than it saves.
@@ -82,7 +82,13 @@ def send_with_workers(
     if edition.status in ("frozen", "scheduled"):  # snapshot once, not in every worker
         started = (clock or SystemClock()).now()
         ledger.start_edition(
-            engine, edition_id, edition.lists, started, _name(), edition.segment_condition
+            engine,
+            edition_id,
+            edition.lists,
+            started,
+            _name(),
+            edition.segment_condition,
+            snapshot_plan(settings, edition),
         )
     before = ledger.count_by_status(engine, edition_id)
     shared = _share(settings, workers)
