@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from pipeline.config import Settings
 from pipeline.render.personalise import CompiledEdition
-from pipeline.tokens import make_token
+from pipeline.tokens import signer
 from pipeline.tracking.links import Link, TrackingPlan, track_edition
 
 
@@ -66,6 +66,6 @@ def index_links(
 def tracking_values(settings: Settings, public_id: str, edition_id: int) -> dict[str, str]:
     """``click_base`` and ``open_url`` for one recipient of an edition (one HMAC; the
     subscriber's ``public_id`` is already in the claimed row: no query)."""
-    token = make_token(settings.keys, "track", public_id, edition_id)
+    token = signer(settings.keys.current, "track", edition_id)(public_id)
     base = settings.newsletter.base_url
     return {"click_base": f"{base}/l/{token}", "open_url": f"{base}/o/{token}.gif"}
