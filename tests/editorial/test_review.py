@@ -315,3 +315,21 @@ def test_check_approved_names_the_command_to_run(
         "the approval is void"
     )
     assert [e.action for e in state_of(settings, engine, SLUG).log].count("voided") == 1
+
+
+def test_of_two_people_acting_at_once_one_wins(
+    settings: Settings, engine: Engine, clock: FixedClock
+) -> None:
+    """Each step is one UPDATE ... WHERE state IN (...): the second of two approvals (or an
+    approval and a rejection) made on the same state finds it changed and changes nothing."""
+    from pipeline.editorial.review import ReviewEvent, _move
+
+    submit(settings, engine, SLUG, "Ada", clock=clock)
+    first = ReviewEvent("approved", "Grace", clock.now())
+    second = ReviewEvent("rejected", "Linus", clock.now(), "too late")
+    approval = {"approved_by": "Grace", "approved_hash": source_hash(settings, SLUG)}
+    assert _move(engine, SLUG, ("in_review",), "approved", first, **approval)
+    assert not _move(engine, SLUG, ("in_review",), "draft", second)
+    state = state_of(settings, engine, SLUG)
+    assert (state.state, state.approved_by) == ("approved", "Grace")
+    assert [e.action for e in state.log] == ["submitted", "approved"]
