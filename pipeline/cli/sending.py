@@ -426,6 +426,13 @@ def status_command(
             markup=False,
             soft_wrap=True,
         )
+    settings = get_settings()
+    if edition.status == "scheduled" and settings.editorial.require_approval:
+        from pipeline.editorial.review import refusal, state_of
+
+        held = refusal(settings, state_of(settings, engine, slug), frozen=True)
+        if held is not None:
+            console.print(f"Held: send-due will not send it: {held}", markup=False, soft_wrap=True)
 
 
 def print_ab_test(ab: ABState) -> None:

@@ -5,6 +5,7 @@
     approve(settings, engine, slug, by, *, clock)        -> ReviewState   in_review -> approved
     reject(settings, engine, slug, by, reason, *, clock) -> ReviewState   -> draft
     check_approved(settings, engine, slug, *, clock, frozen=False)   raises NotApproved
+    refusal(settings, state, *, frozen=False)            -> NotApproved | None (reads only)
     mark_scheduled / mark_unscheduled                    called by scheduling and sending
 
 An approval is for the issue folder's files as they were (``hashing.source_hash``): when
@@ -413,6 +414,47 @@ def _not_in_review(settings: Settings, state: ReviewState, verb: str) -> Approva
 
 
 # ---- the gate before scheduling and sending --------------------------------------------
+def refusal(settings: Settings, state: ReviewState, *, frozen: bool = False) -> NotApproved | None:
+    """Why ``state`` may not be scheduled or sent when approval is required (``frozen``:
+    may an edition frozen earlier be sent), as the error ``check_approved`` raises; None
+    when it may. Reads only: a studio page or ``issue status`` can show it."""
+    slug = state.slug
+    submit_fix = (
+        f"submit it for review: 'newsletter issue submit {slug} --by NAME', then another "
+        f"person approves it: 'newsletter issue approve {slug} --by NAME'"
+    )
+    if state.changed_since_approval:
+        return NotApproved(
+            f"{_void_message(settings, state)}: the approval is void "
+            "([editorial] require_approval = true)",
+            fix=submit_fix,
+        )
+    if state.state == "scheduled" or (state.state == "approved" and not frozen):
+        return None
+    if state.state == "approved":
+        return NotApproved(
+            f"{slug} was approved again after its edition was frozen, so the edition is not "
+            "what was approved",
+            fix=f"freeze the approved files: 'newsletter issue reschedule {slug}'",
+        )
+    if state.state == "in_review":
+        return NotApproved(
+            f"{slug} is in review and not approved yet (submitted by {state.submitted_by}; "
+            "[editorial] require_approval = true)",
+            fix=f"an approver runs 'newsletter issue approve {slug} --by NAME'",
+        )
+    rejection = state.rejection
+    if rejection is not None:
+        return NotApproved(
+            f"{slug} was rejected by {rejection.by} on {_day(rejection.at, settings)}: "
+            f"{rejection.reason}",
+            fix=f"edit it, then 'newsletter issue submit {slug} --by NAME'",
+        )
+    return NotApproved(
+        f"{slug} is not approved ([editorial] require_approval = true)", fix=submit_fix
+    )
+
+
 def check_approved(
     settings: Settings, engine: Engine, slug: str, *, clock: Clock, frozen: bool = False
 ) -> ReviewState | None:
@@ -427,41 +469,12 @@ def check_approved(
     if not settings.editorial.require_approval:
         return None
     state = state_of(settings, engine, slug)
-    submit_fix = (
-        f"submit it for review: 'newsletter issue submit {slug} --by NAME', then another "
-        f"person approves it: 'newsletter issue approve {slug} --by NAME'"
-    )
+    problem = refusal(settings, state, frozen=frozen)
+    if problem is None:
+        return state
     if state.changed_since_approval:
         _void(settings, engine, state, clock)  # recorded once (a no-op when it was)
-        raise NotApproved(
-            f"{_void_message(settings, state)}: the approval is void "
-            "([editorial] require_approval = true)",
-            fix=submit_fix,
-        )
-    if state.state == "scheduled" or (state.state == "approved" and not frozen):
-        return state
-    if state.state == "approved":
-        raise NotApproved(
-            f"{slug} was approved again after its edition was frozen, so the edition is not "
-            "what was approved",
-            fix=f"freeze the approved files: 'newsletter issue reschedule {slug}'",
-        )
-    if state.state == "in_review":
-        raise NotApproved(
-            f"{slug} is in review and not approved yet (submitted by {state.submitted_by}; "
-            "[editorial] require_approval = true)",
-            fix=f"an approver runs 'newsletter issue approve {slug} --by NAME'",
-        )
-    rejection = state.rejection
-    if rejection is not None:
-        raise NotApproved(
-            f"{slug} was rejected by {rejection.by} on {_day(rejection.at, settings)}: "
-            f"{rejection.reason}",
-            fix=f"edit it, then 'newsletter issue submit {slug} --by NAME'",
-        )
-    raise NotApproved(
-        f"{slug} is not approved ([editorial] require_approval = true)", fix=submit_fix
-    )
+    raise problem
 
 
 def mark_scheduled(engine: Engine, slug: str, *, clock: Clock, by: str = SYSTEM) -> bool:

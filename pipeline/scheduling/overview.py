@@ -12,7 +12,7 @@ from sqlalchemy import Engine, case, func, select
 from pipeline.config import Settings
 from pipeline.content.issues import list_issues
 from pipeline.content.models import IssueSummary
-from pipeline.editorial.review import ReviewState, states_of
+from pipeline.editorial.review import ReviewState, refusal, states_of
 from pipeline.errors import NewsletterError
 from pipeline.render.checkcache import draft_errors
 from pipeline.store.tables import deliveries, editions
@@ -55,7 +55,7 @@ def _held(settings: Settings, review: ReviewState | None) -> bool:
     issue is not (or no longer) approved for the files it was frozen from."""
     if not settings.editorial.require_approval:
         return False
-    return review is None or review.state != "scheduled" or review.changed_since_approval
+    return review is None or refusal(settings, review, frozen=True) is not None
 
 
 def _why_held(review: ReviewState | None) -> str:

@@ -149,6 +149,11 @@ def test_with_require_approval_schedule_send_and_send_due_refuse(
     assert result.exit_code == 0, result.output
     path = settings.issues_dir / SLUG / "issue.md"
     path.write_text(path.read_text() + "\nA late edit.\n")
+    status = cli("issue", "status", SLUG)
+    assert status.exit_code == 0, status.output
+    assert f"Held: send-due will not send it: {SLUG} changed since Grace approved it" in (
+        status.stdout
+    )
     listed = cli("issue", "list").stdout
     assert re.search(rf"{SLUG}\s+held \(changed\)", listed), listed
 
