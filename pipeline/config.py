@@ -288,6 +288,9 @@ class WebSection(_Model):
         return value
 
     confirm_hourly_cap: int = Field(500, ge=1, description="confirmation emails per hour in all")
+    queue_interval: float = Field(
+        2.0, ge=0, description="seconds between two looks at the email queue; 0: cron only"
+    )
     trusted_proxies: list[str] = Field(default_factory=list)
     webhook_max_age: int = Field(600, ge=1, description="seconds a webhook timestamp may age")
     consent_text: str = (

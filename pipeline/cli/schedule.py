@@ -15,6 +15,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from pipeline.scheduling.due import DueReport
     from pipeline.scheduling.listing import ScheduleEntry
     from pipeline.scheduling.plan import Scheduled
+    from pipeline.sending.mail_queue import QueueReport
 
 
 class FoldChoice(StrEnum):
@@ -356,8 +358,24 @@ def send_due_cmd(
         summary = _summary(report)
         event = "nothing_due" if not report.outcomes else "summary"
         logger.info(summary, extra={"fields": {"event": event, **_counts(report)}})
+        if report.emails.worked:
+            logger.info(
+                queue_summary(report.emails),
+                extra={"fields": {"event": "mail_queue", **asdict(report.emails)}},
+            )
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+def queue_summary(report: QueueReport) -> str:
+    """One line about the queue of confirmation and welcome emails."""
+    parts = [f"{report.sent} sent"]
+    for label, n in (("skipped", report.skipped), ("failed", report.failed)):
+        if n:
+            parts.append(f"{n} {label}")
+    if report.retrying:
+        parts.append(f"{report.retrying} to retry")
+    return "Queued signup emails: " + ", ".join(parts) + "."
 
 
 def _counts(report: DueReport) -> dict[str, object]:

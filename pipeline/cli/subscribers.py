@@ -447,3 +447,19 @@ def erase(
         f"Erased {report.email}: {what}. The address is suppressed for good (hash only).",
         soft_wrap=True,
     )
+
+
+@subscribers_app.command("send-queued")
+def send_queued_cmd(as_json: bool = JSON_OPTION) -> None:
+    """Send the confirmation and welcome emails that web signups queued (the web app does it
+    itself unless web.queue_interval is 0; send-due does it too). For cron."""
+    from pipeline.cli.schedule import queue_summary
+    from pipeline.sending.mail_queue import send_queued
+
+    report = send_queued(get_settings(), _engine(), clock=get_clock())
+    if as_json:
+        print_json(asdict(report))
+        return
+    console.print(queue_summary(report), soft_wrap=True)
+    if report.failed:
+        raise typer.Exit(code=1)

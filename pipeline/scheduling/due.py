@@ -35,6 +35,7 @@ from pipeline.errors import NewsletterError
 from pipeline.scheduling.runs import finish_run, start_run
 from pipeline.scheduling.timeparse import format_duration, format_local
 from pipeline.sending.editions import transition
+from pipeline.sending.mail_queue import QueueReport, send_queued
 from pipeline.sending.transports.base import Transport
 from pipeline.store.tables import editions
 
@@ -88,6 +89,7 @@ class DueReport:
     outcomes: list[EditionOutcome] = field(default_factory=list)
     next_slug: str | None = None
     next_at: datetime | None = None
+    emails: QueueReport = field(default_factory=QueueReport)  # the queue of signup emails
 
     @property
     def ok(self) -> bool:
@@ -324,6 +326,8 @@ def send_due(
                 f"{row.slug} is paused and waits for 'newsletter issue resume {row.slug}'",
                 extra={"fields": {"event": "waiting", "slug": row.slug, "edition_id": row.id}},
             )
+    # the confirmation and welcome emails signups queued (for apps with web.queue_interval 0)
+    report.emails = send_queued(settings, engine, clock=clock)
     upcoming = _next_scheduled(engine)
     if upcoming is not None:
         report.next_slug, report.next_at = upcoming

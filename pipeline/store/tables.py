@@ -466,3 +466,31 @@ audit_log = Table(
     Column("detail", JSON, nullable=True),
     Index("ix_audit_log_at", "at"),
 )
+
+# ---- the queue of transactional emails (confirmation, welcome) --------------------------
+# Written in the signup's own transaction, worked off the request path by the web app's
+# background thread or `newsletter subscribers send-queued` (pipeline/sending/mail_queue.py).
+mail_queue = Table(
+    "mail_queue",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # confirm | welcome
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),  # erased: nothing left to send
+        nullable=False,
+    ),
+    Column("lists", Text, nullable=False, default=""),  # list slugs, comma-separated
+    # queued | sending | sent | skipped | failed
+    Column("status", String(20), nullable=False, default="queued"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claim_id", String(32), nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("due_at", UTCDateTime, nullable=False),  # not before (retries wait)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),  # why it was skipped or failed
+    Index("ix_mail_queue_status_due_at", "status", "due_at"),
+    Index("ix_mail_queue_subscriber_id", "subscriber_id"),
+)

@@ -3,6 +3,7 @@ made with ``newsletter lists create`` (which should then be added to newsletter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select, update
@@ -133,3 +134,12 @@ def list_summary(engine: Engine, slug: str, settings: Settings | None = None) ->
     raise SubscriberError(
         f"unknown list {slug!r}", fix="known lists: " + (", ".join(known) or "none")
     )
+
+
+def list_names(settings: Settings, slugs: Sequence[str]) -> list[str]:
+    """The lists' names for people (the slug where a list is not in newsletter.toml)."""
+    names = []
+    for slug in slugs:
+        found = settings.list_named(slug)
+        names.append(found.name if found else slug)
+    return names

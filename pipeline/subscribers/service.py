@@ -141,86 +141,136 @@ def add_subscriber(
     alone (``suppressed=True``) unless ``allow_resubscribe`` and the reason can be lifted.
     """
     normalised = normalise_email(email)
-    digest = hash_with_salt(suppression_salt(engine), normalised)
-    name = name.strip()[:200]
-    wanted_tags = split_tags(tags)
+    salt = suppression_salt(engine)
 
     def run() -> SubscribeResult:
-        now = utcnow()
         with engine.begin() as conn:
-            ids = list_ids(conn, list(dict.fromkeys(lists)))
-            reason = suppression_reasons(conn, [digest]).get(digest)
-            row = conn.execute(select(subscribers).where(subscribers.c.email == normalised)).first()
-            held = Held(
-                status=row.status if row else None,
-                name=row.name if row else "",
-                attributes=(row.attributes or {}) if row else {},
-                subscriptions=_held_subscriptions(conn, row.id) if row else {},
-                suppressed=reason,
-                tags=frozenset(tags_in(conn, [row.id]).get(row.id, [])) if row else frozenset(),
-            )
-            asked = Asked(
-                lists=list(ids.values()),
-                status="confirmed" if confirmed else "unconfirmed",
-                name=name,
-                attributes=dict(attributes or {}),
-                resubscribe=allow_resubscribe,
-                tags=wanted_tags,
-            )
-            decision = decide_subscription(held, asked)
-            if decision.suppressed:
-                return SubscribeResult(row.id if row else None, False, True)
-            if decision.lift:
-                _lift(
-                    conn,
-                    digest,
-                    row.id if row else None,
-                    row.status if row else None,
-                    method=method,
-                    ip=ip,
-                    now=now,
-                )
-            if row is None:
-                inserted = conn.execute(
-                    subscribers.insert().values(
-                        email=normalised,
-                        name=decision.name or "",
-                        attributes=decision.attributes or {},
-                        status="active",
-                        created_at=now,
-                        updated_at=now,
-                    )
-                ).inserted_primary_key
-                assert inserted is not None
-                sub_id = int(inserted[0])
-            else:
-                sub_id = int(row.id)
-                changes: dict[str, Any] = {}
-                if decision.name is not None:
-                    changes["name"] = decision.name
-                if decision.attributes is not None:
-                    changes["attributes"] = decision.attributes
-                if changes:
-                    conn.execute(
-                        update(subscribers)
-                        .where(subscribers.c.id == sub_id)
-                        .values(updated_at=now, **changes)
-                    )
-            add_tags_in(conn, {sub_id: decision.tags})
-            _write_steps(
+            return add_in(
                 conn,
-                sub_id,
-                decision.steps,
+                salt,
+                normalised,
+                name=name,
+                lists=lists,
                 method=method,
                 consent_text=consent_text,
                 ip=ip,
-                consent_at=consent_at or now,
-                now=now,
+                confirmed=confirmed,
+                consent_at=consent_at,
+                attributes=attributes,
+                allow_resubscribe=allow_resubscribe,
+                tags=tags,
+                now=utcnow(),
             )
-            return SubscribeResult(sub_id, row is None, False)
 
     result: SubscribeResult = _retrying(run)
     return result
+
+
+def add_in(
+    conn: Connection,
+    salt: str,
+    normalised: str,
+    *,
+    name: str = "",
+    lists: Sequence[str],
+    method: str,
+    consent_text: str = "",
+    ip: str | None = None,
+    confirmed: bool,
+    consent_at: datetime | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    allow_resubscribe: bool = False,
+    tags: Sequence[str] = (),
+    now: datetime,
+) -> SubscribeResult:
+    """``add_subscriber`` inside the caller's transaction (``normalised``: an address already
+    normalised; ``salt``: ``suppression_salt``), for callers that write more in the same
+    transaction (the web signup queues its emails with it)."""
+    digest = hash_with_salt(salt, normalised)
+    name = name.strip()[:200]
+    wanted_tags = split_tags(tags)
+    ids = list_ids(conn, list(dict.fromkeys(lists)))
+    reason = suppression_reasons(conn, [digest]).get(digest)
+    row = conn.execute(select(subscribers).where(subscribers.c.email == normalised)).first()
+    held = Held(
+        status=row.status if row else None,
+        name=row.name if row else "",
+        attributes=(row.attributes or {}) if row else {},
+        subscriptions=_held_subscriptions(conn, row.id) if row else {},
+        suppressed=reason,
+        tags=frozenset(tags_in(conn, [row.id]).get(row.id, [])) if row else frozenset(),
+    )
+    asked = Asked(
+        lists=list(ids.values()),
+        status="confirmed" if confirmed else "unconfirmed",
+        name=name,
+        attributes=dict(attributes or {}),
+        resubscribe=allow_resubscribe,
+        tags=wanted_tags,
+    )
+    decision = decide_subscription(held, asked)
+    if decision.suppressed:
+        return SubscribeResult(row.id if row else None, False, True)
+    if decision.lift:
+        _lift(
+            conn,
+            digest,
+            row.id if row else None,
+            row.status if row else None,
+            method=method,
+            ip=ip,
+            now=now,
+        )
+    if row is None:
+        inserted = conn.execute(
+            subscribers.insert().values(
+                email=normalised,
+                name=decision.name or "",
+                attributes=decision.attributes or {},
+                status="active",
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key
+        assert inserted is not None
+        sub_id = int(inserted[0])
+    else:
+        sub_id = int(row.id)
+        changes: dict[str, Any] = {}
+        if decision.name is not None:
+            changes["name"] = decision.name
+        if decision.attributes is not None:
+            changes["attributes"] = decision.attributes
+        if changes:
+            conn.execute(
+                update(subscribers)
+                .where(subscribers.c.id == sub_id)
+                .values(updated_at=now, **changes)
+            )
+    add_tags_in(conn, {sub_id: decision.tags})
+    _write_steps(
+        conn,
+        sub_id,
+        decision.steps,
+        method=method,
+        consent_text=consent_text,
+        ip=ip,
+        consent_at=consent_at or now,
+        now=now,
+    )
+    return SubscribeResult(sub_id, row is None, False)
+
+
+def subscriptions_in(conn: Connection, subscriber_id: int) -> dict[str, str]:
+    """list slug -> subscription status of one subscriber, inside a transaction."""
+    return {
+        slug: status
+        for slug, status in conn.execute(
+            select(lists_table.c.slug, subscriptions.c.status)
+            .join(lists_table, lists_table.c.id == subscriptions.c.list_id)
+            .where(subscriptions.c.subscriber_id == subscriber_id)
+        )
+    }
 
 
 def _held_subscriptions(conn: Connection, sub_id: int) -> dict[int, str]:

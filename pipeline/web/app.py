@@ -32,10 +32,12 @@ from starlette.staticfiles import StaticFiles
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings, load_settings, require_config
 from pipeline.errors import ConfigError, NewsletterError
+from pipeline.sending.mail_queue import QueueWorker
 from pipeline.store.db import open_database
 from pipeline.studio import router as studio_router
 from pipeline.studio.auth import CsrfRefused, LoginRequired, csrf_refused, login_redirect
 from pipeline.subscribers.service import sync_lists
+from pipeline.subscribers.signup import consent_text
 from pipeline.tracking.record import Tracker
 from pipeline.web import (
     archive,
@@ -93,15 +95,19 @@ def create_app(
         secure_cookies=https,
     )
     tracker = Tracker(settings, db, clock=ctx.clock)
+    # confirmation and welcome emails are queued by the routes and sent by this thread
+    queue = QueueWorker(settings, db, clock=ctx.clock, interval=settings.web.queue_interval)
     logs.install()  # token URLs are redacted in the access log
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         logs.install()  # again: uvicorn sets up its loggers after the app is built
         tracker.recorder.start()  # writes queued opens and clicks in the background
+        queue.start()  # sends queued emails (unless web.queue_interval is 0: cron does it)
         try:
             yield
         finally:
+            queue.close()
             tracker.recorder.close()
 
     app = FastAPI(
@@ -114,10 +120,11 @@ def create_app(
         redirect_slashes=False,  # its redirects take the host from the request: none at all
     )
     ctx.extra["tracker"] = tracker
+    ctx.extra["mail_queue"] = queue
     app.state.ctx = ctx
     # the signup form partial is on every archive page, not only /subscribe
     ctx.templates.globals.update(
-        consent=signup.consent_text(settings), honeypot=signup.HONEYPOT, altcha=settings.web.altcha
+        consent=consent_text(settings), honeypot=signup.HONEYPOT, altcha=settings.web.altcha
     )
     modules = (archive, signup, unsubscribe, preferences, webhooks, tracking, botcheck)
     for module in modules:

@@ -16,9 +16,9 @@ from fastapi.responses import Response
 
 from pipeline.subscribers import service
 from pipeline.subscribers.links import subscriber_for_token
+from pipeline.subscribers.lists import list_names
 from pipeline.tokens import Token, read_token
 from pipeline.tracking.consent import set_tracking, tracking_allowed
-from pipeline.web.mail import list_names
 from pipeline.web.pages import WebContext, error_page, get_ctx, page
 from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, read_small_form
 from pipeline.web.signup import clean_name

@@ -7,12 +7,15 @@ counted), the per-IP rate limit (counted in the database, so every worker agrees
 honeypot field ``website`` (filled: answer as usual, do nothing). Consent is recorded
 with the subscription: when, the IP, the exact text shown, the lists.
 
-Lists with double opt-in start 'unconfirmed' and a confirmation email goes out; the link
-(``/confirm/<token>``, 7 days, the lists inside the signature) opens a page with one
-button (link scanners only GET); its POST confirms them, once, and sends the welcome email. A
-suppressed address (unsubscribed or bounced before) is changed only by that link: the
-person proves the mailbox is theirs before anything is lifted. Details of a known
-subscriber (their name) are never changed by the public form.
+The rules are the stage's (``pipeline.subscribers.signup``): lists with double opt-in
+start 'unconfirmed' and a confirmation email is queued, in the signup's own transaction;
+the app's queue worker sends it off the request path (``pipeline.sending.mail_queue``), so
+no answer waits for, or depends on, an email. The link (``/confirm/<token>``, 7 days, the
+lists inside the signature) opens a page with one button (link scanners only GET); its
+POST confirms them, once, and queues the welcome email. A suppressed address (unsubscribed
+or bounced before) is changed only by that link: the person proves the mailbox is theirs
+before anything is lifted. Details of a known subscriber (their name) are never changed by
+the public form.
 """
 
 from __future__ import annotations
@@ -29,15 +32,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from pipeline.config import Settings
-from pipeline.errors import NewsletterError, SubscriberError, WebError
+from pipeline.errors import SubscriberError, WebError
 from pipeline.subscribers import service
-from pipeline.subscribers.links import last_opt_out, spend_token, subscriber_for_token
+from pipeline.subscribers.links import subscriber_for_token
+from pipeline.subscribers.lists import list_names
 from pipeline.subscribers.service import SubscriberInfo
+from pipeline.subscribers.signup import Signup, consent_text
+from pipeline.subscribers.signup import confirm_signup as confirm_in_stage
+from pipeline.subscribers.signup import sign_up as sign_up_in_stage
 from pipeline.subscribers.tags import signup_fields
-from pipeline.tokens import MAX_AGE, Token, make_token, read_token
+from pipeline.tokens import Token, make_token, read_token
 from pipeline.web.botcheck import FIELD as ALTCHA_FIELD
 from pipeline.web.botcheck import solution_ok
-from pipeline.web.mail import list_names, send_confirmation, send_welcome
 from pipeline.web.pages import WebContext, error_page, get_ctx, page, wants_json
 from pipeline.web.ratelimit import count_hit, network_of
 from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, FORM_CSP, csrf_ok, read_small_form
@@ -94,11 +100,6 @@ def own_origin(settings: Settings) -> str:
     """``scheme://host[:port]`` of the public base URL (what browsers send as Origin)."""
     parts = urlsplit(settings.newsletter.base_url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def consent_text(settings: Settings) -> str:
-    """The exact consent sentence the form shows (and the database records)."""
-    return settings.web.consent_text.replace("{name}", settings.newsletter.name)
 
 
 def clean_name(value: str) -> str:
@@ -174,81 +175,24 @@ def validate(settings: Settings, form: SignupForm) -> SignupForm:
 
 
 def sign_up(ctx: WebContext, form: SignupForm, ip: str) -> None:
-    """Subscribe (unconfirmed where the list wants double opt-in) and send the emails."""
-    settings, engine = ctx.settings, ctx.engine
-    now = ctx.now()
-    text = consent_text(settings)
-    before = service.get_subscriber(engine, email=form.email)
-    name = form.name if before is None else ""  # the public form never renames anyone
-    fields = form.fields if before is None else {}  # ... nor changes anyone's fields
-    double = [s for s in form.lists if (found := settings.list_named(s)) and found.double_opt_in]
-    single = [s for s in form.lists if s not in double]
-    pending: list[str] = list(double)
-    suppressed = False
-    subscriber_id: int | None = before.id if before else None
-    for lists, confirmed in ((single, True), (double, False)):
-        if not lists:
-            continue
-        result = service.add_subscriber(
-            engine,
-            form.email,
-            name=name,
-            attributes=fields,
-            lists=lists,
-            method="web",
-            consent_text=text,
-            ip=ip,
-            confirmed=confirmed,
-            consent_at=now,
-        )
-        subscriber_id = result.subscriber_id or subscriber_id
-        suppressed = suppressed or result.suppressed
-    if subscriber_id is None or suppressed:
-        # Unsubscribed, bounced, complained or erased: no email at all (the visitor gets
-        # the same answer). The person comes back through a preferences link, which only
-        # their own mailbox holds.
-        return
-    after = service.get_subscriber(engine, subscriber_id=subscriber_id)
-    if after is None:
-        return
-    was = before.subscriptions if before else {}
-    pending = [s for s in pending if after.subscriptions.get(s) != "confirmed"]
-    if pending and confirmation_allowed(ctx, after.email):
-        send_confirmation(settings, after.public_id, after.email, after.name, pending)
-    welcomed = [
-        s for s in single if after.subscriptions.get(s) == "confirmed" and was.get(s) != "confirmed"
-    ]
-    if welcomed:
-        _welcome(ctx, after.public_id, after.email, after.name, welcomed)
-
-
-def confirmation_allowed(ctx: WebContext, email: str) -> bool:
-    """At most one confirmation email per address per ``web.confirm_cooldown`` seconds, and
-    ``web.confirm_hourly_cap`` in all per hour (counted in the database, for every worker)."""
-    settings, now = ctx.settings, ctx.now()
-    mine = count_hit(
+    """The stage's signup (subscriptions and queued emails, one transaction); the queue
+    worker is woken to send them. Nothing is sent here, whatever the address."""
+    sign_up_in_stage(
+        ctx.settings,
         ctx.engine,
-        f"confirm:{service.address_hash(ctx.engine, email)}",
-        limit=1,
-        window=settings.web.confirm_cooldown,
-        now=now,
+        Signup(
+            email=form.email,
+            lists=form.lists,
+            name=form.name,
+            fields=form.fields,
+            consent_text=consent_text(ctx.settings),
+            ip=ip,
+        ),
+        now=ctx.now(),
     )
-    if not mine.allowed:
-        log.info("confirmation email not sent: one was sent to this address recently")
-        return False
-    everyone = count_hit(
-        ctx.engine, "confirm-all:", limit=settings.web.confirm_hourly_cap, window=3600, now=now
-    )
-    if not everyone.allowed:
-        log.warning("confirmation email not sent: web.confirm_hourly_cap reached")
-    return everyone.allowed
-
-
-def _welcome(ctx: WebContext, public_id: str, email: str, name: str, lists: list[str]) -> None:
-    try:
-        send_welcome(ctx.settings, ctx.engine, public_id, email, name, lists)
-    except NewsletterError as exc:  # the subscription stands; the welcome is a courtesy
-        log.warning("welcome email to subscriber %s not sent: %s", public_id, exc)
+    worker = ctx.extra.get("mail_queue")
+    if worker is not None:
+        worker.wake()
 
 
 def _thanks_message(settings: Settings, lists: list[str]) -> str:
@@ -370,14 +314,8 @@ async def subscribe(request: Request, ctx: WebContext = Depends(get_ctx)) -> Res
             )
         return _form_page(request, ctx, form, 422)
     message = _thanks_message(settings, form.lists)
-    if not form.honeypot:
-        try:
-            await run_in_threadpool(sign_up, ctx, form, ip)
-        except NewsletterError as exc:
-            log.error("signup failed: %s", exc)
-            return error_page(
-                request, 503, "We could not send your confirmation email. Please try again later."
-            )
+    if not form.honeypot:  # a database error reaches the app's handler (503)
+        await run_in_threadpool(sign_up, ctx, form, ip)
     if is_json or wants_json(request):
         return JSONResponse({"status": "ok", "message": message}, status_code=202)
     return page(request, "thanks.html", message=message)
@@ -437,48 +375,16 @@ async def confirm(token: str, request: Request, ctx: WebContext = Depends(get_ct
 
 
 def confirm_signup(ctx: WebContext, token: str, ip: str) -> dict[str, Any]:
-    """Confirm the lists inside the token (once); send the welcome for new lists.
-
-    A link older than the person's last unsubscribe never subscribes them again, and a
-    used link changes nothing (no second welcome)."""
-    settings, engine = ctx.settings, ctx.engine
-    data, info = _confirm_token(ctx, token)
-    lists = [s for s in data.data.split(",") if s in settings.list_slugs]
-    left = last_opt_out(engine, info)
-    if left is not None and left >= data.issued_at:
-        raise WebError(
-            "this link was sent before you unsubscribed, so it cannot subscribe you again",
-            fix="sign up again on our website",
-        )
-    before = dict(info.subscriptions)
-    if spend_token(engine, token, data, data.issued_at + MAX_AGE["confirm"]):
-        if lists:
-            result = service.add_subscriber(
-                engine,
-                info.email,
-                lists=lists,
-                method="web",
-                consent_text=consent_text(settings),
-                ip=ip,
-                confirmed=True,
-                allow_resubscribe=True,
-            )
-            if result.suppressed:
-                raise WebError(
-                    "this address cannot be subscribed again here",
-                    fix=f"write to {settings.sender.email}",
-                )
-        else:
-            service.confirm_subscription(engine, info.id, None, ip=ip)
-    after = service.get_subscriber(engine, subscriber_id=info.id)
-    assert after is not None
-    new = [s for s, st in after.subscriptions.items() if st == "confirmed" and before.get(s) != st]
-    if new:
-        _welcome(ctx, after.public_id, after.email, after.name, new)
-    confirmed = [s for s, st in after.subscriptions.items() if st == "confirmed"]
+    """The stage's confirmation (once; the welcome is queued), and what the page shows."""
+    settings = ctx.settings
+    data = read_token(settings.keys, "confirm", token)
+    done = confirm_in_stage(settings, ctx.engine, token, data, ip=ip, now=ctx.now())
+    worker = ctx.extra.get("mail_queue")
+    if worker is not None and done.welcomed:
+        worker.wake()
     return {
-        "welcomed": bool(new),
-        "list_names": list_names(settings, confirmed),
+        "welcomed": done.welcomed,
+        "list_names": list_names(settings, done.confirmed),
         "preferences_url": "/preferences/"
-        + make_token(settings.keys, "preferences", after.public_id),
+        + make_token(settings.keys, "preferences", done.public_id),
     }

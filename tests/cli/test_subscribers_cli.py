@@ -183,3 +183,32 @@ def test_lists_create(cli: Run) -> None:
     assert dup.stderr == (
         "Error: the list 'offers' already exists (see 'newsletter lists show offers')\n"
     )
+
+
+def test_send_queued_sends_what_web_signups_queued(
+    cli: Run, project_dir: Path, db_url: str
+) -> None:
+    """For deployments whose web app leaves the queue to cron (web.queue_interval = 0)."""
+    from datetime import UTC, datetime
+
+    from pipeline.config import load_settings
+    from pipeline.store.db import open_database
+    from pipeline.subscribers.service import sync_lists
+    from pipeline.subscribers.signup import Signup, sign_up
+
+    settings = load_settings(
+        project_dir / "newsletter.toml",
+        {"NEWSLETTER_SECRET_KEY": TEST_SECRET},
+        overrides={"database.url": db_url},
+    )
+    engine = open_database(db_url)
+    sync_lists(engine, settings)
+    sign_up(settings, engine, Signup("cron@example.com", ["beauty-tips"]), now=datetime.now(UTC))
+    engine.dispose()
+    first = cli("subscribers", "send-queued")
+    assert first.exit_code == 0, first.output
+    assert first.stdout == "Queued signup emails: 1 sent.\n"
+    again = cli("subscribers", "send-queued", "--json")
+    assert json.loads(again.stdout) == {"sent": 0, "skipped": 0, "failed": 0, "retrying": 0}
+    outbox = list((project_dir / "var" / "outbox" / "new").iterdir())
+    assert len(outbox) == 1 and b"cron@example.com" in outbox[0].read_bytes()

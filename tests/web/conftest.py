@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +28,7 @@ from sqlalchemy import Engine
 
 from pipeline.clock import FixedClock
 from pipeline.config import Settings
+from pipeline.sending.mail_queue import QueueReport, QueueWorker
 from pipeline.web.app import create_app
 
 #: A proof of work that takes milliseconds (the tests solve hundreds of them); the
@@ -102,9 +104,12 @@ def serve(app: FastAPI, port: int) -> Iterator[str]:
         if not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.005)
+    ctx = app.state.ctx
+    QUEUES[ctx.settings.outbox_dir] = ctx.extra["mail_queue"]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        QUEUES.pop(ctx.settings.outbox_dir, None)
         server.should_exit = True
         thread.join(timeout=10)
 
@@ -119,8 +124,20 @@ def server(
 
 
 # ---- the Maildir outbox -------------------------------------------------------------------
+#: The queue worker of each served app, by its outbox (the tests serve with lifespan off, so
+#: no background thread runs: ``mails`` works the queue as the thread would, in the test).
+QUEUES: dict[Path, QueueWorker] = {}
+
+
+def deliver(settings: Settings) -> QueueReport | None:
+    """Work the email queue of the app serving ``settings`` (its clock, its database)."""
+    worker = QUEUES.get(settings.outbox_dir)
+    return worker.flush() if worker is not None else None
+
+
 def outbox(settings: Settings) -> list[EmailMessage]:
-    """Every message the Maildir transport wrote (in no particular order)."""
+    """Every message the Maildir transport wrote (in no particular order); the queue is not
+    worked first (``mails`` does that)."""
     path = settings.outbox_dir
     if not path.exists():
         return []
@@ -134,12 +151,29 @@ def outbox(settings: Settings) -> list[EmailMessage]:
 
 
 def mails(settings: Settings, subject_part: str, to: str = "") -> list[EmailMessage]:
-    """Messages whose subject contains ``subject_part`` (and sent to ``to``, if given)."""
+    """Messages whose subject contains ``subject_part`` (and sent to ``to``, if given),
+    once the app's email queue has been worked."""
+    deliver(settings)
     return [
         m
         for m in outbox(settings)
         if subject_part in str(m["Subject"]) and (not to or to in str(m["To"]))
     ]
+
+
+def sent_by_thread(settings: Settings, subject_part: str, to: str) -> list[EmailMessage]:
+    """Messages the app's own background queue thread sends (an app served with its
+    lifespan on): waits until one is there (readiness, not time; 30 s at most)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            messages = outbox(settings)
+        except FileNotFoundError:  # the thread is creating the Maildir's folders right now
+            messages = []
+        found = [m for m in messages if subject_part in str(m["Subject"]) and to in str(m["To"])]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
 
 
 def text_of(message: EmailMessage) -> str:

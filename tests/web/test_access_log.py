@@ -17,7 +17,7 @@ from pipeline.clock import FixedClock
 from pipeline.config import Settings
 from pipeline.web.app import create_app
 from pipeline.web.logs import MARKER, redact_path
-from tests.web.conftest import link_in, mails
+from tests.web.conftest import link_in, sent_by_thread
 from tests.web.helpers import signup
 
 
@@ -69,7 +69,8 @@ def test_token_urls_are_redacted_in_the_access_log(
         for path in paths:
             client.get(path)
         signup(client, "logged@example.com")
-        [mail] = mails(web_settings, "Please confirm", to="logged@example.com")
+        # sent by the app's background thread (the lifespan started it), not by the request
+        [mail] = sent_by_thread(web_settings, "Please confirm", to="logged@example.com")
         confirm = link_in(mail, "/confirm/")
         client.get(confirm)
         client.get("/feed.xml")
