@@ -357,7 +357,9 @@ def freeze_edition(
     for tracking (``pipeline.tracking``), and store (or refreeze) its edition. The issue's
     date is rendered from the edition's send time (``pipeline.content.dates``): ``send_at``, else
     the moment of freezing, which is stored as ``frozen_at``."""
+    from pipeline.content.issues import load_issue
     from pipeline.render.build import build_issue, variant_editions
+    from pipeline.sending.localtime import local_instant
     from pipeline.subscribers.audience import segment_filter
     from pipeline.subscribers.segments import segment_condition
     from pipeline.subscribers.tags import known_fields
@@ -365,9 +367,11 @@ def freeze_edition(
 
     now = (clock or SystemClock()).now()
     clock = FixedClock(now)
-    build = build_issue(
-        settings, slug, fields=known_fields(settings, engine), sent=send_time(send_at, now)
-    )
+    sent = send_time(send_at, now)
+    local_at = load_issue(settings, slug).send_at_local
+    if local_at is not None:  # the issue's date is the day each reader gets it
+        sent = local_instant(local_at, settings.newsletter.tz)
+    build = build_issue(settings, slug, fields=known_fields(settings, engine), sent=sent)
     errors = [f for f in build.findings if getattr(f, "level", "") == "error"]
     if errors:
         raise CheckFailed(
@@ -385,7 +389,7 @@ def freeze_edition(
         (v.subject, v.preheader or issue.preheader, tracked)
         for v, one in zip(
             issue.variants,
-            variant_editions(settings, issue, sent=send_time(send_at, now)),
+            variant_editions(settings, issue, sent=sent),
             strict=True,
         )
         for tracked, _ in [index_links(settings, one, slug, issue.lists, issue.utm or None)]
