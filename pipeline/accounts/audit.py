@@ -1,5 +1,6 @@
 """The audit log: who did what, to what, when, through the studio, the API or the
-``users``/``tokens`` commands. Rows are only ever added (the log is never edited).
+``users``/``tokens`` commands. Rows are only ever added; the one change is
+``forget_target``, which takes an erased subscriber's address out of the entries naming it.
 
 ``actor`` is an account's email address, ``token:<name>`` for an API token, or ``cli``;
 ``action`` a dotted verb (``login``, ``login.failed``, ``user.add``, ``issue.schedule``);
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
 from pipeline.store.tables import audit_log
 
@@ -66,3 +67,16 @@ def recent(
     return [
         AuditEntry(row.id, row.at, row.actor, row.action, row.target, row.detail) for row in rows
     ]
+
+
+def forget_target(engine: Engine, target: str) -> int:
+    """Replace ``target`` by ``(erased)`` in every entry (a subscriber's address, when they
+    are erased); returns how many entries named it."""
+    if not target:
+        return 0
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                update(audit_log).where(audit_log.c.target == target).values(target="(erased)")
+            ).rowcount
+        )

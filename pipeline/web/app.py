@@ -3,8 +3,9 @@
 Pages (templates/web/): the archive (``/``, ``/issues/{slug}``, ``/feed.xml``), signup
 (``/subscribe``, ``/confirm/{token}``), ``/unsubscribe/{token}``, ``/preferences/{token}``;
 the tracked links and the open pixel (``/l/{token}/{index}``, ``/o/{token}.gif``);
-``POST /webhooks/sendgrid``; and the editors' studio under ``/admin`` (``pipeline.studio``,
-every page behind a sign-in). The OpenAPI schema is at ``/openapi.json`` (no docs UI).
+``POST /webhooks/sendgrid``; the editors' studio under ``/admin`` (``pipeline.studio``,
+every page behind a sign-in); and the HTTP API under ``/api/v1`` (``pipeline.api``, every
+route behind a bearer token). The OpenAPI schema is at ``/openapi.json`` (no docs UI).
 
 Every response carries the security headers. A ``NewsletterError`` that leaves a route is
 answered by one handler (``pages.newsletter_error``: 400 with its message for a bad link or
@@ -29,6 +30,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.staticfiles import StaticFiles
 
+from pipeline import api
+from pipeline.api.subscribers import MAX_IMPORT
 from pipeline.clock import Clock, SystemClock
 from pipeline.config import Settings, load_settings, require_config
 from pipeline.errors import ConfigError, NewsletterError
@@ -134,6 +137,9 @@ def create_app(
     app.include_router(studio_router)  # its paths start with /admin
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(CsrfRefused, csrf_refused)
+    # The HTTP API: every route needs a bearer token (pipeline.api.common.api_account)
+    app.include_router(api.router)  # its paths start with /api/v1
+    app.add_exception_handler(api.ApiError, api.api_error)
     app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
     app.get("/archive", summary="The archive of sent issues (alias of /)")(archive.archive_index)
     routes += [route for route in app.router.routes if isinstance(route, APIRoute)]
@@ -141,7 +147,11 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         default=MAX_BODY,
-        limits={"/webhooks/": webhooks.MAX_BODY, "/admin/": MAX_STUDIO_BODY},
+        limits={
+            "/webhooks/": webhooks.MAX_BODY,
+            "/admin/": MAX_STUDIO_BODY,
+            f"{api.PREFIX}/imports": MAX_IMPORT,
+        },
     )
     app.add_middleware(PathGuard)
     app.add_middleware(SecurityHeaders, hsts=https)
@@ -160,6 +170,8 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return api.validation_error(request, exc)  # which field, for programs
         return error_page(request, 400, "This request could not be handled.")
 
     return app

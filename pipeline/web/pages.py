@@ -101,7 +101,7 @@ def wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return (
         content_type.startswith("application/json")
-        or request.url.path.startswith("/webhooks/")
+        or request.url.path.startswith(("/webhooks/", "/api/"))
         or ("application/json" in accept and "text/html" not in accept)
     )
 

@@ -127,6 +127,14 @@ NOT_FOUND = (
     b"</head><body><h1>Not found</h1><p>There is nothing at this address.</p>"
     b"<p><a href='/'>Back to the archive</a></p></body></html>"
 )
+NOT_FOUND_JSON = b'{"error": "There is nothing at this address."}'
+TOO_LARGE_JSON = b'{"error": "This request is larger than this address accepts."}'
+HTML = b"text/html; charset=utf-8"
+
+
+def for_api(scope: Scope) -> bool:
+    """The HTTP API (``/api/``) answers JSON, even before any route runs."""
+    return str(scope.get("path", "")).startswith("/api/")
 
 
 def bad_path(path: str, raw_path: bytes | None) -> bool:
@@ -155,17 +163,19 @@ class PathGuard:
         if scope["type"] != "http" or not bad_path(scope.get("path", ""), scope.get("raw_path")):
             await self.app(scope, receive, send)
             return
+        api = for_api(scope)
+        body = NOT_FOUND_JSON if api else NOT_FOUND
         await send(
             {
                 "type": "http.response.start",
                 "status": 404,
                 "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(NOT_FOUND)).encode()),
+                    (b"content-type", b"application/json" if api else HTML),
+                    (b"content-length", str(len(body)).encode()),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": NOT_FOUND})
+        await send({"type": "http.response.body", "body": body})
 
 
 # ---- request bodies --------------------------------------------------------------------------
@@ -199,7 +209,7 @@ class BodyLimit:
         limit = self.limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length", b"")
         if declared and (not declared.isdigit() or int(declared) > limit):
-            await self._too_large(send)
+            await self._too_large(send, for_api(scope))
             return
         chunks: list[bytes] = []
         size = 0
@@ -211,7 +221,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await self._too_large(send)
+                await self._too_large(send, for_api(scope))
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -228,19 +238,20 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _too_large(send: Send) -> None:
+    async def _too_large(send: Send, api: bool = False) -> None:
+        body = TOO_LARGE_JSON if api else TOO_LARGE
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(TOO_LARGE)).encode()),
+                    (b"content-type", b"application/json" if api else HTML),
+                    (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": TOO_LARGE})
+        await send({"type": "http.response.body", "body": body})
 
 
 async def read_small_form(request: Request, limit: int) -> FormData | None:

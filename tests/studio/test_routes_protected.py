@@ -17,7 +17,7 @@ from pipeline.accounts.users import Account
 from tests.web.conftest import Server
 
 #: The only routes under /admin or /api that answer without a session or a token.
-OPEN = {("GET", "/admin/login"), ("POST", "/admin/login"), ("GET", "/api/v1/openapi.json")}
+OPEN = {("GET", "/admin/login"), ("POST", "/admin/login")}
 PARAM = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
 
 
