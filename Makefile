@@ -56,8 +56,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The suite runs in one process per core (pytest-xdist); PYTEST_ARGS= runs it in one.
+PYTEST_ARGS ?= -n auto
 pytest: $(STAMP) $(JS_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint pytest docs-build
 

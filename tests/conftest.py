@@ -3,6 +3,11 @@
 Databases: every test that asks for ``db_url`` or ``engine`` runs on SQLite, and again on
 PostgreSQL when NEWSLETTER_TEST_DATABASE_URL is set (CI sets it when PostgreSQL answers).
 Without that variable the PostgreSQL half is not generated at all (nothing is skipped).
+
+Under pytest-xdist (``make test`` runs ``pytest -n auto``) each worker gets a PostgreSQL
+database of its own, ``<database>_gw0``, ``<database>_gw1``...: made when the worker starts,
+put in NEWSLETTER_TEST_DATABASE_URL for the worker and the processes it starts, and dropped
+when it ends (the suite empties its database between tests, so workers cannot share one).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from pipeline.config import Settings, load_settings
 from pipeline.store.db import connect, ensure_schema
@@ -26,6 +32,28 @@ DATA = Path(__file__).resolve().parent / "data"  # test data written by others: 
 PG_ENV = "NEWSLETTER_TEST_DATABASE_URL"
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 CHROMIUM = Path("/usr/bin/chromium")
+_SHARED_PG = pytest.StashKey[str]()
+
+
+def _admin(url: str) -> Engine:
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker moves to a PostgreSQL database of its own (see the module doc)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get(PG_ENV)
+    if not worker or not url:
+        return
+    shared = make_url(url)
+    own = shared.set(database=f"{shared.database}_{worker}")
+    admin = _admin(url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    admin.dispose()
+    os.environ[PG_ENV] = own.render_as_string(hide_password=False)
+    config.stash[_SHARED_PG] = url
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -46,7 +74,7 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def _pg_engine() -> Iterator[Engine | None]:
+def _pg_engine(request: pytest.FixtureRequest) -> Iterator[Engine | None]:
     url = os.environ.get(PG_ENV)
     if not url:
         yield None
@@ -58,6 +86,12 @@ def _pg_engine() -> Iterator[Engine | None]:
     ensure_schema(engine)
     yield engine
     engine.dispose()
+    shared = request.config.stash.get(_SHARED_PG, None)
+    if shared:  # this xdist worker's own database
+        admin = _admin(shared)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _truncate_pg(engine: Engine) -> None:
