@@ -250,7 +250,7 @@ def _samples(settings: Settings, engine: Engine, slug: str) -> None:
                 web=web,
                 attributes=person.attributes,
             )
-            data = skeleton.build(person.email, person.name, values)
+            data = skeleton.build(person.email, values["name"], values)
             msg = email.message_from_bytes(data, policy=email.policy.default)
             body = msg.get_body(("plain",))
             text = body.get_content() if body is not None else ""

@@ -533,14 +533,14 @@ def _send_claimed(
         try:
             address = wire_address(row.email)
             if transport.name != "sendgrid":  # SendGrid checks its own (other) limits
-                skeleton.check(address, row.name, values)
+                skeleton.check(address, values["name"], values)
         except PersonalisationError as exc:
             early.append(ledger.Outcome(row.id, "failed", error=str(exc)))
             report.failed += 1
             report.attempts += 1
             continue
         message = Outgoing(
-            skeleton, address, row.name, values, skeleton.new_message_id(), row.id, envelope
+            skeleton, address, values["name"], values, skeleton.new_message_id(), row.id, envelope
         )
         batch.append((row, message))
     recorder.add(early)

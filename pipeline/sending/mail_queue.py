@@ -259,7 +259,10 @@ def _send(settings: Settings, engine: Engine, row: _Row, info: SubscriberInfo) -
     values = recipient_values(
         settings, info.public_id, info.email, info.name, attributes=info.attributes
     )
-    return send_single(settings, compiled, to_email=info.email, to_name=info.name, values=values)
+    # the To name is the greeting's: a name that looks like a link or an address is neither
+    return send_single(
+        settings, compiled, to_email=info.email, to_name=values["name"], values=values
+    )
 
 
 # ---- the web app's background worker ---------------------------------------------------------

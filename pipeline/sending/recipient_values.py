@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.config import Settings
+from pipeline.subscribers.names import display_name
 from pipeline.tokens import signer
 
 #: The subject of a test copy's links (no subscriber has it: public ids are 32 hex digits).
@@ -50,14 +51,19 @@ def recipient_values(
     attributes: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """first_name, name, email, unsubscribe_url, preferences_url, web_url for one person,
-    and their custom fields (text attributes, e.g. skin_type); built-ins win a clash."""
+    and their custom fields (text attributes, e.g. skin_type); built-ins win a clash.
+
+    ``name`` and ``first_name`` are the name as an email may show it
+    (``subscribers.names.display_name``: empty when it looks like a link or an address);
+    callers put ``values["name"]`` in the To header too, so one rule decides both."""
+    name = display_name(name)
     secret = settings.keys.current
     base = settings.newsletter.base_url.rstrip("/")
     edition = "" if edition_id is None else edition_id
     unsubscribe = signer(secret, "unsubscribe", edition)(public_id)
     preferences = signer(secret, "preferences")(public_id)
     values = {
-        "first_name": first_name(name, str(attributes.get("given_name") or ""))
+        "first_name": first_name(name, display_name(str(attributes.get("given_name") or "")))
         if attributes
         else first_name(name),
         "name": name,

@@ -17,11 +17,11 @@ from fastapi.responses import Response
 from pipeline.subscribers import service
 from pipeline.subscribers.links import subscriber_for_token
 from pipeline.subscribers.lists import list_names
+from pipeline.subscribers.names import check_signup_name
 from pipeline.tokens import Token, read_token
 from pipeline.tracking.consent import set_tracking, tracking_allowed
 from pipeline.web.pages import WebContext, error_page, get_ctx, page
 from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, read_small_form
-from pipeline.web.signup import clean_name
 from pipeline.web.unsubscribe import mask_email, resubscribe_offer, unsubscribe_everywhere
 
 router = APIRouter()
@@ -118,13 +118,14 @@ async def preferences_save(
         return page(request, "unsubscribed.html", **resubscribe_offer(ctx, data, had))
     if action not in ("save", "resubscribe") or not lists:
         return _page(request, token, view, 422, "Please choose at least one list.")
+    given = form.get("name")
+    name, problem = check_signup_name(given if isinstance(given, str) else "")
+    if action == "save" and problem:
+        return _page(request, token, view, 422, problem)
 
     def save() -> None:
         if action == "save":
-            name = form.get("name")
-            service.set_name(
-                ctx.engine, view["id"], clean_name(name if isinstance(name, str) else "")
-            )
+            service.set_name(ctx.engine, view["id"], name)
         service.set_lists(ctx.engine, view["id"], lists, method="web", ip=ip)
         if action == "save":
             set_tracking(ctx.engine, view["id"], form.get("tracking") == "on")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +35,7 @@ from pipeline.errors import SubscriberError, WebError
 from pipeline.subscribers import service
 from pipeline.subscribers.links import subscriber_for_token
 from pipeline.subscribers.lists import list_names
+from pipeline.subscribers.names import MAX_NAME, check_signup_name
 from pipeline.subscribers.service import SubscriberInfo
 from pipeline.subscribers.signup import Signup, consent_text
 from pipeline.subscribers.signup import confirm_signup as confirm_in_stage
@@ -58,7 +58,7 @@ MAX_CONFIRM_BYTES = 4_000
 
 SIGNUP_FIELDS = {
     "email": {"type": "string", "maxLength": 320},
-    "name": {"type": "string", "maxLength": 200},
+    "name": {"type": "string", "maxLength": 200, "description": f"at most {MAX_NAME} letters"},
     "fields": {
         "type": "object",
         "description": "custom fields configured in [[audience.signup_fields]]",
@@ -100,12 +100,6 @@ def own_origin(settings: Settings) -> str:
     """``scheme://host[:port]`` of the public base URL (what browsers send as Origin)."""
     parts = urlsplit(settings.newsletter.base_url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def clean_name(value: str) -> str:
-    """One line of printable text, at most 200 characters."""
-    kept = "".join(c for c in value if unicodedata.category(c)[0] != "C")
-    return " ".join(kept.split())[:200]
 
 
 @dataclass
@@ -159,7 +153,9 @@ def validate(settings: Settings, form: SignupForm) -> SignupForm:
         form.email = service.normalise_email(form.email)
     except SubscriberError:
         form.errors["email"] = "Please enter your email address, like you@example.com."
-    form.name = clean_name(form.name)
+    form.name, problem = check_signup_name(form.name)  # length, letters, no link or address
+    if problem:
+        form.errors["name"] = problem
     known = settings.list_slugs
     chosen = list(dict.fromkeys(s for s in form.lists if s in known))
     if len(known) == 1:

@@ -19,6 +19,8 @@ from tests.web.helpers import (
     signup,
     solve_altcha,
 )
+from tests.web.tracking_helpers import send_issue
+from tests.web.tracking_helpers import shop as tracking_shop
 
 CONSENT = (
     "Yes, send me Glow Notes by email. I can unsubscribe at any time with the link in every email."
@@ -260,3 +262,55 @@ def test_the_welcome_email_links_the_latest_issue(server: Server) -> None:
     )
     assert f"{server.url}/issues/2026-11-01-serums" in text
     assert "Hi Kai," in text
+
+
+PHISH = "https://evil.example/verify-your-account"
+
+
+def test_a_name_that_is_a_link_is_refused_by_the_form(server: Server) -> None:
+    with server.client() as client:
+        answer = signup(client, "phish@example.com", name=PHISH)
+        as_json = client.post(
+            "/subscribe",
+            json={
+                "email": "phish2@example.com",
+                "lists": ["news"],
+                "consent": True,
+                "name": "Call evil.example now",
+                "altcha": solve_altcha(client),
+            },
+        )
+    assert answer.status_code == 422
+    assert "Please write your name with letters only (no links or addresses)." in answer.text
+    assert person(server.engine, "phish@example.com") == {}
+    assert as_json.status_code == 422
+    assert as_json.json()["fields"] == {
+        "name": "Please write your name with letters only (no links or addresses)."
+    }
+
+
+def test_a_stored_name_that_is_a_link_is_never_the_greeting_nor_the_to_name(
+    server: Server,
+) -> None:
+    """An import (or an older signup) stored such a name: the confirmation email and an
+    issue greet with the neutral form and put no display name in To."""
+    service.add_subscriber(
+        server.engine,
+        "old@example.com",
+        name=PHISH,
+        lists=["news"],
+        method="import",
+        confirmed=False,
+    )
+    with server.client() as client:
+        assert signup(client, "old@example.com", lists=["news"]).status_code == 200
+    [confirm] = mails(server.settings, "Please confirm", to="old@example.com")
+    assert str(confirm["To"]) == "old@example.com"
+    assert "Hi there," in text_of(confirm)
+    assert "evil.example" not in text_of(confirm) and "evil.example" not in html_of(confirm)
+    with tracking_shop() as shop_url:
+        send_issue(server, shop_url, ["issue@example.com"], names={"issue@example.com": PHISH})
+    [issue] = mails(server.settings, "Microneedling", to="issue@example.com")
+    assert str(issue["To"]) == "issue@example.com"
+    assert "Hi there," in text_of(issue)
+    assert "evil.example" not in text_of(issue)

@@ -59,7 +59,12 @@ def shop() -> Iterator[str]:
 
 
 def send_issue(
-    server: Server, shop_url: str, people: list[str], *, untracked: tuple[str, ...] = ()
+    server: Server,
+    shop_url: str,
+    people: list[str],
+    *,
+    untracked: tuple[str, ...] = (),
+    names: dict[str, str] | None = None,
 ) -> int:
     """Add two shop links to the sample issue, subscribe ``people``, send it (Maildir),
     and move the clock ten minutes on (past the prefetch window)."""
@@ -70,7 +75,12 @@ def send_issue(
     )
     for address in people:
         added = service.add_subscriber(
-            server.engine, address, lists=["beauty-tips"], method="cli", confirmed=True
+            server.engine,
+            address,
+            name=(names or {}).get(address, ""),
+            lists=["beauty-tips"],
+            method="cli",
+            confirmed=True,
         )
         assert added.subscriber_id is not None
         if address in untracked:
