@@ -7,6 +7,7 @@ import os
 # Importing the command modules registers their commands on the apps.
 from pipeline.cli import (  # noqa: F401
     audience,
+    auditlog,
     bounces,
     dbcmd,
     feeds,

@@ -12,7 +12,8 @@ FastAPI dependencies for the studio's routes:
 
 - ``current_user``: the signed-in ``Account``; without one, ``LoginRequired`` (the app
   answers 303 to ``/admin/login?next=<this page>``);
-- ``require_role("approver")``: the same, and 403 for a lower role.
+- ``require_role("approver")``: the same, and ``RoleRequired`` (a 403 page naming the
+  role) for a lower one.
 
 And for pages and forms: ``studio_page`` renders a template of ``templates/web/studio/``
 with the user, a CSRF token and a per-response CSP nonce (``csp_nonce``: put it on every
@@ -63,6 +64,14 @@ class LoginRequired(Exception):
     def __init__(self, next_path: str) -> None:
         self.next_path = next_path
         super().__init__(next_path)
+
+
+class RoleRequired(Exception):
+    """The signed-in account's role is below what the page needs (403)."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        super().__init__(role)
 
 
 class CsrfRefused(Exception):
@@ -158,7 +167,7 @@ def require_role(role: str) -> Callable[..., Awaitable[Account]]:
 
     async def dependency(user: Account = Depends(current_user)) -> Account:
         if not user.can(role):
-            raise HTTPException(403, f"This needs the {role} role or above.")
+            raise RoleRequired(role)
         return user
 
     return dependency
@@ -171,6 +180,14 @@ async def login_redirect(request: Request, exc: Exception) -> Response:
     response = RedirectResponse(location, status_code=303)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+async def role_refused(request: Request, exc: Exception) -> Response:
+    """The app's answer to ``RoleRequired``: 403, saying which role the page needs."""
+    role = exc.role if isinstance(exc, RoleRequired) else "admin"
+    return error_page(
+        request, 403, f"This needs the {role} role or above. An admin can change your role."
+    )
 
 
 async def csrf_refused(request: Request, exc: Exception) -> Response:

@@ -24,7 +24,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
@@ -38,7 +38,14 @@ from pipeline.errors import ConfigError, NewsletterError
 from pipeline.sending.mail_queue import QueueWorker
 from pipeline.store.db import open_database
 from pipeline.studio import router as studio_router
-from pipeline.studio.auth import CsrfRefused, LoginRequired, csrf_refused, login_redirect
+from pipeline.studio.auth import (
+    CsrfRefused,
+    LoginRequired,
+    RoleRequired,
+    csrf_refused,
+    login_redirect,
+    role_refused,
+)
 from pipeline.subscribers.service import sync_lists
 from pipeline.subscribers.signup import consent_text
 from pipeline.tracking.record import Tracker
@@ -132,17 +139,26 @@ def create_app(
     modules = (archive, signup, unsubscribe, preferences, webhooks, tracking, botcheck)
     for module in modules:
         app.include_router(module.router)  # no prefixes: their routes' paths are the app's
-    routes: list[BaseRoute] = [route for module in modules for route in module.router.routes]
+    routes: list[BaseRoute | RouteContext] = [
+        route for module in modules for route in module.router.routes
+    ]
     # The editors' studio: every page needs a session (pipeline.studio.auth)
     app.include_router(studio_router)  # its paths start with /admin
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(CsrfRefused, csrf_refused)
+    app.add_exception_handler(RoleRequired, role_refused)
     # The HTTP API: every route needs a bearer token (pipeline.api.common.api_account)
     app.include_router(api.router)  # its paths start with /api/v1
     app.add_exception_handler(api.ApiError, api.api_error)
     app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
     app.get("/archive", summary="The archive of sent issues (alias of /)")(archive.archive_index)
     routes += [route for route in app.router.routes if isinstance(route, APIRoute)]
+    # the studio's and the API's routes, with their full paths (included routers)
+    routes += [
+        route
+        for route in iter_route_contexts(app.router.routes)
+        if str(route.path or "").startswith(("/admin", "/api/"))
+    ]
     # Outermost last: the headers wrap everything, then every body is capped before routing.
     app.add_middleware(
         BodyLimit,
@@ -177,7 +193,7 @@ def create_app(
     return app
 
 
-def allowed_methods(routes: Sequence[BaseRoute], request: Request) -> str:
+def allowed_methods(routes: Sequence[BaseRoute | RouteContext], request: Request) -> str:
     """The ``Allow`` header of a 405: the methods of all routes that match the path."""
     methods: set[str] = set()
     for route in routes:

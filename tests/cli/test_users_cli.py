@@ -95,3 +95,18 @@ def test_tokens_create_list_revoke(cli: Run, engine: Engine) -> None:
     assert json.loads(cli("tokens", "list", "--json").stdout)[0]["revoked_at"] is not None
     again = cli("tokens", "revoke", "shop-sync")
     assert again.exit_code == 1 and "newsletter tokens list" in again.stderr
+
+
+def test_audit_shows_the_newest_entries_first(cli: Run) -> None:
+    cli("tokens", "create", "--name", "ci")
+    cli("tokens", "revoke", "ci")
+    entries = json.loads(cli("audit", "--json").stdout)
+    assert [(e["actor"], e["action"], e["target"]) for e in entries] == [
+        ("cli", "token.revoke", "ci"),
+        ("cli", "token.create", "ci"),
+    ]
+    only = json.loads(cli("audit", "--action", "token.create", "--json").stdout)
+    assert [e["action"] for e in only] == ["token.create"]
+    table = cli("audit").stdout
+    assert "token.revoke" in table and "Audit log" in table
+    assert json.loads(cli("audit", "--actor", "nobody", "--json").stdout) == []
