@@ -31,7 +31,7 @@ fix it*. Where they are caught:
   issue folder in ``issue list`` (``content.issues``), one recipient's personalisation
   (``sending.engine``, ``transports.sendgrid``: a failed delivery), an edition that
   ``send-due`` cannot send and the digest (``scheduling``), one webhook event
-  (``web.events``), a welcome email after the subscription stands (``web.signup``), a
+  (``sending.events``), a welcome email after the subscription stands (``web.signup``), a
   rebuild in the preview server (``render.preview``);
 - where a caller adds context or cleans up and re-raises: a template error with its file and
   line (``render.environment``), a ``TransportError`` that gives the ledger claim back

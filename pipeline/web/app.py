@@ -60,9 +60,9 @@ from pipeline.web import (
     unsubscribe,
     webhooks,
 )
-from pipeline.web.events import load_public_key
 from pipeline.web.pages import WebContext, error_page, template_environment
 from pipeline.web.security import BodyLimit, PathGuard, SecurityHeaders
+from pipeline.web.webhooks import load_public_key
 
 log = logging.getLogger("pipeline.web")
 

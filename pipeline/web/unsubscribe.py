@@ -17,12 +17,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from pipeline.errors import WebError
+from pipeline.sending.events import record_link_unsubscribe
 from pipeline.subscribers import service
 from pipeline.subscribers.links import subscriber_for_token
 from pipeline.subscribers.lists import list_names
 from pipeline.subscribers.service import SubscriberInfo
 from pipeline.tokens import Token, make_token, read_token
-from pipeline.web.events import record_link_unsubscribe
 from pipeline.web.pages import WebContext, get_ctx, page
 from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, read_small_form
 

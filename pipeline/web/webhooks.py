@@ -5,26 +5,61 @@ The ECDSA signature is checked over the signed timestamp followed by the exact r
 timestamp's age (``[web] webhook_max_age``). Answers: 200 with counts; 400 for a body that
 is not a JSON list; 401 without the signature headers; 403 for a bad signature or an old
 timestamp; 413 for a body over 5 MB; 503 when SENDGRID_WEBHOOK_PUBLIC_KEY is not set.
+What the events do is the sending stage's (``pipeline.sending.events.record_events``).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from pipeline.web.events import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    record_events,
-    signature_ok,
-    timestamp_fresh,
-)
+from pipeline.errors import ConfigError
+from pipeline.sending.events import record_events
 from pipeline.web.pages import WebContext, get_ctx
 
 router = APIRouter()
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+
+# ---- the signature --------------------------------------------------------------------------
+def load_public_key(public_key: str) -> Any:
+    """The verification key from SENDGRID_WEBHOOK_PUBLIC_KEY (base64 DER, as SendGrid shows
+    it), as an EventWebhook helper; ConfigError when it cannot be read."""
+    from sendgrid.helpers.eventwebhook import EventWebhook
+
+    cleaned = "".join(public_key.split())
+    try:
+        return EventWebhook(cleaned)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            "SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid public key",
+            fix="copy the verification key from SendGrid: Settings > Mail Settings > "
+            "Event Webhook > Signed Event Webhook",
+        ) from None
+
+
+def signature_ok(verifier: Any, body: bytes, signature: str, timestamp: str) -> bool:
+    """True when ``signature`` signs ``timestamp`` + the exact raw ``body``."""
+    try:
+        payload = body.decode("utf-8")  # the helper encodes it back to the same bytes
+        return bool(verifier.verify_signature(payload, signature, timestamp))
+    except (ValueError, TypeError):  # bad base64, bad DER, not UTF-8
+        return False
+
+
+def timestamp_fresh(timestamp: str, now: datetime, max_age: int) -> bool:
+    """True when the signed timestamp (unix seconds) is within ``max_age`` of ``now``."""
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    return abs(now.timestamp() - int(timestamp)) <= max_age
+
 
 MAX_BODY = 5_000_000
 

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, select
 from pipeline.bounces.decision import Bounce, apply_bounce
 from pipeline.bounces.verp import read_verp, verp_address
 from pipeline.config import BouncesSection
+from pipeline.sending.events import record_events
 from pipeline.store.tables import delivery_events, suppressions
-from pipeline.web.events import record_events
 from tests.web.helpers import delivered_to, person, sent_edition
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

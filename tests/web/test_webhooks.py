@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from pipeline.config import Settings
 from pipeline.store.tables import delivery_events
 from pipeline.tracking.stats import edition_stats
-from pipeline.web.events import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from pipeline.web.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from tests.web.conftest import Server, SigningKey
 from tests.web.helpers import delivered_to, other_server, person, sent_edition
 

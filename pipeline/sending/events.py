@@ -1,4 +1,8 @@
-"""Delivery events: SendGrid's Event Webhook, verified and recorded against deliveries.
+"""Delivery events from the provider: SendGrid's Event Webhook batches, recorded against
+the delivery ledger, and unsubscribes made through our own links, counted per edition.
+
+The web face checks the webhook's signature and hands the parsed events to
+:func:`record_events`; nothing here knows HTTP.
 
 The sending stage puts ``custom_args`` in every personalization: ``delivery_id`` (the
 ledger row's id, a string) and the edition, as ``edition_id`` (its id, a string) or
@@ -9,11 +13,14 @@ Each event is recorded once (``delivery_events.provider_event_id`` holds SendGri
 ``sg_event_id``). Its consequence runs before it is recorded, so a crash in between means
 SendGrid's retry repeats an idempotent action rather than losing it:
 
-- ``bounce`` with ``type`` "bounce" (a hard bounce; "blocked" is not): suppress (bounced)
-- ``spamreport``: suppress (complained)
-- ``unsubscribe`` / ``group_unsubscribe``: unsubscribe from every list
+- ``bounce`` with ``type`` "bounce" (a hard bounce; "blocked" is not) and ``spamreport``: the
+  one suppression decision (``pipeline.bounces.decision``);
+- ``unsubscribe`` / ``group_unsubscribe``: unsubscribe from every list;
+- opens and clicks keep only SendGrid's human/machine verdict (``tracking.classify``).
 
-One bad event never stops the rest; it is counted as ignored.
+One bad event never stops the rest; it is counted as ignored. (This module sits in
+``sending`` because it uses both ``bounces`` and ``tracking``, which the flow contract keeps
+independent of each other; the ledger it writes to is the sending stage's.)
 """
 
 from __future__ import annotations
@@ -28,14 +35,11 @@ from sqlalchemy import Engine, insert, select
 
 from pipeline.bounces.decision import Bounce, apply_bounce
 from pipeline.config import BouncesSection
-from pipeline.errors import ConfigError, NewsletterError
+from pipeline.errors import NewsletterError
 from pipeline.store.tables import deliveries, delivery_events, editions
 from pipeline.tracking.classify import sendgrid_verdict
 
-log = logging.getLogger("pipeline.web")
-
-SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
-TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+log = logging.getLogger("pipeline.sending")
 
 #: Keys of an event worth keeping (the address is not: the delivery row links to it, and
 #: erasing a person must not leave it behind in event details; nor are the IP address and
@@ -58,39 +62,6 @@ class EventReport:
     recorded: int = 0
     duplicates: int = 0
     ignored: int = 0
-
-
-# ---- the signature --------------------------------------------------------------------------
-def load_public_key(public_key: str) -> Any:
-    """The verification key from SENDGRID_WEBHOOK_PUBLIC_KEY (base64 DER, as SendGrid shows
-    it), as an EventWebhook helper; ConfigError when it cannot be read."""
-    from sendgrid.helpers.eventwebhook import EventWebhook
-
-    cleaned = "".join(public_key.split())
-    try:
-        return EventWebhook(cleaned)
-    except (ValueError, TypeError):
-        raise ConfigError(
-            "SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid public key",
-            fix="copy the verification key from SendGrid: Settings > Mail Settings > "
-            "Event Webhook > Signed Event Webhook",
-        ) from None
-
-
-def signature_ok(verifier: Any, body: bytes, signature: str, timestamp: str) -> bool:
-    """True when ``signature`` signs ``timestamp`` + the exact raw ``body``."""
-    try:
-        payload = body.decode("utf-8")  # the helper encodes it back to the same bytes
-        return bool(verifier.verify_signature(payload, signature, timestamp))
-    except (ValueError, TypeError):  # bad base64, bad DER, not UTF-8
-        return False
-
-
-def timestamp_fresh(timestamp: str, now: datetime, max_age: int) -> bool:
-    """True when the signed timestamp (unix seconds) is within ``max_age`` of ``now``."""
-    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
-        return False
-    return abs(now.timestamp() - int(timestamp)) <= max_age
 
 
 # ---- recording -------------------------------------------------------------------------------
