@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse, Response
 
 from pipeline.config import Settings
 from pipeline.errors import SubscriberError, WebError
+from pipeline.sending.localtime import known_zone
 from pipeline.subscribers import service
 from pipeline.subscribers.links import subscriber_for_token
 from pipeline.subscribers.lists import list_names
@@ -68,6 +69,9 @@ SIGNUP_FIELDS = {
     "consent": {"type": "boolean"},
     HONEYPOT: {"type": "string"},
     ALTCHA_FIELD: {"type": "string", "maxLength": 4000},
+    # The visitor's time zone, filled in by the browser (static/timezone.js): an IANA name
+    # stored as the ``timezone`` field of a new subscriber (local-time sending)
+    "timezone": {"type": "string", "maxLength": 64},
 }
 SIGNUP_BODY = {
     "requestBody": {
@@ -113,6 +117,7 @@ class SignupForm:
     altcha: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     fields: dict[str, str] = field(default_factory=dict)  # [[audience.signup_fields]]
+    timezone: str = ""  # the browser's zone (hidden field), kept when it is a known zone
 
 
 def _as_text(value: Any) -> str:
@@ -139,6 +144,7 @@ def _parse_json(data: Any) -> SignupForm:
         honeypot=_as_text(data.get(HONEYPOT)),
         fields=_json_fields(data.get("fields")),
         altcha=_as_text(data.get(ALTCHA_FIELD)),
+        timezone=_as_text(data.get("timezone")),
     )
 
 
@@ -167,6 +173,10 @@ def validate(settings: Settings, form: SignupForm) -> SignupForm:
         form.errors["consent"] = "Please tick the box to agree to receive our emails."
     form.fields, problems = signup_fields(settings, form.fields)
     form.errors.update({f"field_{k}": v for k, v in problems.items()})
+    # The browser's zone, for local-time sending; a name that is not a zone is dropped
+    # (the visitor never sees the field, so there is nothing for them to correct).
+    if known_zone(form.timezone) is not None and "timezone" not in form.fields:
+        form.fields["timezone"] = form.timezone
     return form
 
 
@@ -213,6 +223,7 @@ def _form_page(
         honeypot=HONEYPOT,
         signup_fields=[f for f in ctx.settings.audience.signup_fields if not f.hidden],
         altcha=ctx.settings.web.altcha,
+        zone_script=True,  # this page's policy allows the app's own scripts
         **extra,
     )
 
@@ -240,6 +251,7 @@ async def _read_form(request: Request) -> SignupForm:
             if str(key).startswith("field_")
         },
         altcha=_as_text(raw.get(ALTCHA_FIELD)),
+        timezone=_as_text(raw.get("timezone")),
     )
 
 
