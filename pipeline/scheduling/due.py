@@ -235,9 +235,13 @@ def _send_one(
         processes = 1
         if transport is None:
             rows = ledger.count_by_status(engine, row.id)
-            todo = rows["pending"] + rows["in_flight"]
+            edition = edition_by_id(engine, row.id)
+            # Only the rows due now: not those waiting for a later zone or an A/B winner
+            # (a run that finds nothing due starts no worker processes).
+            due = ledger.waiting(engine, row.id, clock.now(), ab_test=bool(edition.ab_test))
+            todo = due.due_now + rows["in_flight"]
             if not sum(rows.values()):  # not snapshotted yet
-                todo = audience_count(engine, edition_by_id(engine, row.id).lists)
+                todo = audience_count(engine, edition.lists)
             processes = choose_workers(settings, workers, todo)
         if processes > 1:
             sent = send_with_workers(settings, row.id, processes, clock=clock)

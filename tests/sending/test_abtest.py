@@ -202,3 +202,32 @@ def test_a_small_test_says_so_and_sends_variant_a(
     assert edition.ab_winner == 0
     assert edition.ab_decision is not None and edition.ab_decision["outcome"] == "too-small"
     assert "fewer than 50 messages" in edition.ab_decision["reason"]
+
+
+@pytest.mark.slow
+def test_worker_processes_send_the_sample_then_the_winner(
+    project_dir: Path, make_settings: Any, db_url: str, engine: Engine
+) -> None:
+    from collections import Counter
+
+    from pipeline.sending.workers import send_with_workers
+    from tests.sending.abtest_helpers import keeping_smtp, smtp_settings
+
+    write_ab_issue(project_dir, sample="40%", wait="1h")
+    with keeping_smtp() as (smtp, handler):
+        settings = smtp_settings(make_settings, db_url, smtp, "https://news.example.com")
+        sync_lists(engine, settings)
+        add_audience(engine, 120)
+        now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+        edition_id = freeze_edition(settings, engine, SLUG, clock=FixedClock(now))
+        first = send_with_workers(settings, edition_id, 2, clock=FixedClock(now), poll=0.05)
+        assert (first.sent, first.status) == (48, "sending")
+        assert variant_rows(engine, edition_id)[(None, False)] == 72
+        later = FixedClock(now + timedelta(hours=1, minutes=1))
+        rest = send_with_workers(settings, edition_id, 2, clock=later, poll=0.05)
+        assert (rest.sent, rest.status) == (72, "sent")
+    copies = Counter(m.rcpt for m in handler.messages)
+    assert len(copies) == 120 and set(copies.values()) == {1}
+    assert Counter(m.subject for m in handler.messages[:48]) == dict.fromkeys(SUBJECTS, 12)
+    assert {m.subject for m in handler.messages[48:]} == {SUBJECTS[0]}  # too small: A
+    assert get_edition(engine, SLUG).ab_decision["outcome"] == "too-small"  # type: ignore[index]
