@@ -1,5 +1,5 @@
 """The HTTP API, under ``/api/v1``, for programs: issues (list, get, check, submit,
-approve, schedule, unschedule, figures), stats, subscribers (create, get, update, tag,
+approve, reject, schedule, unschedule, figures), stats, subscribers (create, get, update, tag,
 unsubscribe, erase) and imports. docs/developers/api.md shows each with curl.
 
 Every route needs a bearer token (``newsletter tokens create``; ``common.api_account`` is

@@ -1,4 +1,4 @@
-"""``/api/v1/issues``: list, get, check, submit, approve, schedule, unschedule; and the
+"""``/api/v1/issues``: list, get, check, submit, approve, reject, schedule, unschedule; and the
 figures of a sent issue (``/api/v1/issues/{slug}/stats``).
 
 Each route calls the stage that ``newsletter issue ...`` calls (``scheduling.overview``,
@@ -281,6 +281,34 @@ async def approve_issue(
         review.approve, ctx.settings, ctx.engine, slug, account.actor, clock=ctx.clock
     )
     await call(record, request, account, "issue.approve", slug)
+    return ReviewOut.model_validate(state.as_dict())
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(
+        min_length=1, max_length=2000, description="What to change, for the editor to act on."
+    )
+
+
+@router.post(
+    "/{slug}/reject",
+    summary="Send an issue in review back to draft",
+    response_model=ReviewOut,
+    responses={**ERRORS, **NOT_FOUND, **CONFLICT, **UNPROCESSABLE, **UNAVAILABLE},
+)
+async def reject_issue(
+    slug: str,
+    body: RejectIn,
+    request: Request,
+    ctx: WebContext = Depends(get_ctx),
+    account: Account = Depends(require("approver")),
+) -> ReviewOut:
+    """Reject an issue in review (or approved and not yet scheduled), with the reason."""
+    await call(_find, ctx.settings, ctx.engine, slug)
+    state = await call(
+        review.reject, ctx.settings, ctx.engine, slug, account.actor, body.reason, clock=ctx.clock
+    )
+    await call(record, request, account, "issue.reject", slug, {"reason": body.reason[:200]})
     return ReviewOut.model_validate(state.as_dict())
 
 

@@ -202,6 +202,35 @@ def test_issue_round_trip_check_submit_approve_schedule_unschedule(
     ]
 
 
+def test_reject_sends_it_back_with_the_reason(api: Client, server: Server) -> None:
+    editor, approver = api("editor"), api("approver")
+    assert editor.post(f"/api/v1/issues/{SLUG}/submit").status_code == 200
+    assert editor.post(f"/api/v1/issues/{SLUG}/reject", json={"reason": "x"}).status_code == 403
+    assert approver.post(f"/api/v1/issues/{SLUG}/reject", json={"reason": ""}).status_code == 400
+    rejected = approver.post(
+        f"/api/v1/issues/{SLUG}/reject", json={"reason": "The second article needs a source."}
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["label"] == "rejected"
+    assert rejected.json()["rejection"]["reason"] == "The second article needs a source."
+    again = approver.post(f"/api/v1/issues/{SLUG}/reject", json={"reason": "still"})
+    assert again.status_code == 409
+    assert audit.recent(server.engine, 1, action="issue.reject")[0].actor == "token:approver-bot"
+
+
+def test_bodies_are_capped_and_the_refusal_is_json(api: Client) -> None:
+    big = api("editor").post(
+        "/api/v1/subscribers",
+        content=b'{"email": "' + b"a" * 70_000 + b'"}',
+        headers={"content-type": "application/json"},
+    )
+    assert big.status_code == 413 and big.json() == {
+        "error": "This request is larger than this address accepts."
+    }
+    odd = api("editor").get("/api/v1/issues/%00")
+    assert odd.status_code == 404 and odd.headers["content-type"] == "application/json"
+
+
 def test_a_token_cannot_approve_what_it_submitted(
     api: Client, server: Server, tokens: dict[str, str]
 ) -> None:
