@@ -17,13 +17,16 @@ with uvicorn.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -151,7 +154,13 @@ def create_app(
     app.include_router(api.router)  # its paths start with /api/v1
     app.add_exception_handler(api.ApiError, api.api_error)
     app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
-    app.get("/archive", summary="The archive of sent issues (alias of /)")(archive.archive_index)
+    app.get(
+        "/archive",
+        summary="The archive of sent issues (alias of /)",
+        response_class=HTMLResponse,
+        responses=pages.answers(404),
+        operation_id="archive_index_alias",
+    )(archive.archive_index)
     routes += [route for route in app.router.routes if isinstance(route, APIRoute)]
     # the studio's and the API's routes, with their full paths (included routers)
     routes += [
@@ -172,6 +181,8 @@ def create_app(
     app.add_middleware(PathGuard)
     app.add_middleware(SecurityHeaders, hsts=https)
 
+    app.openapi = lambda: public_schema(app)  # type: ignore[method-assign]
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = MESSAGES.get(exc.status_code, "This request could not be handled.")
@@ -191,6 +202,32 @@ def create_app(
         return error_page(request, 400, "This request could not be handled.")
 
     return app
+
+
+def public_schema(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI schema as the app really answers, built once: FastAPI's, without the 422
+    "Validation Error" it adds to every route with parameters where the app answers a bad
+    parameter with 400 instead (every route outside the API), and with one operation id per
+    method (a route for GET and HEAD gets ``<id>`` and ``<id>_head``)."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    with warnings.catch_warnings():  # the GET/HEAD duplicates, fixed below
+        warnings.filterwarnings("ignore", message="Duplicate Operation ID")
+        schema = get_openapi(
+            title=app.title, version=app.version, routes=app.routes, description=app.description
+        )
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method == "head":
+                operation["operationId"] = operation.get("operationId", path) + "_head"
+            if path.startswith(api.PREFIX):
+                continue
+            responses = operation.get("responses", {})
+            found = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if found.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                del responses["422"]
+    app.openapi_schema = schema
+    return schema
 
 
 def allowed_methods(routes: Sequence[BaseRoute | RouteContext], request: Request) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import Engine, select
 
 from pipeline.render.archive import (
@@ -35,7 +35,7 @@ from pipeline.render.archive import (
 )
 from pipeline.render.brand import BRAND_DIR
 from pipeline.store.tables import editions
-from pipeline.web.pages import WebContext, error_page, get_ctx, page
+from pipeline.web.pages import BINARY, TEXT, WebContext, answers, error_page, get_ctx, page
 
 router = APIRouter()
 
@@ -46,7 +46,12 @@ _SLUG = re.compile(SLUG + r"\Z")
 MAX_PAGE = 10_000
 
 
-@router.get("/", summary="The archive of sent issues (?page=N, ?q=words)")
+@router.get(
+    "/",
+    summary="The archive of sent issues (?page=N, ?q=words)",
+    response_class=HTMLResponse,
+    responses=answers(404),
+)
 async def archive_index(
     request: Request,
     page_number: int = Query(1, alias="page", ge=1, le=MAX_PAGE),
@@ -61,13 +66,30 @@ async def archive_index(
     return page(request, "archive.html", status, archive=found, canonical=canonical)
 
 
-@router.get("/issues/{slug}", summary="One sent issue, its web version")
+@router.get(
+    "/issues/{slug}",
+    summary="One sent issue, its web version",
+    response_class=HTMLResponse,
+    responses=answers(404),
+)
 async def issue_page(slug: str, request: Request, ctx: WebContext = Depends(get_ctx)) -> Response:
     return await _issue(slug, request, ctx)
 
 
-@router.get("/archive/{slug}", summary="One sent issue (without the trailing slash)")
-@router.get("/archive/{slug}/", summary="One sent issue (the web link in emails)")
+@router.get(
+    "/archive/{slug}",
+    summary="One sent issue (without the trailing slash)",
+    response_class=HTMLResponse,
+    responses=answers(404),
+    operation_id="archive_issue_page",
+)
+@router.get(
+    "/archive/{slug}/",
+    summary="One sent issue (the web link in emails)",
+    response_class=HTMLResponse,
+    responses=answers(404),
+    operation_id="archive_issue_page_slash",
+)
 async def archive_issue_page(
     slug: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
@@ -118,7 +140,12 @@ def issue_image(ctx: WebContext, slug: str, path: str) -> Path | None:
     return target if edition_exists(ctx.engine, slug) else None
 
 
-@router.get("/archive/{slug}/{path:path}", summary="An image of an issue (linked from emails)")
+@router.get(
+    "/archive/{slug}/{path:path}",
+    summary="An image of an issue (linked from emails)",
+    response_class=Response,
+    responses=answers(404, ok={"image/*": BINARY}),
+)
 async def archive_image(
     slug: str, path: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
@@ -147,7 +174,12 @@ def brand_file(ctx: WebContext, path: str) -> Path | None:
     return target
 
 
-@router.get("/brand/{path:path}", summary="The brand kit's images and fonts (linked from emails)")
+@router.get(
+    "/brand/{path:path}",
+    summary="The brand kit's images and fonts (linked from emails)",
+    response_class=Response,
+    responses=answers(404, ok={"image/*": BINARY, "font/woff2": BINARY, "text/css": TEXT}),
+)
 async def brand_asset(path: str, request: Request, ctx: WebContext = Depends(get_ctx)) -> Response:
     found = brand_file(ctx, path)
     if found is None:
@@ -159,7 +191,12 @@ async def brand_asset(path: str, request: Request, ctx: WebContext = Depends(get
     )
 
 
-@router.get("/feed.xml", summary="An Atom feed of the archive (summaries and content)")
+@router.get(
+    "/feed.xml",
+    summary="An Atom feed of the archive (summaries and content)",
+    response_class=Response,
+    responses=answers(ok={"application/atom+xml": TEXT}),
+)
 async def feed(ctx: WebContext = Depends(get_ctx)) -> Response:
     tz = ctx.settings.newsletter.tz
     entries = await run_in_threadpool(lambda: feed_entries(ctx.engine, FEED_SIZE, tz=tz))
@@ -169,7 +206,12 @@ async def feed(ctx: WebContext = Depends(get_ctx)) -> Response:
     )
 
 
-@router.get("/rss.xml", summary="An RSS 2.0 feed of the archive (summaries and content)")
+@router.get(
+    "/rss.xml",
+    summary="An RSS 2.0 feed of the archive (summaries and content)",
+    response_class=Response,
+    responses=answers(ok={"application/rss+xml": TEXT}),
+)
 async def rss(ctx: WebContext = Depends(get_ctx)) -> Response:
     tz = ctx.settings.newsletter.tz
     entries = await run_in_threadpool(lambda: feed_entries(ctx.engine, FEED_SIZE, tz=tz))

@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse, Response
 
 from pipeline.config import Settings
 from pipeline.subscribers.links import spend_once
-from pipeline.web.pages import WebContext, get_ctx
+from pipeline.web.pages import WebContext, answers, get_ctx
 
 router = APIRouter()
 
@@ -41,9 +41,8 @@ LIFETIME = timedelta(minutes=20)
 FIELD = "altcha"
 MAX_PAYLOAD = 4_000
 
-CHALLENGE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A signed ALTCHA challenge (JSON)"},
-}
+#: A signed ALTCHA challenge (JSON), or the errors every route may give.
+CHALLENGE_RESPONSES = answers(ok={"application/json": {"schema": {"type": "object"}}})
 
 
 def _secrets(settings: Settings) -> tuple[str, str]:

@@ -4,6 +4,7 @@ rendering with the CSRF cookie and token, and the error pages (``error_page``, a
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -167,3 +168,57 @@ def newsletter_error(request: Request, exc: NewsletterError) -> Response:
         headers = {"Retry-After": "300"} if status == 503 else None
         return error_page(request, status, message, headers=headers)
     return error_page(request, status, f"Sorry, {exc}.")
+
+
+# ---- what the OpenAPI schema declares (the answers as they really are) ----------------------
+#: The body of an error answer for programs (``error_page`` with JSON, and the webhook).
+ERROR_JSON: dict[str, Any] = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
+TEXT: dict[str, Any] = {"schema": {"type": "string"}}
+BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
+HTML_BODY: dict[str, Any] = {"text/html": TEXT}
+
+REASONS = {
+    200: "The page",
+    202: "Accepted (JSON posts)",
+    302: "A redirect to the link's target (Location)",
+    303: "A redirect (Location)",
+    400: "A bad link, token or parameter",
+    401: "The signature headers are missing",
+    403: "Refused: an expired form, a bad signature, another site, no proof of work",
+    404: "Nothing at this address (also any path with a NUL byte or over 2,048 bytes)",
+    413: "The body is over the cap",
+    422: "The form has mistakes; each is named",
+    429: "Too many requests from this network (Retry-After)",
+    503: "The database or the webhook's key is not available (Retry-After)",
+}
+
+#: What every public route may answer besides its own: a bad parameter (400), a bad path
+#: (404, ``PathGuard``), a body over the cap (413, ``BodyLimit``), the database away (503).
+COMMON_ERRORS = (400, 404, 413, 503)
+
+
+def error_answer(status: int, *, html: bool = True) -> dict[str, Any]:
+    """An error as ``error_page`` answers it: a page for people, JSON for programs."""
+    content: dict[str, Any] = {"application/json": {"schema": ERROR_JSON}}
+    if html:
+        content = {**HTML_BODY, **content}
+    return {"description": REASONS[status], "content": content}
+
+
+def answers(
+    *statuses: int, ok: dict[str, Any] | None = None, html: bool = True
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a public route: ``ok`` (the 200 answer's content; an HTML page by
+    default; ``{}``: the route never answers 200), its own error ``statuses`` and
+    ``COMMON_ERRORS``, as they really answer."""
+    out: dict[int | str, dict[str, Any]] = {}
+    if ok != {}:
+        content = copy.deepcopy(ok if ok is not None else HTML_BODY)
+        out[200] = {"description": REASONS[200], "content": content}
+    for status in sorted({*statuses, *COMMON_ERRORS}):
+        out[status] = error_answer(status, html=html)
+    return out

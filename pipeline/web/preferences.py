@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from pipeline.subscribers import service
 from pipeline.subscribers.links import subscriber_for_token
@@ -20,7 +20,7 @@ from pipeline.subscribers.lists import list_names
 from pipeline.subscribers.names import check_signup_name
 from pipeline.tokens import Token, read_token
 from pipeline.tracking.consent import set_tracking, tracking_allowed
-from pipeline.web.pages import WebContext, error_page, get_ctx, page
+from pipeline.web.pages import WebContext, answers, error_page, get_ctx, page
 from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, read_small_form
 from pipeline.web.unsubscribe import mask_email, resubscribe_offer, unsubscribe_everywhere
 
@@ -79,7 +79,12 @@ def _page(
     return page(request, "preferences.html", status, token=token, message=message, **view)
 
 
-@router.get("/preferences/{token}", summary="The preferences page")
+@router.get(
+    "/preferences/{token}",
+    summary="The preferences page",
+    response_class=HTMLResponse,
+    responses=answers(),
+)
 async def preferences_page(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
@@ -90,7 +95,13 @@ async def preferences_page(
     return _page(request, token, view)
 
 
-@router.post("/preferences/{token}", summary="Save preferences", openapi_extra=PREFERENCES_BODY)
+@router.post(
+    "/preferences/{token}",
+    summary="Save preferences",
+    openapi_extra=PREFERENCES_BODY,
+    response_class=HTMLResponse,
+    responses=answers(403, 422),
+)
 async def preferences_save(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:

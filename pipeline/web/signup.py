@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pipeline.config import Settings
 from pipeline.errors import SubscriberError, WebError
@@ -45,7 +45,15 @@ from pipeline.subscribers.tags import signup_fields
 from pipeline.tokens import Token, make_token, read_token
 from pipeline.web.botcheck import FIELD as ALTCHA_FIELD
 from pipeline.web.botcheck import solution_ok
-from pipeline.web.pages import WebContext, error_page, get_ctx, page, wants_json
+from pipeline.web.pages import (
+    REASONS,
+    WebContext,
+    answers,
+    error_page,
+    get_ctx,
+    page,
+    wants_json,
+)
 from pipeline.web.ratelimit import count_hit, network_of
 from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, FORM_CSP, csrf_ok, read_small_form
 from pipeline.web.unsubscribe import mask_email
@@ -98,6 +106,36 @@ SIGNUP_BODY = {
         },
     }
 }
+
+
+#: What POST /subscribe answers: the thanks page (forms) or 202 JSON (JSON posts and
+#: clients that ask for JSON); 403 (expired form, another site, no proof of work), 422 (the
+#: mistakes: the form again, or JSON naming each field) and 429 (Retry-After) as a page or
+#: JSON, like every error.
+SIGNUP_RESPONSES = answers(403, 422, 429)
+SIGNUP_RESPONSES[202] = {
+    "description": REASONS[202],
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"status": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["status", "message"],
+            }
+        }
+    },
+}
+SIGNUP_RESPONSES[422]["content"]["application/json"] = {
+    "schema": {
+        "type": "object",
+        "properties": {
+            "error": {"type": "string"},
+            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        "required": ["error"],
+    }
+}
+SIGNUP_RESPONSES[429]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
 
 
 def own_origin(settings: Settings) -> str:
@@ -228,7 +266,9 @@ def _form_page(
     )
 
 
-@router.get("/subscribe", summary="The signup form")
+@router.get(
+    "/subscribe", summary="The signup form", response_class=HTMLResponse, responses=answers()
+)
 async def subscribe_form(
     request: Request, lists: str = "", ctx: WebContext = Depends(get_ctx)
 ) -> Response:
@@ -255,7 +295,13 @@ async def _read_form(request: Request) -> SignupForm:
     )
 
 
-@router.post("/subscribe", summary="Sign up (form or JSON)", openapi_extra=SIGNUP_BODY)
+@router.post(
+    "/subscribe",
+    summary="Sign up (form or JSON)",
+    openapi_extra=SIGNUP_BODY,
+    response_class=HTMLResponse,
+    responses=SIGNUP_RESPONSES,
+)
 async def subscribe(request: Request, ctx: WebContext = Depends(get_ctx)) -> Response:
     settings = ctx.settings
     is_json = request.headers.get("content-type", "").startswith("application/json")
@@ -350,7 +396,12 @@ def _confirm_token(ctx: WebContext, token: str) -> tuple[Token, SubscriberInfo]:
     return data, info
 
 
-@router.get("/confirm/{token}", summary="The confirmation page (one button; changes nothing)")
+@router.get(
+    "/confirm/{token}",
+    summary="The confirmation page (one button; changes nothing)",
+    response_class=HTMLResponse,
+    responses=answers(),
+)
 async def confirm_page(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
@@ -366,7 +417,13 @@ async def confirm_page(
     )
 
 
-@router.post("/confirm/{token}", summary="Confirm a subscription", openapi_extra=CONFIRM_BODY)
+@router.post(
+    "/confirm/{token}",
+    summary="Confirm a subscription",
+    openapi_extra=CONFIRM_BODY,
+    response_class=HTMLResponse,
+    responses=answers(403),
+)
 async def confirm(token: str, request: Request, ctx: WebContext = Depends(get_ctx)) -> Response:
     form = await read_small_form(request, MAX_CONFIRM_BYTES)
     if form is None:

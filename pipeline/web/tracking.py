@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from pipeline.tracking.record import Tracker
-from pipeline.web.pages import error_page, get_ctx
+from pipeline.web.pages import BINARY, REASONS, answers, error_page, get_ctx
 
 router = APIRouter()
 
@@ -26,12 +26,27 @@ PIXEL = (
 NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
 
 
+#: A valid link redirects (302, Location: the stored target); anything else is a 404 page.
+LINK_RESPONSES = answers(ok={})
+LINK_RESPONSES[302] = {
+    "description": REASONS[302],
+    "headers": {"Location": {"schema": {"type": "string"}}},
+}
+
+
 def tracker(request: Request) -> Tracker:
     found: Tracker = get_ctx(request).extra["tracker"]
     return found
 
 
-@router.api_route("/l/{token}/{index}", methods=["GET", "HEAD"], summary="A tracked link: redirect")
+@router.api_route(
+    "/l/{token}/{index}",
+    methods=["GET", "HEAD"],
+    summary="A tracked link: redirect",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses=LINK_RESPONSES,
+)
 async def tracked_link(token: str, index: str, request: Request) -> Response:
     ctx = get_ctx(request)
     target = tracker(request).click(
@@ -46,7 +61,13 @@ async def tracked_link(token: str, index: str, request: Request) -> Response:
     return RedirectResponse(target, status_code=302, headers=NO_STORE)
 
 
-@router.api_route("/o/{name}", methods=["GET", "HEAD"], summary="The open pixel")
+@router.api_route(
+    "/o/{name}",
+    methods=["GET", "HEAD"],
+    summary="The open pixel",
+    response_class=Response,
+    responses=answers(ok={"image/gif": BINARY}),
+)
 async def open_pixel(name: str, request: Request) -> Response:
     ctx = get_ctx(request)
     if name.endswith(".gif"):

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from pipeline.errors import WebError
 from pipeline.sending.events import record_link_unsubscribe
@@ -23,7 +23,7 @@ from pipeline.subscribers.links import subscriber_for_token
 from pipeline.subscribers.lists import list_names
 from pipeline.subscribers.service import SubscriberInfo
 from pipeline.tokens import Token, make_token, read_token
-from pipeline.web.pages import WebContext, get_ctx, page
+from pipeline.web.pages import HTML_BODY, TEXT, WebContext, answers, get_ctx, page
 from pipeline.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_ok, read_small_form
 
 router = APIRouter()
@@ -49,6 +49,12 @@ UNSUBSCRIBE_BODY = {
 }
 
 
+#: The page's button gets pages (or JSON); a mail provider's one-click POST gets plain text.
+UNSUBSCRIBE_RESPONSES = answers(403, ok={**HTML_BODY, "text/plain": TEXT})
+for _status in (400, 413):
+    UNSUBSCRIBE_RESPONSES[_status]["content"]["text/plain"] = TEXT
+
+
 def mask_email(email: str) -> str:
     """``an***@example.com``: enough to recognise, not enough to harvest."""
     local, _, domain = email.partition("@")
@@ -63,7 +69,12 @@ def _who(ctx: WebContext, data: Token) -> SubscriberInfo | None:
     return subscriber_for_token(ctx.engine, data)
 
 
-@router.get("/unsubscribe/{token}", summary="The unsubscribe page (one button)")
+@router.get(
+    "/unsubscribe/{token}",
+    summary="The unsubscribe page (one button)",
+    response_class=HTMLResponse,
+    responses=answers(),
+)
 async def unsubscribe_page(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)
 ) -> Response:
@@ -96,6 +107,8 @@ def unsubscribe_everywhere(ctx: WebContext, data: Token, method: str, ip: str) -
     "/unsubscribe/{token}",
     summary="Unsubscribe now (the page's button, or an RFC 8058 one-click POST)",
     openapi_extra=UNSUBSCRIBE_BODY,
+    response_class=HTMLResponse,
+    responses=UNSUBSCRIBE_RESPONSES,
 )
 async def unsubscribe_now(
     token: str, request: Request, ctx: WebContext = Depends(get_ctx)

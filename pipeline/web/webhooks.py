@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 
 from pipeline.errors import ConfigError
 from pipeline.sending.events import record_events
-from pipeline.web.pages import WebContext, get_ctx
+from pipeline.web.pages import WebContext, answers, get_ctx
 
 router = APIRouter()
 
@@ -93,6 +93,26 @@ WEBHOOK_BODY = {
 }
 
 
+#: Every answer is JSON: the counts, or {"error": ...}.
+WEBHOOK_RESPONSES = answers(
+    401,
+    403,
+    html=False,
+    ok={
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    k: {"type": "integer"}
+                    for k in ("received", "recorded", "duplicates", "ignored")
+                },
+                "required": ["received", "recorded", "duplicates", "ignored"],
+            }
+        }
+    },
+)
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -101,6 +121,7 @@ def _error(status: int, message: str) -> JSONResponse:
     "/webhooks/sendgrid",
     summary="SendGrid Event Webhook (signed)",
     openapi_extra=WEBHOOK_BODY,
+    responses=WEBHOOK_RESPONSES,
 )
 async def sendgrid_events(request: Request, ctx: WebContext = Depends(get_ctx)) -> Response:
     if ctx.webhook_verifier is None:
