@@ -330,43 +330,10 @@ def send_command(
 
 
 def _test_copy(settings: Settings, slug: str, addresses: list[str]) -> None:
-    from pipeline.render.build import build_issue
-    from pipeline.sending.direct import send_single
-    from pipeline.sending.recipient_values import TEST_COPY, recipient_values, web_url
-    from pipeline.sending.transports import get_transport
+    from pipeline.sending.direct import send_test_copies
 
-    build = build_issue(settings, slug)
-    web = web_url(settings, slug)
-    # A test copy's links name no subscriber: they open a page and change nothing.
-    transport = get_transport(settings)
-    failed: list[str] = []
-    try:
-        for address in addresses:
-            result = send_single(
-                settings,
-                build.compiled,
-                to_email=address,
-                values=recipient_values(settings, TEST_COPY, address, "", web=web),
-                slug=slug,
-                transport=transport,
-            )
-            if not result.ok:
-                failed.append(f"{address}: {result.error or result.outcome}")
-                continue
-            console.print(
-                f"Sent a test copy of {slug} to {address} via {transport.describe()}"
-                " (the delivery ledger is untouched).",
-                markup=False,
-                soft_wrap=True,
-            )
-    finally:
-        transport.close()
-    if failed:
-        raise SendError(
-            f"{len(failed)} test cop{'y was' if len(failed) == 1 else 'ies were'} not sent: "
-            + "; ".join(failed),
-            fix="check the transport settings in newsletter.toml",
-        )
+    for line in send_test_copies(settings, slug, addresses):
+        console.print(line, markup=False, soft_wrap=True)
 
 
 @issue_app.command("status")

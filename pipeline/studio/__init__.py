@@ -10,25 +10,19 @@ the app and proves it.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends
 
-from pipeline.accounts.users import Account
-from pipeline.studio import login
-from pipeline.studio.auth import current_user, studio_page
+from pipeline.studio import dashboard, editor, login, results, review
+from pipeline.studio.auth import current_user
 
-#: The routers of the studio's page modules (each with paths relative to /admin).
-PAGE_ROUTERS: list[APIRouter] = []
+#: The routers of the studio's page modules (each with paths relative to /admin). The
+#: editor's come before the issue page's (``/issues/new`` before ``/issues/{slug}``).
+PAGE_ROUTERS: list[APIRouter] = [editor.router, review.router, results.router]
 
 pages = APIRouter(prefix="/admin", dependencies=[Depends(current_user)])
 for page_router in PAGE_ROUTERS:
     pages.include_router(page_router)
-
-
-# The studio's home until the dashboard takes /admin (replace this route with it).
-@pages.get("", summary="The studio's home page")
-async def welcome(request: Request, user: Account = Depends(current_user)) -> Response:
-    return studio_page(request, "studio/welcome.html", user=user)
+pages.add_api_route("", dashboard.home, methods=["GET"], summary="The studio's dashboard")
 
 
 router = APIRouter()

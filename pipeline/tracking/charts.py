@@ -155,3 +155,17 @@ def write_newsletter_chart(
     """Write the newsletter's chart to ``path`` (.svg or .png)."""
     _check_target(path)
     return _write(newsletter_spec(recent, growth), path)
+
+
+def edition_svg(stats: EditionStats, timeline: Sequence[HourPoint]) -> str:
+    """The issue's chart as SVG text (the studio's results page serves it)."""
+    import vl_convert
+
+    return str(vl_convert.vegalite_to_svg(edition_spec(stats, timeline)))
+
+
+def newsletter_svg(recent: Sequence[EditionStats], growth: Sequence[WeekGrowth]) -> str:
+    """The newsletter's chart as SVG text."""
+    import vl_convert
+
+    return str(vl_convert.vegalite_to_svg(newsletter_spec(recent, growth)))
