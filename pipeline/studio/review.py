@@ -7,6 +7,9 @@ reschedule, unschedule, cancel, a test copy to yourself, a running send's progre
     POST /admin/issues/{slug}/unschedule   scheduling.plan.unschedule_issue
     POST /admin/issues/{slug}/cancel       sending.control.cancel_edition (after a confirmation)
     POST /admin/issues/{slug}/test         sending.direct.send_test_copies to the signed-in user
+    POST /admin/issues/{slug}/submit       editorial.review.submit (any editor)
+    POST /admin/issues/{slug}/approve      editorial.review.approve (an approver, not the submitter)
+    POST /admin/issues/{slug}/reject       editorial.review.reject, with the reason (an approver)
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from pipeline.accounts.users import Account
+from pipeline.editorial.review import approve, reject, submit
 from pipeline.errors import ContentError, NewsletterError
 from pipeline.scheduling.panel import IssuePanel, issue_panel
 from pipeline.scheduling.plan import reschedule_issue, schedule_issue, unschedule_issue
 from pipeline.sending.control import cancel_edition
 from pipeline.sending.direct import send_test_copies
-from pipeline.studio.auth import current_user
+from pipeline.studio.auth import current_user, require_role
 from pipeline.studio.common import ADMIN, audit, checked_form, page, see_other, text_field
 from pipeline.web.pages import get_ctx
 
@@ -77,6 +81,9 @@ NOTICES = {
     "unscheduled": "Taken off the schedule: it stays frozen and is not sent.",
     "cancelled": "Cancelled: nothing more of it is sent.",
     "test": "A test copy is on its way to you.",
+    "submitted": "Submitted for review: an approver can now approve or reject it.",
+    "approved": "Approved: it can be scheduled.",
+    "rejected": "Rejected: it is a draft again, with your reason.",
 }
 
 
@@ -135,4 +142,51 @@ async def test_copy(request: Request, slug: str, user: Account = Depends(current
     await checked_form(request)
     return await _act(
         request, user, slug, "test", lambda: send_test_copies(ctx.settings, slug, [user.email])
+    )
+
+
+@router.post("/issues/{slug}/submit", summary="Submit an issue for review")
+async def submit_issue(
+    request: Request, slug: str, user: Account = Depends(current_user)
+) -> Response:
+    ctx = get_ctx(request)
+    await checked_form(request)
+    return await _act(
+        request,
+        user,
+        slug,
+        "submitted",
+        lambda: submit(ctx.settings, ctx.engine, slug, user.email, clock=ctx.clock),
+    )
+
+
+@router.post("/issues/{slug}/approve", summary="Approve an issue in review (approvers)")
+async def approve_issue(
+    request: Request, slug: str, user: Account = Depends(require_role("approver"))
+) -> Response:
+    ctx = get_ctx(request)
+    await checked_form(request)
+    return await _act(
+        request,
+        user,
+        slug,
+        "approved",
+        lambda: approve(ctx.settings, ctx.engine, slug, user.email, clock=ctx.clock),
+    )
+
+
+@router.post("/issues/{slug}/reject", summary="Reject an issue in review, with why (approvers)")
+async def reject_issue(
+    request: Request, slug: str, user: Account = Depends(require_role("approver"))
+) -> Response:
+    ctx = get_ctx(request)
+    form = await checked_form(request)
+    reason = text_field(form, "reason").strip()
+    return await _act(
+        request,
+        user,
+        slug,
+        "rejected",
+        lambda: reject(ctx.settings, ctx.engine, slug, user.email, reason, clock=ctx.clock),
+        reason=reason,
     )

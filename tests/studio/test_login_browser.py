@@ -36,7 +36,7 @@ def test_login_and_logout_in_the_browser(server: Server, editor: Account, page: 
     page.get_by_label("Password").press("Enter")  # the keyboard works as well as the button
     page.wait_for_load_state()
     assert page.url == f"{server.url}/admin"
-    assert page.get_by_role("heading", name="Welcome, Edie Editor").is_visible()
+    assert page.get_by_role("heading", name="Dashboard").is_visible()  # the studio's home
     [cookie] = [c for c in page.context.cookies() if c["name"] == "nl_studio"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/admin"
     assert page.evaluate("document.cookie") == ""  # nothing a script on the page can read

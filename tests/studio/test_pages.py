@@ -190,6 +190,8 @@ def test_progress_and_results_of_a_sent_issue(server: Server, editor: Account) -
         chart = client.get(f"/admin/issues/{SLUG}/results/chart.svg")
         assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg")
         assert "<svg" in chart.text
+        board = client.get("/admin")
+        assert board.status_code == 200 and "Opened" in board.text, board.text
         trends = client.get("/admin/results")
         assert trends.status_code == 200 and SLUG in trends.text
         assert client.get("/admin/results/chart.svg").text.lstrip().startswith("<svg")
