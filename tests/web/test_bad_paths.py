@@ -70,3 +70,16 @@ def test_405_says_which_methods_are_allowed(
         answer = client.request(method, path)
     assert answer.status_code == 405
     assert {m.strip() for m in answer.headers["allow"].split(",")} >= allowed
+
+
+@pytest.mark.parametrize(
+    "path", ["/subscribe", "/feed.xml", "/confirm/abc", "/webhooks/sendgrid", "/l/a/1", "/o/x.gif"]
+)
+def test_every_method_in_allow_is_really_taken(server: Server, path: str) -> None:
+    """Allow names exactly the methods the address answers (no HEAD where it gives 405)."""
+    with server.client() as client:
+        allow = client.request("PATCH", path).headers["allow"]
+        for method in (m.strip() for m in allow.split(",")):
+            assert client.request(method, path).status_code != 405, (method, path, allow)
+        for method in {"GET", "HEAD", "POST"} - {m.strip() for m in allow.split(",")}:
+            assert client.request(method, path).status_code == 405, (method, path, allow)
