@@ -21,7 +21,7 @@ def _mount(server: Server) -> None:
     async def approvals(
         request: Request, user: Account = Depends(require_role("approver"))
     ) -> Response:
-        return studio_page(request, "studio/welcome.html", user=user)
+        return studio_page(request, "studio/base.html", user=user)
 
     @extra.post("/approvals")
     async def approve(
