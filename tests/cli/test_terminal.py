@@ -1,0 +1,73 @@
+"""On a real terminal the long commands draw a progress bar, and drawing it works.
+
+The tests elsewhere run the CLI with pipes, where no bar is drawn; here `newsletter` runs in
+a pseudo-terminal, as it does when a person types it, for the three commands with a bar:
+``subscribers import``, ``issue send`` and ``feeds fetch``.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import TEST_SECRET
+
+NEWSLETTER = str(Path(sys.executable).with_name("newsletter"))
+SLUG = "2026-12-01-microneedling"
+
+
+def _on_terminal(args: list[str], cwd: Path, db_url: str) -> tuple[int, str]:
+    """Run ``newsletter ARGS`` with a pseudo-terminal as stdin, stdout and stderr."""
+    main, side = pty.openpty()
+    env = {
+        **os.environ,
+        "NEWSLETTER_SECRET_KEY": TEST_SECRET,
+        "NEWSLETTER_DATABASE_URL": db_url,
+        "COLUMNS": "80",
+        "TERM": "xterm",
+    }
+    proc = subprocess.Popen(
+        [NEWSLETTER, *args], cwd=cwd, stdin=side, stdout=side, stderr=side, env=env
+    )
+    os.close(side)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # EIO: the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    return proc.wait(timeout=120), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_import_and_send_draw_their_bars_on_a_terminal(project_dir: Path, db_url: str) -> None:
+    code, out = _on_terminal(
+        ["subscribers", "import", "subscribers/sample.csv"], project_dir, db_url
+    )
+    assert code == 0, out
+    assert "TypeError" not in out
+    assert "added" in out
+
+    code, out = _on_terminal(["issue", "send", SLUG, "--yes"], project_dir, db_url)
+    assert code == 0, out
+    assert "TypeError" not in out
+    assert "Sending " + SLUG in out  # the bar
+    assert "edition is sent" in out
+    assert len(list((project_dir / "var" / "outbox" / "new").iterdir())) == 19
+
+
+def test_feeds_fetch_draws_its_bar_on_a_terminal(project_dir: Path, db_url: str) -> None:
+    # Nothing listens on port 9 of 127.0.0.1: the fetch fails at once, and says so.
+    add = ["feeds", "add", "http://127.0.0.1:9/feed.xml", "--name", "Gone"]
+    code, out = _on_terminal(add, project_dir, db_url)
+    assert code == 0, out
+    code, out = _on_terminal(["feeds", "fetch"], project_dir, db_url)
+    assert "TypeError" not in out
+    assert code == 1, out
+    assert "Failed: Gone" in out
