@@ -18,7 +18,8 @@ The rules applied when an email is about to go:
   over a limit the row is *skipped*;
 - a transient failure is tried again later (``RETRY_DELAYS``); a permanent one is *failed*.
 
-Rows that are done are deleted after ``KEEP_DONE``.
+Rows that are done are deleted after ``KEEP_DONE``. The queue is a table, so nothing is
+lost when the app stops: what it did not send yet waits for the next worker.
 """
 
 from __future__ import annotations
@@ -96,16 +97,6 @@ def send_queued(
                 )
             )
     return report
-
-
-def queued_count(engine: Engine) -> int:
-    """Rows waiting to be sent (queued or claimed)."""
-    with engine.connect() as conn:
-        return len(
-            conn.execute(
-                select(mail_queue.c.id).where(mail_queue.c.status.in_(("queued", "sending")))
-            ).all()
-        )
 
 
 def _claim(engine: Engine, now: datetime, size: int) -> list[_Row]:
