@@ -12,6 +12,7 @@ when it ends (the suite empties its database between tests, so workers cannot sh
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import socket
@@ -60,6 +61,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_kind" in metafunc.fixturenames:
         kinds = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
         metafunc.parametrize("db_kind", kinds, scope="session")
+
+
+# ---- the CLI's consoles ----------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _fresh_cli_consoles() -> Iterator[None]:
+    """The CLI's consoles are made on first use and read COLUMNS then (pipeline/cli/app.py):
+    made afresh for each test, a test run with COLUMNS=80 does not narrow the tables of the
+    tests after it in the same process."""
+    yield
+    cli_app = importlib.import_module("pipeline.cli.app")
+    for lazy in (cli_app.console, cli_app.err_console):
+        lazy._console = None
 
 
 # ---- databases -------------------------------------------------------------------------
