@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from rich import box
 from rich.cells import cell_len
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.cli.app import console
 
@@ -67,5 +68,6 @@ def fit_table(
             min_width=min(cap, cell_len(column.header)),
         )
     for row in rows:
-        table.add_row(*row)
+        # Plain text, never markup: a subject such as "[new] Winter skin" is shown whole.
+        table.add_row(*(Text(cell) for cell in row))
     return table

@@ -106,3 +106,17 @@ def test_subscribers_and_lists_fit_80_columns(project_dir: Path, db_url: str) ->
         assert "…" not in " ".join(lines[3:]).split()[0]  # the first column (id, slug) whole
     listed = CliRunner().invoke(app, [*config, "subscribers", "list"], env=env).stdout
     assert "averyveryverylongaddress" in listed and "…" in listed
+
+
+def test_fit_table_shows_square_brackets_as_written() -> None:
+    """Cells are text, not rich markup: "[new]" in a subject is neither a style nor lost."""
+    from rich.console import Console
+
+    table = fit_table(
+        [Column("issue"), Column("subject", flexible=True)],
+        [["2027-01-10-winter", "[new] Winter skin, [bold]sorted[/bold]"]],
+        width=80,
+    )
+    console = Console(width=80, record=True)
+    console.print(table)
+    assert "[new] Winter skin, [bold]sorted[/bold]" in console.export_text()
