@@ -69,16 +69,9 @@ def segments(as_json: bool = JSON_OPTION) -> None:
     """The segments of newsletter.toml, each with how many active subscribers match."""
     from rich.table import Table
 
-    from pipeline.subscribers.audience import count_segment
-    from pipeline.subscribers.segments import check_segments
+    from pipeline.subscribers.audience import segment_counts
 
-    settings, engine, clock = get_settings(), get_engine(), get_clock()
-    check_segments(settings)
-    now = clock.now()
-    rows = [
-        (s.name, count_segment(engine, s.condition, now=now), s.condition)
-        for s in settings.segments
-    ]
+    rows = segment_counts(get_settings(), get_engine(), now=get_clock().now())
     if as_json:
         print_json([{"name": n, "count": c, "condition": cond} for n, c, cond in rows])
         return

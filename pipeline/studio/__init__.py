@@ -12,12 +12,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from pipeline.studio import dashboard, editor, login, results, review
+from pipeline.studio import dashboard, editor, login, results, review, subscribers
 from pipeline.studio.auth import current_user
 
 #: The routers of the studio's page modules (each with paths relative to /admin). The
 #: editor's come before the issue page's (``/issues/new`` before ``/issues/{slug}``).
-PAGE_ROUTERS: list[APIRouter] = [editor.router, review.router, results.router]
+PAGE_ROUTERS: list[APIRouter] = [
+    editor.router,
+    review.router,
+    results.router,
+    subscribers.router,
+]
 
 pages = APIRouter(prefix="/admin", dependencies=[Depends(current_user)])
 for page_router in PAGE_ROUTERS:

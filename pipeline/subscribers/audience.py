@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Engine, Select, and_, exists, func, select
 
 from pipeline.store.tables import lists, subscribers, subscriptions
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 
 @dataclass(frozen=True)
@@ -104,3 +107,16 @@ def count_segment(
         query = select(func.count()).where(subscribers.c.status == "active", where)
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
+
+
+def segment_counts(
+    settings: Settings, engine: Engine, *, now: datetime
+) -> list[tuple[str, int, str]]:
+    """Every segment of newsletter.toml: (name, active subscribers in it, condition)."""
+    from pipeline.subscribers.segments import check_segments
+
+    check_segments(settings)
+    return [
+        (s.name, count_segment(engine, s.condition, now=now), s.condition)
+        for s in settings.segments
+    ]

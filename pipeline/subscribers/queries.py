@@ -23,6 +23,7 @@ class SubscriberRow:
     status: str
     created_at: datetime
     subscriptions: dict[str, str]  # list slug -> subscription status
+    public_id: str = ""  # random; what links (and the studio's pages) carry
 
 
 def list_subscribers(
@@ -58,7 +59,10 @@ def list_subscribers(
                 .order_by(lists.c.slug)
             ):
                 subs[sid][slug] = sub_status
-    return [SubscriberRow(r.id, r.email, r.name, r.status, r.created_at, subs[r.id]) for r in rows]
+    return [
+        SubscriberRow(r.id, r.email, r.name, r.status, r.created_at, subs[r.id], r.public_id)
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,33 @@ def count_subscribers(engine: Engine, list_slugs: Sequence[str] | None = None) -
             select(func.count()).select_from(audience_select(slugs).order_by(None).subquery())
         ).scalar_one()
     return Counts({s: int(found.get(s, 0)) for s in SUBSCRIBER_STATUSES}, int(audience))
+
+
+def search_subscribers(engine: Engine, text: str, *, limit: int = 50) -> list[SubscriberRow]:
+    """Subscribers whose address or name contains ``text`` (any case), by address; the
+    first ``limit``. An empty ``text`` gives the newest."""
+    words = text.strip().lower()
+    query = select(subscribers)
+    if words:
+        pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            func.lower(subscribers.c.email).like(pattern, escape="\\")
+            | func.lower(subscribers.c.name).like(pattern, escape="\\")
+        ).order_by(subscribers.c.email)
+    else:
+        query = query.order_by(subscribers.c.id.desc())
+    with engine.connect() as conn:
+        rows = conn.execute(query.limit(limit)).all()
+        subs: dict[int, dict[str, str]] = {r.id: {} for r in rows}
+        if rows:
+            for sid, slug, sub_status in conn.execute(
+                select(subscriptions.c.subscriber_id, lists.c.slug, subscriptions.c.status)
+                .join(lists, lists.c.id == subscriptions.c.list_id)
+                .where(subscriptions.c.subscriber_id.in_(list(subs)))
+                .order_by(lists.c.slug)
+            ):
+                subs[sid][slug] = sub_status
+    return [
+        SubscriberRow(r.id, r.email, r.name, r.status, r.created_at, subs[r.id], r.public_id)
+        for r in rows
+    ]
