@@ -49,8 +49,7 @@ def feeds_add(
 @feeds_app.command("list")
 def feeds_list(as_json: bool = JSON_OPTION) -> None:
     """List the feeds, with how their last fetch went."""
-    from rich.table import Table
-
+    from pipeline.cli.tables import Column, fit_table
     from pipeline.feeds.sources import list_feeds, sync_config_feeds
 
     engine = get_engine()
@@ -78,15 +77,32 @@ def feeds_list(as_json: bool = JSON_OPTION) -> None:
             "No feeds yet. Add one with: newsletter feeds add URL --name NAME --tags news"
         )
         return
-    table = Table("Id", "Name", "URL", "Tags", "From", "Last fetch", "Status")
+    columns = [
+        Column("Id", justify="right"),
+        Column("Name", flexible=True),
+        Column("URL", flexible=True),
+        Column("Tags", flexible=True),
+        Column("From"),
+        Column("Last fetch"),
+        Column("Status", flexible=True),
+    ]
+    rows = []
     for f in feeds:
         status = f.last_status or "never fetched"
         if f.last_error:
             status = f"{status}: {f.last_error}"
-        table.add_row(
-            str(f.id), f.name, f.url, ", ".join(f.tags), f.origin, _when(f.last_fetched_at), status
+        rows.append(
+            [
+                str(f.id),
+                f.name,
+                f.url,
+                ", ".join(f.tags),
+                f.origin,
+                _when(f.last_fetched_at),
+                status,
+            ]
         )
-    console.print(table)
+    console.print(fit_table(columns, rows, title="Feeds"))
 
 
 @feeds_app.command("remove")
@@ -193,8 +209,7 @@ def inbox_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List inbox entries, newest first."""
-    from rich.table import Table
-
+    from pipeline.cli.tables import Column, fit_table
     from pipeline.feeds.draft import parse_since
     from pipeline.feeds.inbox import list_entries
 
@@ -231,17 +246,26 @@ def inbox_list(
     if not entries:
         console.print("The inbox has no matching entries. Fetch feeds with: newsletter feeds fetch")
         return
-    table = Table("Id", "Published", "Title", "Source", "Tags", "Used in")
-    for e in entries:
-        table.add_row(
+    columns = [
+        Column("Id", justify="right"),
+        Column("Published"),
+        Column("Title", flexible=True),
+        Column("Source", flexible=True),
+        Column("Tags", flexible=True),
+        Column("Used in", flexible=True),
+    ]
+    rows = [
+        [
             str(e.id),
             _when(e.published_at),
             e.title,
             e.source_name,
             ", ".join(e.tags),
             e.used_in or "",
-        )
-    console.print(table)
+        ]
+        for e in entries
+    ]
+    console.print(fit_table(columns, rows, title="Inbox"))
 
 
 @digest_app.command("run")

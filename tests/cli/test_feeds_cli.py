@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -178,3 +179,32 @@ def test_issue_new_from_feeds_and_digest_run(
         "Error: no unused inbox entries from the last 7d"
         " (run 'newsletter feeds fetch', or widen --since / --tag)\n",
     )
+
+
+def test_feeds_and_inbox_tables_fit_80_columns(
+    project_dir: Path, db_url: str, feed_server: FeedServer
+) -> None:
+    """One line per feed and per entry at 80 columns: dates whole, long text shortened."""
+    env = {
+        "NEWSLETTER_SECRET_KEY": TEST_SECRET,
+        "NEWSLETTER_DATABASE_URL": db_url,
+        "NEWSLETTER_NOW": NOW,
+        "COLUMNS": "80",
+    }
+
+    def run(*args: str) -> Result:
+        config = ["--config", str(project_dir / "newsletter.toml")]
+        return CliRunner().invoke(app, [*config, *args], env=env)
+
+    run("feeds", "add", feed_server.add("/rss", RSS_20), "--name", "Skin", "--tags", "news")
+    run("feeds", "add", feed_server.add("/down", "x", status=500), "--name", "[Down] feed")
+    run("feeds", "fetch")
+    for command, rows in ((("feeds", "list"), 2), (("inbox", "list"), 3)):
+        result = run(*command)
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80, result.stdout
+        assert len(lines) == 3 + rows, result.stdout  # title, header, rule, one line a row
+        dated = [line for line in lines[3:] if re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", line)]
+        assert len(dated) >= 2, result.stdout  # dates whole (one sample entry has none: "-")
+    assert "[Down]" in run("feeds", "list").stdout  # text, not rich markup
