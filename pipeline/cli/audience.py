@@ -48,6 +48,7 @@ def untag(
 @subscribers_app.command("tags")
 def tags_(as_json: bool = JSON_OPTION) -> None:
     """Every tag in use and how many subscribers have it."""
+    from rich.markup import escape
     from rich.table import Table
 
     from pipeline.subscribers.tags import tag_counts
@@ -60,13 +61,14 @@ def tags_(as_json: bool = JSON_OPTION) -> None:
     table.add_column("tag")
     table.add_column("subscribers", justify="right")
     for t, n in counts:
-        table.add_row(t, f"{n:,}")
+        table.add_row(escape(t), f"{n:,}")
     console.print(table)
 
 
 @subscribers_app.command("segments")
 def segments(as_json: bool = JSON_OPTION) -> None:
     """The segments of newsletter.toml, each with how many active subscribers match."""
+    from rich.markup import escape
     from rich.table import Table
 
     from pipeline.subscribers.audience import segment_counts
@@ -80,7 +82,7 @@ def segments(as_json: bool = JSON_OPTION) -> None:
     table.add_column("count", justify="right")
     table.add_column("condition", overflow="fold")
     for name, n, cond in rows:
-        table.add_row(name, f"{n:,}", cond)
+        table.add_row(escape(name), f"{n:,}", escape(cond))
     console.print(table)
 
 

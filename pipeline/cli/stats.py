@@ -32,10 +32,11 @@ def _short(text: str, width: int) -> str:
 
 
 def _summary(result: EditionStats) -> Table:
+    from rich.markup import escape
     from rich.table import Table
 
     rates = result.rates
-    table = Table(title=f"{result.slug}: {result.subject} ({result.status})")
+    table = Table(title=escape(f"{result.slug}: {result.subject} ({result.status})"))
     table.add_column("")
     table.add_column("People", justify="right")
     table.add_column("Rate", justify="right")
@@ -56,6 +57,7 @@ def _summary(result: EditionStats) -> Table:
 
 
 def _links(result: EditionStats) -> Table:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Links (people: unique human clicks)")
@@ -72,7 +74,7 @@ def _links(result: EditionStats) -> Table:
             label = label if link.text else _short(link.url, 40)
         table.add_row(
             str(link.index),
-            label,
+            escape(label),
             str(link.unique_clicks),
             str(link.clicks),
             str(link.machine_clicks),

@@ -188,24 +188,25 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one subscriber: status, lists, attributes."""
+    from rich.markup import escape
     from rich.table import Table
 
     info = _find(_engine(), email)
     if as_json:
         print_json(_info_dict(info))
         return
-    table = Table(title=info.email, show_header=False)
+    table = Table(title=escape(info.email), show_header=False)
     table.add_column("field")
     table.add_column("value")
     table.add_row("id", str(info.id))
-    table.add_row("name", info.name or "-")
+    table.add_row("name", escape(info.name or "-"))
     table.add_row("status", info.status)
     table.add_row("created", info.created_at.isoformat() if info.created_at else "-")
     for slug, status in info.subscriptions.items():
         table.add_row(f"list {slug}", status)
-    table.add_row("tags", ", ".join(info.tags) or "-")
+    table.add_row("tags", escape(", ".join(info.tags) or "-"))
     for key, value in info.attributes.items():
-        table.add_row(f"field {key}", str(value))
+        table.add_row(escape(f"field {key}"), escape(str(value)))
     console.print(table)
 
 

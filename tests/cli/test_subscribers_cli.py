@@ -212,3 +212,16 @@ def test_send_queued_sends_what_web_signups_queued(
     assert json.loads(again.stdout) == {"sent": 0, "skipped": 0, "failed": 0, "retrying": 0}
     outbox = list((project_dir / "var" / "outbox" / "new").iterdir())
     assert len(outbox) == 1 and b"cron@example.com" in outbox[0].read_bytes()
+
+
+def test_show_tags_and_segments_print_square_brackets_as_written(
+    cli: Run, project_dir: Path
+) -> None:
+    """A name, a field or a tag in square brackets is text, not rich markup (nothing lost)."""
+    people = project_dir / "brackets.csv"
+    people.write_text("email,name,lists,skin_type\nbr@example.com,[b]Bob[/b],news,[oily]\n")
+    assert cli("subscribers", "import", str(people)).exit_code == 0
+    assert cli("subscribers", "tag", "br@example.com", "[vip]").exit_code == 0
+    shown = cli("subscribers", "show", "br@example.com").stdout
+    assert "[b]Bob[/b]" in shown and "[oily]" in shown and "[vip]" in shown
+    assert "[vip]" in cli("subscribers", "tags").stdout
