@@ -35,6 +35,12 @@ def connect(url: str, *, echo: bool = False) -> Engine:
     ``BEGIN IMMEDIATE`` transactions so that claims made by several processes are atomic."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
+        raise StoreError(
+            f"the database URL {url!r} is neither SQLite nor PostgreSQL",
+            fix="write sqlite:///var/newsletter.db or postgresql+psycopg://USER@HOST:5432/DB"
+            " in [database] url of newsletter.toml or NEWSLETTER_DATABASE_URL",
+        )
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":

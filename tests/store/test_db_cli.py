@@ -64,3 +64,20 @@ def test_status_and_upgrade_of_an_old_database(project_dir: Path, empty_engine: 
         f"Database {where} upgraded from 0004 to {HEAD}.",
     )
     assert current_revision(empty_engine) == HEAD
+
+
+def test_a_database_url_of_another_kind_is_an_error_not_a_traceback(project_dir: Path) -> None:
+    """A MySQL URL, a mistyped one or 'sqlite://' with two slashes: one line, how to fix."""
+    for url in ("mysql://news@127.0.0.1/news", "newsletter.db", "sqlite://var/newsletter.db"):
+        result = CliRunner().invoke(
+            app,
+            ["--config", str(project_dir / "newsletter.toml"), "db", "status"],
+            env={"NEWSLETTER_SECRET_KEY": TEST_SECRET, "NEWSLETTER_DATABASE_URL": url},
+        )
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert result.stderr == (
+            f"Error: the database URL {url!r} is neither SQLite nor PostgreSQL (write"
+            " sqlite:///var/newsletter.db or postgresql+psycopg://USER@HOST:5432/DB in"
+            " [database] url of newsletter.toml or NEWSLETTER_DATABASE_URL)\n"
+        )
