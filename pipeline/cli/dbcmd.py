@@ -17,9 +17,15 @@ def upgrade() -> None:
     after = current_revision(engine)
     where = engine.url.render_as_string(hide_password=True)
     if before == after:
-        console.print(f"Database {where} is up to date (revision {after}).")
+        console.print(
+            f"Database {where} is up to date (revision {after}).", markup=False, soft_wrap=True
+        )
     else:
-        console.print(f"Database {where} upgraded from {before or 'empty'} to {after}.")
+        console.print(
+            f"Database {where} upgraded from {before or 'empty'} to {after}.",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @db_app.command("status")
@@ -31,4 +37,6 @@ def status() -> None:
     cur, head = current_revision(engine), head_revision(engine)
     where = engine.url.render_as_string(hide_password=True)
     state = "up to date" if cur == head else "needs 'newsletter db upgrade'"
-    console.print(f"{where}: revision {cur or 'none'} (newest {head}); {state}")
+    console.print(
+        f"{where}: revision {cur or 'none'} (newest {head}); {state}", markup=False, soft_wrap=True
+    )
