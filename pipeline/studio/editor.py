@@ -1,8 +1,9 @@
 """Writing in the browser: create an issue, edit issue.md and its articles with the email
 preview beside the editor, upload images, reorder articles.
 
-    GET  /admin/issues/new                     the form: a name, a subject, blank or skeleton
-    POST /admin/issues/new                     creates issues/<slug>/ (content.issues.new_issue)
+    GET  /admin/issues/new                     the form: a name, a subject, how to start
+    POST /admin/issues/new                     creates issues/<slug>/ (content.issues.new_issue,
+                                               or feeds.draft.draft_issue_from_inbox)
     GET  /admin/issues/{slug}/edit?file=REL    the editor (REL: issue.md or articles/NAME.md)
     POST /admin/issues/{slug}/preview          the preview and findings of the unsaved text (htmx)
     POST /admin/issues/{slug}/save             writes the file, refused when it changed meanwhile
@@ -16,6 +17,8 @@ sending.drafts (the preview: the same build and checks as ``issue check``).
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -35,6 +38,7 @@ from pipeline.content.editing import (
 )
 from pipeline.content.issues import new_issue
 from pipeline.errors import ContentError, NewsletterError
+from pipeline.feeds.draft import draft_issue_from_inbox
 from pipeline.render.findings import Finding
 from pipeline.sending.drafts import preview_draft
 from pipeline.studio.auth import current_user
@@ -50,6 +54,9 @@ from pipeline.studio.common import (
 from pipeline.web.pages import get_ctx
 
 router = APIRouter()
+
+#: Creating an issue from the feed inbox takes the entries of the last week.
+FEED_DAYS = timedelta(days=7)
 
 
 def files_url(slug: str) -> str:
@@ -69,10 +76,23 @@ async def create(request: Request, user: Account = Depends(current_user)) -> Res
     subject = text_field(form, "subject").strip()
     start = text_field(form, "start", "skeleton")
     try:
-        await run_in_threadpool(
-            new_issue, ctx.settings, slug, subject=subject, sample_article=start == "skeleton"
-        )
-    except ContentError as exc:
+        if start == "feeds":  # the newest unused inbox entries of the last week, at most 5
+            await run_in_threadpool(
+                lambda: draft_issue_from_inbox(
+                    ctx.settings,
+                    ctx.engine,
+                    slug,
+                    since=FEED_DAYS,
+                    tags=[],
+                    limit=5,
+                    clock=ctx.clock,
+                )
+            )
+        else:
+            await run_in_threadpool(
+                new_issue, ctx.settings, slug, subject=subject, sample_article=start == "skeleton"
+            )
+    except NewsletterError as exc:
         values = {"slug": slug, "subject": subject, "start": start}
         return page(request, "new_issue.html", user, 422, error=str(exc), values=values)
     audit(request, user, "issue.create", slug, start=start)

@@ -197,3 +197,22 @@ def test_progress_and_results_of_a_sent_issue(server: Server, editor: Account) -
         assert client.get("/admin/results/chart.svg").text.lstrip().startswith("<svg")
         assert client.get("/admin/issues/2099-01-01-none/results").status_code == 404
         assert client.get(f"/admin/issues/{SLUG}/files/../../newsletter.toml").status_code == 404
+
+
+def test_an_issue_from_the_feed_inbox(server: Server, editor: Account) -> None:
+    from pipeline.feeds.inbox import store_entries
+    from pipeline.feeds.parse import parse_feed
+    from pipeline.feeds.sources import add_feed
+    from tests.feeds.samples import RSS_20
+
+    with client_for(server, editor) as client:
+        empty = post(client, "/admin/issues/new", {"slug": "2026-12-22-news", "start": "feeds"})
+        assert empty.status_code == 422 and "no unused inbox entries" in empty.text
+        feed = add_feed(server.engine, "https://skin.example.com/feed", name="Skin Daily")
+        entries = parse_feed(RSS_20.encode(), source=feed.url).entries
+        store_entries(server.engine, feed, entries, now=server.clock.now())
+        made = post(client, "/admin/issues/new", {"slug": "2026-12-22-news", "start": "feeds"})
+        assert made.status_code == 303
+        page = client.get(made.headers["location"])
+        assert page.status_code == 200 and "articles/" in page.text
+    assert list((server.settings.issues_dir / "2026-12-22-news" / "articles").glob("*.md"))
