@@ -17,6 +17,7 @@ from pipeline.cli.app import (
     get_engine,
     get_settings,
 )
+from pipeline.errors import NewsletterError
 
 
 @app.command("serve")
@@ -37,12 +38,14 @@ def serve(
     settings = get_settings()
     bind_host = host or settings.web.host
     bind_port = port or settings.web.port
+    _check_free(bind_host, bind_port)
     engine = get_engine()  # creates or upgrades the database once, before any worker
     sync_lists(engine, settings)  # so that workers starting together find nothing to add
     console.print(
         f"Serving {settings.newsletter.name} on http://{bind_host}:{bind_port} "
         f"(public address {settings.newsletter.base_url}); Ctrl+C stops.",
         markup=False,
+        soft_wrap=True,
     )
     if workers == 1:
         uvicorn.run(
@@ -64,6 +67,25 @@ def serve(
         proxy_headers=False,
         log_level="info",
     )
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse, with how to fix it, an address another program listens on (uvicorn would
+    log its own error after the "Serving" line and exit with code 3)."""
+    import socket
+
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as exc:
+        raise NewsletterError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            fix="stop the program using it, or choose another --port ([web] port)",
+        ) from None
 
 
 @app.command("embed")

@@ -129,3 +129,21 @@ def test_serve_runs_the_app(project_dir: Path) -> None:
         process.terminate()
         output = process.communicate(timeout=10)[0].decode()
     assert f"Serving Glow Notes on http://127.0.0.1:{port}" in output
+
+
+def test_serve_on_a_port_in_use_says_so(project_dir: Path) -> None:
+    """Another program listens on the port: one error line with the fix, exit code 1."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        db = f"sqlite:///{project_dir}/var/serve.db"
+        result = CliRunner().invoke(app, ["serve", "--port", str(port)], env=_env(project_dir, db))
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""  # no "Serving ..." line before the error
+    assert result.stderr == (
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+        " (stop the program using it, or choose another --port ([web] port))\n"
+    )
