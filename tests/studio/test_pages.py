@@ -216,3 +216,30 @@ def test_an_issue_from_the_feed_inbox(server: Server, editor: Account) -> None:
         page = client.get(made.headers["location"])
         assert page.status_code == 200 and "articles/" in page.text
     assert list((server.settings.issues_dir / "2026-12-22-news" / "articles").glob("*.md"))
+
+
+def test_local_time_and_ab_options_show_on_the_issue_page(server: Server, editor: Account) -> None:
+    service.add_subscriber(
+        server.engine, "reader@example.com", lists=["beauty-tips"], method="cli", confirmed=True
+    )
+    issue_md = server.settings.issues_dir / SLUG / "issue.md"
+    text = issue_md.read_text()
+    issue_md.write_text(text.replace("\n---\n", "\nsend_at_local: 2026-12-20 09:00\n---\n", 1))
+    issue = f"/admin/issues/{SLUG}"
+    with client_for(server, editor) as client:
+        page = client.get(issue)
+        assert "each reader gets it at 2026-12-20 09:00 in their own time zone" in page.text
+        assert 'type="datetime-local"' not in page.text
+        done = post(client, f"{issue}/schedule", {"mode": "schedule"}, issue)
+        assert done.status_code == 303, done.text
+        assert find_edition(server.engine, SLUG).status == "scheduled"  # type: ignore[union-attr]
+    issue_md.write_text(
+        text.replace(
+            "\n---\n",
+            "\nsubject_variants:\n  - Winter skin\n  - Five winter mistakes\n---\n",
+            1,
+        )
+    )
+    with client_for(server, editor) as client:
+        page = client.get(issue)
+        assert "A/B subject test" in page.text and "Five winter mistakes" in page.text
