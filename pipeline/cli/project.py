@@ -27,7 +27,14 @@ def init_project(target: Path) -> list[Path]:
             path=target,
             fix="choose a new or empty folder; init never overwrites files",
         )
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the folder: {exc.strerror}",
+            path=target,
+            fix="choose a folder you can write to",
+        ) from None
     written: list[Path] = []
     shutil.copyfile(SCAFFOLD / "newsletter.toml", target / "newsletter.toml")
     written.append(target / "newsletter.toml")

@@ -58,3 +58,15 @@ def test_init_accepts_an_existing_empty_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["init", str(tmp_path)])
     assert result.exit_code == 0
     assert (tmp_path / "issues" / "2026-12-01-microneedling" / "issue.md").is_file()
+
+
+def test_init_where_no_folder_can_be_made_says_so(tmp_path: Path) -> None:
+    """A folder that cannot be created (here: inside a file) is an error line, no traceback."""
+    (tmp_path / "notes.txt").write_text("mine\n")
+    target = tmp_path / "notes.txt" / "news"
+    result = CliRunner().invoke(app, ["init", str(target)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {target}: cannot create the folder: Not a directory"
+        " (choose a folder you can write to)\n"
+    )
