@@ -211,3 +211,24 @@ def test_two_editors_one_file_the_second_save_shows_the_first(
     finally:
         first.close()
         second.close()
+
+
+def test_the_keyboard_leaves_the_editor_and_unsaved_text_is_not_lost_silently(
+    server: Server, editor: Account, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    sign_in(page, server, editor)
+    page.goto(f"{server.url}/admin/issues/2026-12-01-microneedling/edit")
+    page.wait_for_selector("#findings")
+    page.locator(".CodeMirror").click()
+    page.keyboard.press("Tab")  # no keyboard trap: the focus moves on to the Save button
+    expect(page.get_by_role("button", name="Save")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.type("x")
+    expect(page.locator("#dirty")).to_have_text("Not saved yet")
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.type), d.dismiss()))
+    page.get_by_role("link", name="Dashboard").click()
+    assert asked == ["beforeunload"]
+    assert "/edit" in page.url  # stayed, the text still there

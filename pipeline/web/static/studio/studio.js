@@ -17,10 +17,21 @@
     if (f && window.htmx) { window.htmx.trigger(f, "preview"); }
   }
 
+  var dirty = false;
+
   function markDirty() {
+    dirty = true;
     var d = document.getElementById("dirty");
     if (d) { d.textContent = "Not saved yet"; }
   }
+
+  // leaving the page with unsaved text asks first (saving it does not)
+  window.addEventListener("beforeunload", function (event) {
+    if (dirty) { event.preventDefault(); event.returnValue = ""; }
+  });
+  document.addEventListener("submit", function (event) {
+    if (event.target && event.target.id === "editor-form") { dirty = false; }
+  });
 
   function setupEditor() {
     var area = document.querySelector("textarea[data-markdown-editor]");
@@ -44,6 +55,12 @@
       if (input) {
         input.setAttribute("aria-label", "Markdown of " + (area.form ? area.form.elements.file.value : "the file"));
       }
+      // Tab and Shift-Tab move the focus on, as everywhere else on the page (no keyboard
+      // trap); indenting is with the list keys or spaces
+      var keys = Object.assign({}, cm.getOption("extraKeys") || {});
+      keys.Tab = false;
+      keys["Shift-Tab"] = false;
+      cm.setOption("extraKeys", keys);
       cm.on("change", function () { area.value = mde.value(); markDirty(); askPreview(); });
     } else {
       area.addEventListener("input", function () { markDirty(); askPreview(); });
