@@ -691,6 +691,18 @@ def load_settings(
                 path=path,
                 fix="run 'newsletter init DIR' to create one, or cd into your newsletter folder",
             ) from None
+        except IsADirectoryError:
+            raise ConfigError(
+                "is a folder, not a configuration file",
+                path=path,
+                fix=f"name the file: --config {path / CONFIG_NAME}",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the configuration file: {exc.strerror or exc}",
+                path=path,
+                fix="check the path and that you may read it",
+            ) from None
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:

@@ -17,7 +17,7 @@ import os
 import sys
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import typer
 from typer.core import TyperGroup
@@ -155,6 +155,18 @@ def get_clock() -> Clock:
 def print_json(data: Any) -> None:
     """Machine-readable output for --json: plain JSON on stdout, nothing else."""
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def open_output(path: Path) -> TextIO:
+    """``path`` opened to write CSV (UTF-8, newline as written); a missing folder or a
+    refused write is an error that names the file, not a traceback."""
+    try:
+        return path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise NewsletterError(
+            f"{path}: cannot write the file: {exc.strerror or exc}",
+            fix="name a file in a folder that exists and that you can write to",
+        ) from None
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")

@@ -27,6 +27,7 @@ from pipeline.cli.app import (
     get_engine,
     get_settings,
     issue_app,
+    open_output,
     print_json,
 )
 from pipeline.clock import Clock
@@ -574,7 +575,7 @@ def report_command(
         if path is None:
             write_report_csv(engine, edition.id, sys.stdout)
             return
-        with path.open("w", encoding="utf-8", newline="") as out:
+        with open_output(path) as out:
             rows = write_report_csv(engine, edition.id, out)
         console.print(f"Wrote {rows} row(s) to {path}", markup=False, soft_wrap=True)
         return

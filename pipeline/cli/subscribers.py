@@ -19,6 +19,7 @@ from pipeline.cli.app import (
     get_clock,
     get_engine,
     get_settings,
+    open_output,
     print_json,
     subscribers_app,
 )
@@ -410,7 +411,7 @@ def export(
         n = export_csv(engine, sys.stdout, lists or None)
         sys.stdout.flush()
     else:
-        with output.open("w", encoding="utf-8", newline="") as fh:
+        with open_output(output) as fh:
             n = export_csv(engine, fh, lists or None)
         console.print(f"Wrote {n:,} rows to {output}.", soft_wrap=True, markup=False)
 

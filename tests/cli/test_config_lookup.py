@@ -83,3 +83,14 @@ def test_an_explicit_config_that_is_missing_says_so(
     assert result.exit_code == 1
     assert "configuration file not found" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_explicit_config_that_is_a_folder_says_which_file_to_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _run(tmp_path, monkeypatch, "--config", str(tmp_path), "issue", "list")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {tmp_path}: is a folder, not a configuration file"
+        f" (name the file: --config {tmp_path / 'newsletter.toml'})\n"
+    )

@@ -116,6 +116,13 @@ def test_status_report_cancel_and_retry(run: object, project_dir: Path, engine: 
     target = project_dir / "report.csv"
     written = run("issue", "report", SLUG, "--csv", str(target))  # type: ignore[operator]
     assert written.output == f"Wrote 6 row(s) to {target}\n"
+    nowhere = project_dir / "no-such-folder" / "report.csv"
+    refused = run("issue", "report", SLUG, "--csv", str(nowhere))  # type: ignore[operator]
+    assert (refused.exit_code, refused.output) == (
+        1,
+        f"Error: {nowhere}: cannot write the file: No such file or directory"
+        " (name a file in a folder that exists and that you can write to)\n",
+    )
 
     retry = run("issue", "retry-failed", SLUG)  # type: ignore[operator]
     assert retry.exit_code == 0, retry.output

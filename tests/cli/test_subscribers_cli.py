@@ -225,3 +225,13 @@ def test_show_tags_and_segments_print_square_brackets_as_written(
     shown = cli("subscribers", "show", "br@example.com").stdout
     assert "[b]Bob[/b]" in shown and "[oily]" in shown and "[vip]" in shown
     assert "[vip]" in cli("subscribers", "tags").stdout
+
+
+def test_export_to_a_folder_that_does_not_exist_says_so(cli: Run, tmp_path: Path) -> None:
+    target = tmp_path / "no-such-folder" / "people.csv"
+    result = cli("subscribers", "export", "-o", str(target))
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: {target}: cannot write the file: No such file or directory"
+        " (name a file in a folder that exists and that you can write to)\n",
+    )
