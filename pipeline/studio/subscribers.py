@@ -4,7 +4,8 @@ import (admins) and export; the segments with their counts.
 
     GET  /admin/subscribers?q=...                 search, counts, segments, import, export
     GET  /admin/subscribers/export.csv            subscribers.exporting.export_csv
-    POST /admin/subscribers/import                subscribers.importing.import_subscribers
+    POST /admin/subscribers/import                subscribers.importjobs.start_import (admins)
+    GET  /admin/subscribers/imports/{job}         its progress (htmx), then what it did
     GET  /admin/subscribers/{public_id}           one person (subscribers.exporting.export_person)
     POST /admin/subscribers/{public_id}/edit      subscribers.editing.edit_subscriber
     POST /admin/subscribers/{public_id}/unsubscribe   subscribers.service.unsubscribe
@@ -14,7 +15,6 @@ import (admins) and export; the segments with their counts.
 from __future__ import annotations
 
 import io
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -25,7 +25,6 @@ from starlette.datastructures import UploadFile
 from pipeline.accounts import audit as audit_log
 from pipeline.accounts.users import Account
 from pipeline.errors import NewsletterError
-from pipeline.private import private_dir
 from pipeline.studio.auth import current_user, require_role
 from pipeline.studio.common import (
     ADMIN,
@@ -41,7 +40,7 @@ from pipeline.subscribers.audience import segment_counts
 from pipeline.subscribers.editing import edit_subscriber
 from pipeline.subscribers.erasure import erase
 from pipeline.subscribers.exporting import export_csv, export_person
-from pipeline.subscribers.importing import import_subscribers
+from pipeline.subscribers.importjobs import import_status, start_import
 from pipeline.subscribers.queries import count_subscribers, search_subscribers
 from pipeline.web.pages import get_ctx
 
@@ -88,31 +87,24 @@ async def export(request: Request, user: Account = Depends(current_user)) -> Res
     )
 
 
-@router.post("/subscribers/import", summary="Import a CSV file (admins)")
+@router.post("/subscribers/import", summary="Start importing a CSV file (admins)")
 async def import_file(request: Request, user: Account = Depends(require_role("admin"))) -> Response:
     ctx = get_ctx(request)
     form = await checked_form(request, limit=MAX_UPLOAD_FORM, files=1)
     upload = form.get("file")
     chosen = [v for v in form.getlist("lists") if isinstance(v, str)]
-    error, report = "", None
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        error = "Choose a CSV file."
-    else:
+    error = "Choose a CSV file."
+    if isinstance(upload, UploadFile) and upload.filename:
         data = await upload.read()
-        folder = ctx.settings.var_dir / "imports"
-        path = folder / f"studio-{ctx.now():%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.csv"
-
-        def run() -> Any:
-            private_dir(folder)
-            path.write_bytes(data)
-            return import_subscribers(ctx.engine, path, lists=chosen or None)
-
         try:
-            report = await run_in_threadpool(run)
+            job = await run_in_threadpool(
+                lambda: start_import(ctx.settings, ctx.engine, data, lists=chosen)
+            )
         except NewsletterError as exc:
             error = str(exc)
         else:
-            audit(request, user, "subscribers.import", upload.filename, **report.as_dict())
+            audit(request, user, "subscribers.import", upload.filename, job=job, lists=chosen)
+            return see_other(f"{ADMIN}/subscribers/imports/{job}")
 
     def load() -> dict[str, Any]:
         return {
@@ -122,15 +114,29 @@ async def import_file(request: Request, user: Account = Depends(require_role("ad
         }
 
     return page(
-        request,
-        "subscribers.html",
-        user,
-        422 if error else 200,
-        q="",
-        report=report,
-        error=error,
-        **await run_in_threadpool(load),
+        request, "subscribers.html", user, 422, q="", error=error, **await run_in_threadpool(load)
     )
+
+
+def _status(request: Request, job: str) -> dict[str, Any]:
+    try:
+        return import_status(get_ctx(request).settings, job)
+    except NewsletterError:
+        raise HTTPException(404) from None
+
+
+@router.get("/subscribers/imports/{job}", summary="An import's progress and outcome")
+async def import_page(
+    request: Request, job: str, user: Account = Depends(current_user)
+) -> HTMLResponse:
+    return page(request, "import.html", user, job=job, state=_status(request, job))
+
+
+@router.get("/subscribers/imports/{job}/progress", summary="An import's progress (htmx)")
+async def import_progress(
+    request: Request, job: str, user: Account = Depends(current_user)
+) -> HTMLResponse:
+    return page(request, "import_progress.html", user, job=job, state=_status(request, job))
 
 
 def _person(request: Request, public_id: str) -> service.SubscriberInfo:

@@ -4,6 +4,7 @@ segment counts; each action in the audit log."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -128,13 +129,23 @@ def test_import_and_export(server: Server, editor: Account, admin: Account) -> N
         assert refused.status_code == 403
     with client_for(server, admin) as client:
         page = client.get("/admin/subscribers")
-        done = client.post(
+        started = client.post(
             "/admin/subscribers/import",
             data={"csrf_token": csrf_from(page.text), "lists": "news"},
             files={"file": ("people.csv", csv, "text/csv")},
         )
-        assert done.status_code == 200, done.text
-        assert "Imported 2 rows: 1 added" in done.text and "1 rejected" in done.text
+        assert started.status_code == 303, started.text
+        job_page = client.get(started.headers["location"])
+        assert job_page.status_code == 200 and "Import" in job_page.text
+        progress = started.headers["location"] + "/progress"
+        for _ in range(200):  # the import runs in a thread: follow it as the page does
+            fragment = client.get(progress).text
+            if "hx-get" not in fragment:
+                break
+            threading.Event().wait(0.05)
+        assert "Imported 2 rows: 1 added" in fragment and "1 rejected" in fragment
+        assert client.get("/admin/subscribers/imports/0123456789abcdef").status_code == 404
+        assert client.get("/admin/subscribers/imports/..%2Fx").status_code == 404
         exported = client.get("/admin/subscribers/export.csv")
         assert exported.status_code == 200 and exported.headers["content-type"].startswith(
             "text/csv"
