@@ -35,6 +35,7 @@ from pipeline.render.brand import BRAND_DIR, brand_files, check_brand
 from pipeline.render.checks import Finding, check_issue
 from pipeline.render.email import render_email, render_web
 from pipeline.render.fields import render_with_fields
+from pipeline.render.fingerprint import hash_tree
 from pipeline.render.personalise import CompiledEdition
 
 
@@ -84,9 +85,7 @@ def content_hash(settings: Settings, issue: Issue) -> str:
     social settings."""
     digest = hashlib.sha256()
     for base in (issue.folder, settings.templates_dir):
-        for path in sorted(p for p in base.rglob("*") if p.is_file()):
-            digest.update(path.relative_to(base).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes() + b"\0")
+        hash_tree(digest, base)
     for section in (settings.newsletter, settings.brand, settings.social):
         digest.update(section.model_dump_json().encode())
     return digest.hexdigest()

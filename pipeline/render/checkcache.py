@@ -22,19 +22,11 @@ import tempfile
 from pathlib import Path
 
 from pipeline.config import Settings
+from pipeline.render.fingerprint import hash_tree
 
 __all__ = ["cache_path", "check_key", "draft_errors"]
 
 _BRAND_DIR = "brand"
-
-
-def _hash_tree(digest: hashlib._Hash, base: Path) -> None:
-    if not base.is_dir():
-        digest.update(b"(none)\0")
-        return
-    for path in sorted(p for p in base.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
 
 
 def check_key(settings: Settings, slug: str) -> str:
@@ -43,7 +35,7 @@ def check_key(settings: Settings, slug: str) -> str:
     digest = hashlib.sha256()
     for base in (settings.issues_dir / slug, settings.templates_dir, settings.root / _BRAND_DIR):
         digest.update(str(base.name).encode() + b"\0")
-        _hash_tree(digest, base)
+        hash_tree(digest, base)
     digest.update(settings.model_dump_json(exclude={"secrets", "root", "config_path"}).encode())
     return digest.hexdigest()
 
