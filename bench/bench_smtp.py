@@ -28,6 +28,7 @@ from typing import Any
 from bench.common import Series, alternate_all, row, size
 from bench.fixtures import (
     PG_URL,
+    SECRET,
     SLUG,
     count_sent,
     env,
@@ -48,7 +49,7 @@ def _message_size(root: Path) -> int:
     from pipeline.sending.mime import MessageSkeleton
     from pipeline.sending.recipient_values import recipient_values
 
-    settings = load_settings(root / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": "x"}, root=root)
+    settings = load_settings(root / "newsletter.toml", {"NEWSLETTER_SECRET_KEY": SECRET}, root=root)
     compiled = build_issue(settings, SLUG).compiled
     skeleton = MessageSkeleton(settings, compiled, slug=SLUG, lists=["beauty-tips"])
     values = recipient_values(
