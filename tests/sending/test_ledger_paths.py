@@ -17,7 +17,15 @@ from pipeline.config import Settings
 from pipeline.errors import SendError, TransportError
 from pipeline.sending.editions import transition
 from pipeline.sending.engine import backoff_delay, send_edition
-from pipeline.sending.ledger import cancel_pending, claim_batch, count_by_status, start_edition
+from pipeline.sending.ledger import (
+    Outcome,
+    _no_wal_wait,
+    cancel_pending,
+    claim_batch,
+    count_by_status,
+    record_outcomes,
+    start_edition,
+)
 from pipeline.sending.transports.sendgrid import SendgridTransport
 from pipeline.store.tables import deliveries
 from tests.sending.conftest import SendgridStandIn, add_audience, make_edition
@@ -177,3 +185,23 @@ def test_a_retry_not_yet_due_is_waited_for_with_the_injected_sleep(
     assert (report.retried, report.sent, report.status) == (1, 1, "sent")
     assert clock.now() - start == timedelta(seconds=sleeps[0])
     assert len(sendgrid_api.requests) == 5
+
+
+def test_results_are_recorded_without_waiting_for_the_wal_on_postgresql(engine: Engine) -> None:
+    """record_outcomes commits with synchronous_commit off for its own transaction only
+    (PostgreSQL: SET LOCAL); the connection's setting is unchanged afterwards."""
+    eid = make_edition(engine)
+    add_audience(engine, 3)
+    now = FixedClock().now()
+    start_edition(engine, eid, ["beauty-tips"], now, "test")
+    claimed = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c1", now=now)
+    outcomes = [Outcome(r.id, "sent", message_id=f"<m{r.id}@x>") for r in claimed]
+    with engine.connect() as conn:
+        assert record_outcomes(conn, "c1", outcomes, now) == 3
+        if engine.dialect.name == "postgresql":
+            with conn.begin():
+                _no_wal_wait(conn)
+                inside = conn.exec_driver_sql("SHOW synchronous_commit").scalar_one()
+            after = conn.exec_driver_sql("SHOW synchronous_commit").scalar_one()
+            assert (inside, after) == ("off", "on")
+    assert count_by_status(engine, eid)["sent"] == 3
