@@ -101,6 +101,7 @@ def sunset(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List (dry run) or, with --apply, unsubscribe people who no longer read the issues."""
+    from rich.markup import escape
     from rich.table import Table
 
     from pipeline.subscribers.sunset import find_inactive, parse_period, sunset_inactive
@@ -121,7 +122,7 @@ def sunset(
     table.add_column("sent", justify="right")
     table.add_column("subscribed")
     for person in found[:50]:
-        table.add_row(person.email, str(person.sent), f"{person.created_at:%Y-%m-%d}")
+        table.add_row(escape(person.email), str(person.sent), f"{person.created_at:%Y-%m-%d}")
     console.print(table)
     if len(found) > 50:
         console.print(f"(first 50 of {len(found):,})")

@@ -94,6 +94,7 @@ def show(
     slug: str = typer.Argument(..., help="The list's slug."), as_json: bool = JSON_OPTION
 ) -> None:
     """Show one list: description, opt-in, subscriptions by status."""
+    from rich.markup import escape
     from rich.table import Table
 
     from pipeline.subscribers.lists import list_summary
@@ -106,8 +107,8 @@ def show(
     table = Table(title=f"List {item.slug}", show_header=False)
     table.add_column("field")
     table.add_column("value")
-    table.add_row("name", item.name)
-    table.add_row("description", item.description or "-")
+    table.add_row("name", escape(item.name))
+    table.add_row("description", escape(item.description or "-"))
     table.add_row("opt-in", "double" if item.double_opt_in else "single")
     table.add_row("in newsletter.toml", "yes" if item.in_config else "no")
     for status, count in item.counts.items():

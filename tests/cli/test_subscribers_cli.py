@@ -225,6 +225,12 @@ def test_show_tags_and_segments_print_square_brackets_as_written(
     shown = cli("subscribers", "show", "br@example.com").stdout
     assert "[b]Bob[/b]" in shown and "[oily]" in shown and "[vip]" in shown
     assert "[vip]" in cli("subscribers", "tags").stdout
+    toml = project_dir / "newsletter.toml"
+    text = toml.read_text()
+    old = 'description = "News from the beauty world, now and then."'
+    assert old in text
+    toml.write_text(text.replace(old, 'description = "[weekly] News from the beauty world."'))
+    assert "[weekly] News" in cli("lists", "show", "news").stdout
 
 
 def test_export_to_a_folder_that_does_not_exist_says_so(cli: Run, tmp_path: Path) -> None:
