@@ -632,6 +632,21 @@ def _secret_key(root: Path, env: Mapping[str, str]) -> str:
         return key
 
 
+def secret_key_warning(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
+    """What to tell the operator of a public newsletter (an https base_url) whose links are
+    signed with the key kept in var/secret.key: fine for one machine, but a second machine
+    (or a new deployment) would make a key of its own and the links of each would fail on
+    the other. None when NEWSLETTER_SECRET_KEY is set or the newsletter is not public."""
+    env = os.environ if env is None else env
+    if env.get(ENV_SECRET_KEY) or not settings.newsletter.base_url.startswith("https://"):
+        return None
+    return (
+        f"Warning: {ENV_SECRET_KEY} is not set, so the links in emails are signed with the key "
+        "in var/secret.key. Every machine that sends or serves this newsletter must use the "
+        f"same key: set {ENV_SECRET_KEY} to that file's value (links already sent keep working)."
+    )
+
+
 @lru_cache(maxsize=8)
 def _keys(current: str, previous: str, until: datetime | None) -> Keys:
     return Keys(current, previous, until)

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.config import load_settings
+from pipeline.config import load_settings, secret_key_warning
 from pipeline.errors import ConfigError
 
 
@@ -42,6 +42,23 @@ def test_secret_key_falls_back_to_a_private_file(tmp_path: Path) -> None:
     second = load_settings(None, {}, root=tmp_path).secrets.secret_key
     assert first == second and len(first) > 40
     assert (tmp_path / "var" / "secret.key").stat().st_mode & 0o077 == 0
+
+
+def test_a_public_newsletter_signing_with_the_key_file_is_warned(tmp_path: Path) -> None:
+    """An https newsletter without NEWSLETTER_SECRET_KEY signs with var/secret.key: serve
+    and send-due say that every machine must share the key; set in the environment, or a
+    newsletter on a local address, there is nothing to say."""
+    public = {"newsletter.base_url": "https://news.example.com"}
+    from_file = load_settings(None, {}, root=tmp_path, overrides=public)
+    warning = secret_key_warning(from_file, {})
+    assert warning is not None and "var/secret.key" in warning
+    assert "NEWSLETTER_SECRET_KEY" in warning
+    env = {"NEWSLETTER_SECRET_KEY": "k" * 40}
+    from_env = load_settings(None, env, root=tmp_path, overrides=public)
+    assert secret_key_warning(from_env, env) is None
+    local = load_settings(None, {}, root=tmp_path)
+    assert local.newsletter.base_url.startswith("http://")
+    assert secret_key_warning(local, {}) is None
 
 
 @pytest.mark.parametrize(

@@ -340,10 +340,14 @@ def send_due_cmd(
     Exit status 1 when an edition was missed, held (not approved), paused or failed, so
     cron's mail notices.
     """
+    from pipeline.config import secret_key_warning
     from pipeline.scheduling.due import send_due
 
     settings = get_settings()
     with _logging(quiet, log_file, log_format) as logger:
+        warning = secret_key_warning(settings)
+        if warning:  # into the log file too (--quiet prints errors only)
+            logger.warning(warning, extra={"fields": {"event": "secret_key_file"}})
         try:
             report = send_due(
                 settings,

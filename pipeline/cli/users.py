@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from pipeline.cli.app import JSON_OPTION, console, get_clock, get_engine, print_json, users_app
+from pipeline.cli.app import (
+    JSON_OPTION,
+    console,
+    get_clock,
+    get_engine,
+    get_settings,
+    print_json,
+    users_app,
+)
 
 if TYPE_CHECKING:
     from pipeline.accounts.users import Account
@@ -34,7 +42,21 @@ def read_password(from_stdin: bool) -> str:
     """The new password: the first line of stdin, or typed twice (hidden)."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    import warnings
+    from getpass import GetPassWarning
+
+    from pipeline.errors import AccountError
+
+    try:
+        with warnings.catch_warnings():  # no terminal: getpass warns; the error below says why
+            warnings.simplefilter("ignore", GetPassWarning)
+            value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    except typer.Abort:
+        raise AccountError(
+            "no password was typed (standard input ended before the prompt got one)",
+            fix="type it at the prompt in a terminal, or pass --password-stdin and give it on "
+            "the first line of standard input (e.g. from a password manager)",
+        ) from None
     return value
 
 
@@ -60,9 +82,10 @@ def add(
     check_role(role)  # before asking for a password
     password = read_password(password_stdin)
     account = add_user(get_engine(), name, email, role, password, now=get_clock().now())
+    base = get_settings().newsletter.base_url.rstrip("/")
     console.print(
         f"Account for {account.name} <{account.email}> created ({account.role}). "
-        "They sign in at /admin/login.",
+        f"They sign in at {base}/admin/login.",
         markup=False,
     )
 

@@ -31,11 +31,14 @@ def serve(
     """Run the web app: signup, confirm, unsubscribe, preferences, archive, webhooks."""
     import uvicorn
 
-    from pipeline.config import ENV_CONFIG
+    from pipeline.config import ENV_CONFIG, secret_key_warning
     from pipeline.subscribers.service import sync_lists
     from pipeline.web.app import create_app
 
     settings = get_settings()
+    warning = secret_key_warning(settings)
+    if warning:
+        err_console.print(warning, markup=False, soft_wrap=True)
     bind_host = host or settings.web.host
     bind_port = port or settings.web.port
     _check_free(bind_host, bind_port)

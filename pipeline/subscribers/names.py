@@ -31,7 +31,6 @@ _LINKLIKE = re.compile(
     re.IGNORECASE,
 )
 # (after NFKC, which turns fullwidth "＠", "．" and "：" into their ASCII forms)
-_QUICK = frozenset(":@.")  # a name with none of these cannot look like a link or address
 
 
 def tidy_name(value: str) -> str:
@@ -43,7 +42,9 @@ def tidy_name(value: str) -> str:
 def looks_like_link(name: str) -> bool:
     """True when ``name`` is, or holds, a web address or an email address."""
     text = name if name.isascii() else unicodedata.normalize("NFKC", name).replace("。", ".")
-    if not any(c in _QUICK for c in text):  # most names: no regular expression at all
+    # Most names hold none of ":@.": no regular expression at all (three substring scans in
+    # C, not a generator over the characters: this runs for every recipient of a send).
+    if ":" not in text and "@" not in text and "." not in text:
         return False
     return _LINKLIKE.search(text) is not None
 

@@ -110,3 +110,12 @@ def test_audit_shows_the_newest_entries_first(cli: Run) -> None:
     table = cli("audit").stdout
     assert "token.revoke" in table and "Audit log" in table
     assert json.loads(cli("audit", "--actor", "nobody", "--json").stdout) == []
+
+
+def test_no_password_at_the_prompt_says_to_use_password_stdin(cli: Run) -> None:
+    """Standard input ends before the prompt gets a password (a pipe, cron): one error
+    line naming --password-stdin, no account."""
+    result = cli("users", "add", "Bo", "--email", "bo@example.com", input="")
+    assert result.exit_code == 1
+    assert "no password was typed" in result.stderr and "--password-stdin" in result.stderr
+    assert "bo@example.com" not in cli("users", "list").stdout
