@@ -112,3 +112,25 @@ def test_raw_html_is_a_warning(file_settings: Settings) -> None:
         f"warning: {ARTICLE}:12: raw HTML shows as text in the email: <b> {fix}",
         f'warning: {ARTICLE}:14: raw HTML shows as text in the email: <div class="promo"> {fix}',
     ]
+
+
+def test_template_syntax_in_markdown_is_a_warning(file_settings: Settings) -> None:
+    """Only {{ recipient(...) }} is filled in in Markdown; other tags reach readers as
+    written. A code block may show them on purpose."""
+    body = (
+        "Hi {{ subscriber.nme }}, welcome.\n\n"
+        "A routine for {{ recipient('first_name', 'every skin type') }} skin.\n\n"
+        "{% if vip %}Extra{% endif %}\n\n"
+        "```\n{{ shown as code }}\n```"
+    )
+    write_issue(file_settings.root, articles={"01-sun": with_body(body)})
+    fix = (
+        "(in Markdown only {{ recipient('field', 'default') }} is filled in, per reader "
+        "(docs/audience.md); anything else belongs in a template)"
+    )
+    assert findings(file_settings) == [
+        f"warning: {ARTICLE}:12: {{{{ subscriber.nme }}}} is printed as written: Markdown "
+        f"files are not templates {fix}",
+        f"warning: {ARTICLE}:16: {{% if vip %}} is printed as written: Markdown files are "
+        f"not templates {fix}",
+    ]

@@ -10,6 +10,8 @@ Errors:
                     subject, preheader, intro, or the sample article's title or body)
 Warnings:
     raw-html        raw HTML in Markdown, which the email shows as text
+    template-syntax ``{{ ... }}`` or ``{% ... %}`` in Markdown other than a
+                    ``{{ recipient(...) }}`` call: the email prints it as written
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pipeline.content.issues import (
     PLACEHOLDER_TITLE,
     display_path,
 )
+from pipeline.render.fields import without_calls
 from pipeline.render.findings import Finding, clip, error, warning
 
 if TYPE_CHECKING:
@@ -153,6 +156,32 @@ def _check_raw_html(settings: Settings, issue: Issue) -> Iterator[Finding]:
             )
 
 
+_TEMPLATE_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+
+
+def _check_template_syntax(settings: Settings, issue: Issue) -> Iterator[Finding]:
+    """Template tags in Markdown reach readers as written ("Hi {{ subscriber.nme }}")."""
+    sources = [(display_path(settings, issue.path), issue.intro_md, issue.intro_line)]
+    sources += [(display_path(settings, a.path), a.body_md, a.body_line) for a in issue.articles]
+    for label, md, first in sources:
+        fenced = False
+        for number, text in enumerate(md.splitlines()):
+            if text.lstrip().startswith(("```", "~~~")):
+                fenced = not fenced  # a code block shows what it holds, on purpose
+                continue
+            found = None if fenced else _TEMPLATE_SYNTAX.search(without_calls(text))
+            if found is not None:
+                yield warning(
+                    "template-syntax",
+                    f"{clip(found.group(0), 40)} is printed as written: Markdown files are "
+                    "not templates",
+                    label,
+                    first + number,
+                    "in Markdown only {{ recipient('field', 'default') }} is filled in, per "
+                    "reader (docs/audience.md); anything else belongs in a template",
+                )
+
+
 def check_editorial(settings: Settings, issue: Issue) -> Iterator[Finding]:
     """Every editorial check on a loaded issue."""
     if not issue.articles and not issue.intro_md.strip():
@@ -166,3 +195,4 @@ def check_editorial(settings: Settings, issue: Issue) -> Iterator[Finding]:
     yield from _check_links(settings, issue)
     yield from _check_leftovers(settings, issue)
     yield from _check_raw_html(settings, issue)
+    yield from _check_template_syntax(settings, issue)

@@ -21,6 +21,11 @@ _CALL = re.compile(
 _MARK = re.compile("\ue003(\\d+)\ue003")
 
 
+def without_calls(md: str) -> str:
+    """``md`` with its recipient(...) calls taken out (what is left is printed as written)."""
+    return _CALL.sub("", md)
+
+
 def render_with_fields(md: str, render: Callable[[str], str], *, kind: str, web: bool) -> str:
     """``render(md)`` with recipient(...) calls turned into placeholders (or defaults)."""
     calls: list[tuple[str, str]] = []
