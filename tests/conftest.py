@@ -197,11 +197,13 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """Debian's chromium driven by Playwright. In CI a missing browser fails the run."""
+    """Debian's chromium driven by Playwright. Without it the browser tests fail (never
+    skip): the rendered email, the web pages and the studio are only tested in a browser."""
     if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run must apt-get install chromium")
-        pytest.skip("chromium not installed here (apt-get install -y chromium); CI runs these")
+        pytest.fail(
+            f"chromium is missing ({CHROMIUM}): install it with 'apt-get install -y chromium' "
+            "(.ci/run does), then run the tests again"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
