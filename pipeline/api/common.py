@@ -23,7 +23,6 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from pipeline.accounts import audit
 from pipeline.accounts.apitokens import account_for_token
 from pipeline.accounts.users import Account, check_role
 from pipeline.errors import (
@@ -41,6 +40,7 @@ from pipeline.errors import (
     TransportError,
     WebError,
 )
+from pipeline.web.audit import audit_request
 from pipeline.web.pages import WebContext, get_ctx
 
 T = TypeVar("T")
@@ -179,12 +179,4 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add what the token did to the audit log (with the client's IP)."""
-    ctx = get_ctx(request)
-    audit.record(
-        ctx.engine,
-        account.actor,
-        action,
-        target,
-        {**(detail or {}), "ip": ctx.ip(request), "via": "api"},
-        now=ctx.now(),
-    )
+    audit_request(request, account, action, target, detail, via="api")

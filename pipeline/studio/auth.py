@@ -35,10 +35,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from pipeline.accounts import audit
 from pipeline.accounts.users import Account, check_role, user_by_public_id
 from pipeline.errors import WebError
 from pipeline.tokens import make_token, read_token
+from pipeline.web.audit import audit_request
 from pipeline.web.pages import WebContext, error_page, get_ctx
 from pipeline.web.security import (
     CSRF_COOKIE,
@@ -269,12 +269,4 @@ def audit_action(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Record in the audit log that ``user`` did ``action`` to ``target`` (with their IP)."""
-    ctx = get_ctx(request)
-    audit.record(
-        ctx.engine,
-        user.actor,
-        action,
-        target,
-        {**(detail or {}), "ip": ctx.ip(request)},
-        now=ctx.now(),
-    )
+    audit_request(request, user, action, target, detail)
