@@ -61,13 +61,15 @@ def version_of(data: bytes) -> str:
 
 
 def issue_folder(settings: Settings, slug: str) -> Path:
+    """``issues/<slug>/``; ContentError when the slug is not a folder name or there is no
+    such issue."""
     check_slug(slug)
     folder = settings.issues_dir / slug
     if not (folder / "issue.md").is_file():
         raise ContentError(
             f"issue '{slug}' not found",
             path=display_path(settings, folder),
-            fix="create it first",
+            fix="see 'newsletter issue list', or create it with 'newsletter issue new SLUG'",
         )
     return folder
 

@@ -13,8 +13,7 @@ import hashlib
 from pathlib import Path
 
 from pipeline.config import Settings
-from pipeline.content.issues import check_slug, display_path
-from pipeline.errors import ContentError
+from pipeline.content.editing import issue_folder
 
 
 def _counted(path: Path, folder: Path) -> bool:
@@ -24,14 +23,7 @@ def _counted(path: Path, folder: Path) -> bool:
 
 def source_hash(settings: Settings, slug: str) -> str:
     """The hash of ``issues/<slug>/``'s files; ContentError when there is no such issue."""
-    check_slug(slug)
-    folder = settings.issues_dir / slug
-    if not (folder / "issue.md").is_file():
-        raise ContentError(
-            f"issue '{slug}' not found",
-            path=display_path(settings, folder),
-            fix="see 'newsletter issue list', or create it with 'newsletter issue new SLUG'",
-        )
+    folder = issue_folder(settings, slug)
     digest = hashlib.sha256()
     files = sorted(p for p in folder.rglob("*") if p.is_file() and _counted(p, folder))
     for path in files:
