@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from pipeline.config import Settings
+    from pipeline.store.reader import Reader
 
 
 class _LazyConsole:
@@ -144,6 +145,15 @@ def get_engine() -> Engine:
     from pipeline.store.db import open_database
 
     return open_database(get_settings().database_url)
+
+
+def get_reader() -> Reader:
+    """Read-only access for listings: a current SQLite database through sqlite3 alone (no
+    SQLAlchemy to import), anything else through ``get_engine`` (which creates or upgrades
+    the schema first)."""
+    from pipeline.store.reader import EngineReader, open_current
+
+    return open_current(get_settings().database_url) or EngineReader(get_engine())
 
 
 def get_clock() -> Clock:

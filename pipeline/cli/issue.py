@@ -14,6 +14,7 @@ from pipeline.cli.app import (
     console,
     err_console,
     get_engine,
+    get_reader,
     get_settings,
     issue_app,
     print_json,
@@ -215,11 +216,10 @@ def preview(
 def list_(as_json: bool = JSON_OPTION) -> None:
     """List the issue folders, newest first, with where each stands (draft, check errors,
     in review, approved, rejected, scheduled for when, sending with %, sent when, ...)."""
-    from pipeline.cli.tables import Column, fit_table
     from pipeline.scheduling.overview import issue_states
 
     settings = get_settings()
-    states = issue_states(settings, get_engine())
+    states = issue_states(settings, get_reader())
     if as_json:
         print_json(
             [
@@ -241,6 +241,8 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     if not states:
         console.print("No issues yet. Create one with: newsletter issue new SLUG")
         return
+    from pipeline.cli.tables import Column, fit_table  # rich: not for --json
+
     columns = [
         Column("issue"),
         Column("state"),

@@ -23,7 +23,7 @@ from pipeline.cli.app import (
 )
 
 if TYPE_CHECKING:
-    from pipeline.editorial.review import ReviewState
+    from pipeline.editorial.states import ReviewState
 
 SLUG_ARG = typer.Argument(..., help="The issue's folder name under issues/.")
 BY_OPTION = typer.Option(..., "--by", help="Who takes this step (recorded in the review log).")

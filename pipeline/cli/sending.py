@@ -396,7 +396,8 @@ def status_command(
         )
     settings = get_settings()
     if edition.status == "scheduled" and settings.editorial.require_approval:
-        from pipeline.editorial.review import refusal, state_of
+        from pipeline.editorial.review import state_of
+        from pipeline.editorial.states import refusal
 
         held = refusal(settings, state_of(settings, engine, slug), frozen=True)
         if held is not None:

@@ -5,8 +5,10 @@
     approve(settings, engine, slug, by, *, clock)        -> ReviewState   in_review -> approved
     reject(settings, engine, slug, by, reason, *, clock) -> ReviewState   -> draft
     check_approved(settings, engine, slug, *, clock, frozen=False)   raises NotApproved
-    refusal(settings, state, *, frozen=False)            -> NotApproved | None (reads only)
     mark_scheduled / mark_unscheduled                    called by scheduling and sending
+
+``ReviewState``, ``states_of`` (every issue's, for ``issue list``) and ``refusal`` (why an
+issue may not be sent, reading only) live in ``states``, which imports no SQLAlchemy.
 
 An approval is for the issue folder's files as they were (``hashing.source_hash``): when
 they change afterwards the approval is void, and the issue is a draft again ("changed since
@@ -19,7 +21,6 @@ on the same issue at once exactly one wins and the other is told it changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,163 +30,44 @@ from sqlalchemy.exc import IntegrityError
 from pipeline.clock import Clock
 from pipeline.config import Settings
 from pipeline.editorial.hashing import source_hash
-from pipeline.errors import ApprovalError, ContentError, NotApproved
+from pipeline.editorial.states import (
+    ReviewEvent,
+    ReviewState,
+    current_hash,
+    local_day,
+    refusal,
+    review_event,
+    review_state,
+    void_message,
+)
+from pipeline.errors import ApprovalError
 from pipeline.store.tables import issue_review_log, issue_reviews
 
-STATES: tuple[str, ...] = ("draft", "in_review", "approved", "scheduled")
-ACTIONS: tuple[str, ...] = (
-    "submitted",
-    "approved",
-    "rejected",
-    "voided",
-    "scheduled",
-    "unscheduled",
-)
 #: Who the log names when the pipeline itself acts (a void, a schedule).
 SYSTEM = "newsletter"
 MAX_NAME = 100
 
 
-@dataclass(frozen=True)
-class ReviewEvent:
-    """One line of an issue's review log."""
-
-    action: str  # one of ACTIONS
-    by: str
-    at: datetime
-    reason: str | None = None
-    content_hash: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "by": self.by,
-            "at": self.at.isoformat(),
-            "reason": self.reason,
-            "content_hash": self.content_hash,
-        }
-
-
-@dataclass(frozen=True)
-class ReviewState:
-    """Where an issue stands in review. ``state`` is the effective state: an approved or
-    scheduled issue whose files changed since is a ``draft`` (``changed_since_approval``)."""
-
-    slug: str
-    state: str  # one of STATES
-    changed_since_approval: bool = False
-    submitted_by: str | None = None
-    submitted_at: datetime | None = None
-    approved_by: str | None = None
-    approved_at: datetime | None = None
-    approved_hash: str | None = None
-    current_hash: str | None = None  # None when the issue folder is gone
-    log: tuple[ReviewEvent, ...] = ()
-
-    @property
-    def rejection(self) -> ReviewEvent | None:
-        """The rejection that made this issue a draft again, if that was the last step."""
-        if self.state == "draft" and self.log and self.log[-1].action == "rejected":
-            return self.log[-1]
-        return None
-
-    @property
-    def label(self) -> str:
-        """draft, in review, approved, scheduled, rejected, changed since approval."""
-        if self.changed_since_approval:
-            return "changed since approval"
-        if self.rejection is not None:
-            return "rejected"
-        return self.state.replace("_", " ")
-
-    @property
-    def short_label(self) -> str:
-        """``label`` for a table column: "changed" for changed since approval."""
-        return "changed" if self.changed_since_approval else self.label
-
-    def as_dict(self) -> dict[str, Any]:
-        def when(value: datetime | None) -> str | None:
-            return value.isoformat() if value is not None else None
-
-        rejection = self.rejection
-        return {
-            "slug": self.slug,
-            "state": self.state,
-            "label": self.label,
-            "changed_since_approval": self.changed_since_approval,
-            "submitted_by": self.submitted_by,
-            "submitted_at": when(self.submitted_at),
-            "approved_by": self.approved_by,
-            "approved_at": when(self.approved_at),
-            "approved_hash": self.approved_hash,
-            "current_hash": self.current_hash,
-            "rejection": rejection.as_dict() if rejection is not None else None,
-            "log": [event.as_dict() for event in self.log],
-        }
-
-
 # ---- reading ---------------------------------------------------------------------------
-def _events(conn: Connection, slugs: list[str] | None) -> dict[str, list[ReviewEvent]]:
-    query = select(issue_review_log).order_by(issue_review_log.c.id)
-    if slugs is not None:
-        query = query.where(issue_review_log.c.slug.in_(slugs))
-    found: dict[str, list[ReviewEvent]] = {}
-    for row in conn.execute(query):
-        found.setdefault(row.slug, []).append(
-            ReviewEvent(row.action, row.by, row.at, row.reason, row.content_hash)
-        )
-    return found
-
-
-def _current_hash(settings: Settings, slug: str) -> str | None:
-    try:
-        return source_hash(settings, slug)
-    except ContentError:
-        return None
-
-
-def _state(row: Any, events: list[ReviewEvent], current: str | None, slug: str) -> ReviewState:
-    if row is None:
-        return ReviewState(slug=slug, state="draft", current_hash=current)
-    stored = str(row.state)
-    approved = stored in ("approved", "scheduled")
-    changed = approved and current != row.approved_hash
-    voided = stored == "draft" and bool(events) and events[-1].action == "voided"
-    return ReviewState(
-        slug=slug,
-        state="draft" if changed else stored,
-        changed_since_approval=changed or voided,
-        submitted_by=row.submitted_by,
-        submitted_at=row.submitted_at,
-        approved_by=row.approved_by,
-        approved_at=row.approved_at,
-        approved_hash=row.approved_hash,
-        current_hash=current,
-        log=tuple(events),
+def _events(conn: Connection, slug: str) -> list[ReviewEvent]:
+    query = (
+        select(issue_review_log)
+        .where(issue_review_log.c.slug == slug)
+        .order_by(issue_review_log.c.id)
     )
+    return [review_event(dict(row._mapping)) for row in conn.execute(query)]
 
 
 def state_of(settings: Settings, engine: Engine, slug: str) -> ReviewState:
     """Where ``slug`` stands in review (a draft when it was never submitted). Raises
     ContentError when there is neither an issue folder nor a review of that name."""
-    current = _current_hash(settings, slug)
+    current = current_hash(settings, slug)
     with engine.connect() as conn:
         row = conn.execute(select(issue_reviews).where(issue_reviews.c.slug == slug)).first()
-        events = _events(conn, [slug]).get(slug, [])
+        events = _events(conn, slug)
     if row is None and current is None:
         source_hash(settings, slug)  # raises the "not found" error
-    return _state(row, events, current, slug)
-
-
-def states_of(settings: Settings, engine: Engine) -> dict[str, ReviewState]:
-    """Every issue that was ever submitted, by slug (the others are drafts)."""
-    with engine.connect() as conn:
-        rows = list(conn.execute(select(issue_reviews)))
-        events = _events(conn, None)
-    return {
-        row.slug: _state(row, events.get(row.slug, []), _current_hash(settings, row.slug), row.slug)
-        for row in rows
-    }
+    return review_state(dict(row._mapping) if row is not None else None, events, current, slug)
 
 
 # ---- changing --------------------------------------------------------------------------
@@ -203,12 +85,6 @@ def _person(by: str) -> str:
 
 def _same_person(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.casefold() == b.casefold()
-
-
-def _day(when: datetime | None, settings: Settings) -> str:
-    if when is None:
-        return "an unknown time"
-    return when.astimezone(settings.newsletter.tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _log(
@@ -270,20 +146,10 @@ def _void(settings: Settings, engine: Engine, state: ReviewState, clock: Clock) 
     approved it and when stay, for the messages); nothing when that is recorded already."""
     reason = (
         f"the files changed since {state.approved_by} approved it on "
-        f"{_day(state.approved_at, settings)}"
+        f"{local_day(state.approved_at, settings)}"
     )
     event = ReviewEvent("voided", SYSTEM, clock.now(), reason, state.current_hash)
     _move(engine, state.slug, ("approved", "scheduled"), "draft", event)
-
-
-def _void_message(settings: Settings, state: ReviewState) -> str:
-    who = state.approved_by
-    if who is None:  # already recorded: the names are in the log
-        voided = next((e for e in reversed(state.log) if e.action == "voided"), None)
-        return f"{state.slug} changed since it was approved" + (
-            f" ({voided.reason})" if voided and voided.reason else ""
-        )
-    return f"{state.slug} changed since {who} approved it on {_day(state.approved_at, settings)}"
 
 
 def submit(settings: Settings, engine: Engine, slug: str, by: str, *, clock: Clock) -> ReviewState:
@@ -296,14 +162,14 @@ def submit(settings: Settings, engine: Engine, slug: str, by: str, *, clock: Clo
     if state.state == "in_review":
         raise ApprovalError(
             f"{slug} is already in review (submitted by {state.submitted_by} on "
-            f"{_day(state.submitted_at, settings)})",
+            f"{local_day(state.submitted_at, settings)})",
             fix=f"an approver runs 'newsletter issue approve {slug} --by NAME' or "
             f"'newsletter issue reject {slug} --by NAME --reason ...'",
         )
     if state.state == "approved":
         raise ApprovalError(
             f"{slug} is already approved (by {state.approved_by} on "
-            f"{_day(state.approved_at, settings)})",
+            f"{local_day(state.approved_at, settings)})",
             fix=f"schedule it: 'newsletter issue schedule {slug} --at ...'",
         )
     if state.state == "scheduled":
@@ -396,14 +262,14 @@ def _not_in_review(settings: Settings, state: ReviewState, verb: str) -> Approva
     if state.state in ("approved", "scheduled"):
         return ApprovalError(
             f"{slug} is already {state.state} (approved by {state.approved_by} on "
-            f"{_day(state.approved_at, settings)})",
+            f"{local_day(state.approved_at, settings)})",
             fix="nothing to do"
             if state.state == "scheduled"
             else f"schedule it: 'newsletter issue schedule {slug} --at ...'",
         )
     if state.changed_since_approval:
         return ApprovalError(
-            f"{_void_message(settings, state)}, so it cannot be {verb} until it is submitted "
+            f"{void_message(settings, state)}, so it cannot be {verb} until it is submitted "
             "for review again",
             fix=submit_fix,
         )
@@ -414,47 +280,6 @@ def _not_in_review(settings: Settings, state: ReviewState, verb: str) -> Approva
 
 
 # ---- the gate before scheduling and sending --------------------------------------------
-def refusal(settings: Settings, state: ReviewState, *, frozen: bool = False) -> NotApproved | None:
-    """Why ``state`` may not be scheduled or sent when approval is required (``frozen``:
-    may an edition frozen earlier be sent), as the error ``check_approved`` raises; None
-    when it may. Reads only: a studio page or ``issue status`` can show it."""
-    slug = state.slug
-    submit_fix = (
-        f"submit it for review: 'newsletter issue submit {slug} --by NAME', then another "
-        f"person approves it: 'newsletter issue approve {slug} --by NAME'"
-    )
-    if state.changed_since_approval:
-        return NotApproved(
-            f"{_void_message(settings, state)}: the approval is void "
-            "([editorial] require_approval = true)",
-            fix=submit_fix,
-        )
-    if state.state == "scheduled" or (state.state == "approved" and not frozen):
-        return None
-    if state.state == "approved":
-        return NotApproved(
-            f"{slug} was approved again after its edition was frozen, so the edition is not "
-            "what was approved",
-            fix=f"freeze the approved files: 'newsletter issue reschedule {slug}'",
-        )
-    if state.state == "in_review":
-        return NotApproved(
-            f"{slug} is in review and not approved yet (submitted by {state.submitted_by}; "
-            "[editorial] require_approval = true)",
-            fix=f"an approver runs 'newsletter issue approve {slug} --by NAME'",
-        )
-    rejection = state.rejection
-    if rejection is not None:
-        return NotApproved(
-            f"{slug} was rejected by {rejection.by} on {_day(rejection.at, settings)}: "
-            f"{rejection.reason}",
-            fix=f"edit it, then 'newsletter issue submit {slug} --by NAME'",
-        )
-    return NotApproved(
-        f"{slug} is not approved ([editorial] require_approval = true)", fix=submit_fix
-    )
-
-
 def check_approved(
     settings: Settings, engine: Engine, slug: str, *, clock: Clock, frozen: bool = False
 ) -> ReviewState | None:

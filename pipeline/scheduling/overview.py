@@ -6,18 +6,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-
-from sqlalchemy import Engine, case, func, select
+from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
 from pipeline.content.issues import list_issues
 from pipeline.content.models import IssueSummary
-from pipeline.editorial.review import ReviewState, refusal, states_of
+from pipeline.editorial.states import ReviewState, refusal, states_of
 from pipeline.errors import NewsletterError
 from pipeline.render.checkcache import draft_errors
-from pipeline.store.tables import deliveries, editions
+from pipeline.store.reader import Reader, as_reader, utc
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 DONE = ("sent", "failed", "skipped", "cancelled")
+
+# Plain SQL through a Reader (pipeline.store.reader): `issue list` imports no SQLAlchemy.
+_EDITIONS = "SELECT id, slug, status, send_at, finished_at FROM editions"
+_DONE_LIST = ", ".join(f"'{status}'" for status in DONE)
+_PROGRESS = (
+    "SELECT edition_id,"
+    f" SUM(CASE WHEN status IN ({_DONE_LIST}) THEN 1 ELSE 0 END) AS done,"
+    " COUNT(*) AS total"
+    " FROM deliveries GROUP BY edition_id"
+)
 
 
 @dataclass(frozen=True)
@@ -32,12 +44,12 @@ class IssueState:
         return f"{self.state} {self.detail}".strip()
 
 
-def _progress(engine: Engine) -> dict[int, tuple[int, int]]:
+def _progress(reader: Reader) -> dict[int, tuple[int, int]]:
     """Per edition id: (rows done, rows in all) of the ledger."""
-    done = func.sum(case((deliveries.c.status.in_(DONE), 1), else_=0))
-    query = select(deliveries.c.edition_id, done, func.count()).group_by(deliveries.c.edition_id)
-    with engine.connect() as conn:
-        return {row[0]: (int(row[1] or 0), int(row[2])) for row in conn.execute(query)}
+    return {
+        row["edition_id"]: (int(row["done"] or 0), int(row["total"]))
+        for row in reader.rows(_PROGRESS)
+    }
 
 
 def _draft_state(settings: Settings, summary: IssueSummary) -> tuple[str, str]:
@@ -71,14 +83,15 @@ def _local(when: datetime, tz: tzinfo) -> str:
     return when.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def issue_states(settings: Settings, engine: Engine) -> list[IssueState]:
+def issue_states(settings: Settings, db: Engine | Reader) -> list[IssueState]:
     """Every issue folder, newest first, with its state (drafts are checked; the count
-    is remembered until a file or setting changes: pipeline.render.checkcache)."""
+    is remembered until a file or setting changes: pipeline.render.checkcache). ``db``:
+    the web's engine, or the CLI's reader (``store.reader.open_reader``)."""
     tz = settings.newsletter.tz
-    with engine.connect() as conn:
-        found = {r.slug: r for r in conn.execute(select(editions))}
-    progress = _progress(engine) if found else {}
-    reviews = states_of(settings, engine)
+    reader = as_reader(db)
+    found = {r["slug"]: r for r in reader.rows(_EDITIONS)}
+    progress = _progress(reader) if found else {}
+    reviews = states_of(settings, reader)
     states: list[IssueState] = []
     for summary in list_issues(settings):
         row = found.get(summary.slug)
@@ -87,18 +100,18 @@ def issue_states(settings: Settings, engine: Engine) -> list[IssueState]:
             state, detail = review.short_label, ""
         elif row is None:
             state, detail = _draft_state(settings, summary)
-        elif row.status == "scheduled" and _held(settings, review):
+        elif row["status"] == "scheduled" and _held(settings, review):
             state = "held"
             detail = f"({_why_held(review)})"
-        elif row.status == "scheduled" and row.send_at is not None:
-            state, detail = "scheduled", _local(row.send_at, tz)
-        elif row.status in ("sending", "paused"):
-            done, total = progress.get(row.id, (0, 0))
-            state, detail = row.status, f"{100 * done // total if total else 0}%"
-        elif row.status == "sent":
-            when = row.finished_at
-            state, detail = "sent", _local(when, tz) if when is not None else ""
+        elif row["status"] == "scheduled" and row["send_at"] is not None:
+            state, detail = "scheduled", _local(utc(row["send_at"]), tz)
+        elif row["status"] in ("sending", "paused"):
+            done, total = progress.get(row["id"], (0, 0))
+            state, detail = row["status"], f"{100 * done // total if total else 0}%"
+        elif row["status"] == "sent":
+            when = row["finished_at"]
+            state, detail = "sent", _local(utc(when), tz) if when is not None else ""
         else:  # frozen, missed, cancelled
-            state, detail = row.status, ""
+            state, detail = row["status"], ""
         states.append(IssueState(summary, state, detail, review))
     return states

@@ -2,6 +2,10 @@
 
 Any command on an empty database creates it: ``open_database`` runs the Alembic migrations
 up to the newest before returning the engine.
+
+SQLAlchemy is imported inside the functions that use it (about 0.1 s): importing this
+module costs nothing, so ``pipeline.store.reader`` can check a database's revision against
+``HEAD`` and read it without SQLAlchemy (``newsletter issue list``).
 """
 
 from __future__ import annotations
@@ -9,15 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.pool import NullPool
-
 from pipeline.errors import StoreError
 from pipeline.private import private_dir, private_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,6 +34,9 @@ def is_sqlite(engine: Engine) -> bool:
 def connect(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``. SQLite gets WAL, foreign keys, a busy timeout, and
     ``BEGIN IMMEDIATE`` transactions so that claims made by several processes are atomic."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
@@ -83,6 +87,9 @@ def alembic_config(engine: Engine) -> Config:
 
 def current_revision(engine: Engine) -> str | None:
     """The database's migration revision, or None for an empty database."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     try:
         with engine.connect() as conn:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -100,6 +107,8 @@ def head_revision(engine: Engine) -> str | None:
 
 def ensure_schema(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` (the newest by default). Safe to call often."""
+    from sqlalchemy.exc import OperationalError
+
     try:
         if revision == "head" and current_revision(engine) == HEAD:
             return

@@ -17,9 +17,9 @@ from pipeline.editorial.review import (
     mark_unscheduled,
     reject,
     state_of,
-    states_of,
     submit,
 )
+from pipeline.editorial.states import states_of
 from pipeline.errors import ApprovalError, ContentError, NotApproved
 from pipeline.store.tables import issue_review_log, issue_reviews
 from tests.schedule.conftest import SLUG
@@ -322,7 +322,8 @@ def test_of_two_people_acting_at_once_one_wins(
 ) -> None:
     """Each step is one UPDATE ... WHERE state IN (...): the second of two approvals (or an
     approval and a rejection) made on the same state finds it changed and changes nothing."""
-    from pipeline.editorial.review import ReviewEvent, _move
+    from pipeline.editorial.review import _move
+    from pipeline.editorial.states import ReviewEvent
 
     submit(settings, engine, SLUG, "Ada", clock=clock)
     first = ReviewEvent("approved", "Grace", clock.now())
