@@ -164,18 +164,25 @@ def unschedule_cmd(
 def _table(title: str, entries: list[ScheduleEntry], tz_name: str) -> Table:
     from pipeline.cli.tables import Column, fit_table
 
+    # At 80 columns the slug stays whole; the other cells continue on a second line
+    # ("2026-12-01" over "09:00 GMT") rather than lose their ends.
     columns = [
         Column("Issue"),
-        Column("Status"),
-        Column("Send at"),
-        Column("Lists", flexible=True),
-        Column("Sent", justify="right"),
-        Column("Note", flexible=True),
+        Column("Status", wrap=True),
+        Column("Send at", wrap=True),
+        Column("Lists", wrap=True),
+        Column("Note", wrap=True),
     ]
     rows = [
-        [e.slug, e.status, e.send_at_local or "-", ", ".join(e.lists), e.progress, e.note]
+        [
+            f"{e.status} {e.progress}".strip(),  # "sending 5/19": sent so far of all
+            e.send_at_local or "-",
+            ", ".join(e.lists),
+            e.note,
+        ]
         for e in entries
     ]
+    rows = [[e.slug, *row] for e, row in zip(entries, rows, strict=True)]
     return fit_table(columns, rows, title=f"{title} (times in {tz_name})")
 
 

@@ -34,6 +34,7 @@ from pipeline.clock import Clock
 from pipeline.errors import CheckFailed, SendError
 
 if TYPE_CHECKING:
+    from rich.progress import ProgressColumn
     from sqlalchemy import Engine
 
     from pipeline.config import Settings
@@ -62,31 +63,33 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-@contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[SendReport], None]]:
-    """A progress bar with rate and ETA on a terminal; silent otherwise."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+def send_bar_columns() -> tuple[ProgressColumn, ...]:
+    """The columns of the sending bar: bar, sent/total, %, rate and ETA, in 80 columns.
 
-    if not console.is_terminal or total == 0:
-        yield lambda report: None
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
+    The label (with the slug, as long as it is) goes on the line above, not in the bar:
+    the figures must never be squeezed out by it."""
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+
+    return (
+        BarColumn(bar_width=None),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        TextColumn("{task.percentage:>3.0f}%"),
         TextColumn("{task.fields[rate]} msg/s"),
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console) as bar:
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[SendReport], None]]:
+    """A progress bar with rate and ETA on a terminal; silent otherwise."""
+    from rich.progress import Progress
+
+    if not console.is_terminal or total == 0:
+        yield lambda report: None
+        return
+    console.print(f"{label}: {total:,} message(s)", markup=False, soft_wrap=True)
+    with Progress(*send_bar_columns(), console=console, expand=True) as bar:
         task = bar.add_task(label, total=total, rate="-")
 
         def update(report: SendReport) -> None:

@@ -39,7 +39,7 @@ class ScheduleEntry:
         total = sum(self.counts.values())
         if not total:
             return ""
-        return f"{self.counts.get('sent', 0)}/{total}"
+        return f"{self.counts.get('sent', 0):,}/{total:,}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

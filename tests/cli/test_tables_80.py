@@ -1,8 +1,10 @@
 """Readable at 80 columns: `issue list` shows one line per issue, nothing broken mid-way,
-long values shortened with an ellipsis, and where each issue stands."""
+long values shortened with an ellipsis, and where each issue stands; `schedule` keeps every
+value whole (on two lines if need be); the bar of `issue send` keeps its figures."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,9 @@ from pipeline.cli import app
 from pipeline.cli.tables import Column, fit_table
 from pipeline.content.issues import new_issue
 from pipeline.sending.editions import store_edition, transition
+from tests.cli.test_terminal import _on_terminal
 from tests.conftest import TEST_SECRET
+from tests.schedule.conftest import add_audience as add_readers
 from tests.sending.conftest import add_audience, sample_compiled
 
 SAMPLE = "2026-12-01-microneedling"
@@ -120,3 +124,111 @@ def test_fit_table_shows_square_brackets_as_written() -> None:
     console = Console(width=80, record=True)
     console.print(table)
     assert "[new] Winter skin, [bold]sorted[/bold]" in console.export_text()
+
+
+def test_schedule_fits_80_columns_and_keeps_every_value_whole(
+    project_dir: Path, db_url: str, engine: Engine, make_settings: object
+) -> None:
+    settings = make_settings(**{"database.url": db_url})  # type: ignore[operator]
+    add_readers(engine, settings, 3)
+    add_readers(engine, settings, 2, list_slug="news")
+    slug = "2027-03-01-retinol-and-sunscreen"
+    new_issue(
+        settings,
+        slug,
+        subject="Retinol at night",
+        preheader="And sunscreen by day.",
+        intro_md="Two habits.",
+        lists=["beauty-tips", "news"],
+    )
+    config = ["--config", str(project_dir / "newsletter.toml")]
+
+    def cli(*args: str, now: str = "2026-11-20T10:00:00+00:00") -> str:
+        env = {
+            "NEWSLETTER_SECRET_KEY": TEST_SECRET,
+            "NEWSLETTER_DATABASE_URL": db_url,
+            "NEWSLETTER_NOW": now,
+            "COLUMNS": "80",
+        }
+        result = CliRunner().invoke(app, [*config, *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    cli("issue", "schedule", SAMPLE, "--at", "2026-12-01 09:00")
+    cli("issue", "schedule", slug, "--at", "2027-03-01 09:00")
+    on_time = "2026-12-01T09:02:00+00:00"
+    cli("send-due", now=on_time)
+    before = json.loads(cli("schedule", "--json", now=on_time))
+    table = cli("schedule", now=on_time)
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= 80, table
+    assert "…" not in table  # nothing cut: what does not fit goes on the next line
+    upcoming = next(line for line in lines if line.startswith(slug))
+    assert "scheduled" in upcoming and "2027-03-01" in upcoming and "beauty-tips," in upcoming
+    words = table.split()
+    for whole in ("09:00", "GMT", "news", "in", "89", "days", "23", "h"):
+        assert whole in words, table
+    recent = next(line for line in lines if line.startswith(SAMPLE))
+    assert "sent 3/3" in recent  # status and progress side by side
+    assert "finished" in recent and "09:02" in table
+    # --json is the same whatever the terminal
+    assert json.loads(cli("schedule", "--json", now=on_time)) == before
+    [entry] = before["recent"]
+    assert (entry["status"], entry["deliveries"], entry["send_at_local"]) == (
+        "sent",
+        {"sent": 3},
+        "2026-12-01 09:00 GMT",
+    )
+
+
+def test_fit_table_wraps_a_wrapping_column_between_words() -> None:
+    from rich.console import Console
+
+    table = fit_table(
+        [Column("issue"), Column("when", wrap=True), Column("note", wrap=True)],
+        [["2027-03-01-" + "x" * 40, "2026-12-01 09:00 GMT", "due now: the next run sends it"]],
+        width=80,
+    )
+    console = Console(width=80, record=True)
+    console.print(table)
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "2027-03-01-" + "x" * 40 in text  # the fixed column is whole
+    assert "2026-12-01" in text.split() and "GMT" in text.split() and "…" not in text
+
+
+def test_issue_send_bar_fits_80_columns_with_a_long_slug(
+    project_dir: Path, db_url: str, engine: Engine, make_settings: object
+) -> None:
+    settings = make_settings(**{"database.url": db_url})  # type: ignore[operator]
+    slug = "2027-03-01-retinol-at-night-and-sunscreen-by-day"
+    new_issue(settings, slug, subject="Retinol", preheader="Hi.", intro_md="Two habits.")
+    add_audience(engine, 12)
+    code, out = _on_terminal(["issue", "send", slug, "--yes"], project_dir, db_url)
+    assert code == 0, out
+    # Each redraw of the bar starts with a carriage return; drop the colours.
+    frames = [re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", f) for f in re.split(r"[\r\n]+", out)]
+    bars = [f for f in frames if "ETA" in f]
+    assert bars, out
+    assert all(len(f) <= 80 for f in bars), bars
+    assert "12/12" in bars[-1] and "100%" in bars[-1] and "msg/s" in bars[-1]
+    assert f"Sending {slug}" in out  # the whole slug, once, above the bar
+
+
+def test_send_bar_keeps_big_figures_at_80_columns() -> None:
+    """A large audience and a fast transport: every figure of the bar still shown."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from pipeline.cli.sending import send_bar_columns
+
+    console = Console(width=80, file=io.StringIO(), record=True, force_terminal=True)
+    progress = Progress(*send_bar_columns(), console=console, auto_refresh=False)
+    progress.add_task("", total=1_250_000, completed=312_345, rate="3,301")
+    console.print(progress.get_renderable())
+    [line] = console.export_text().splitlines()
+    assert len(line) <= 80
+    for figure in ("312,345/1,250,000", "25%", "3,301 msg/s", "ETA"):
+        assert figure in line, line
