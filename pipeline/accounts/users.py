@@ -1,4 +1,4 @@
-"""Editors' accounts: add, list, disable, reset a password, and sign in.
+"""Editors' accounts: add, list, disable, enable again, reset a password, and sign in.
 
 Roles are ordered ``editor < approver < admin``: an approver can do all an editor can, an
 admin everything (accounts included). Passwords are hashed with Argon2id (argon2-cffi, its
@@ -43,6 +43,7 @@ __all__ = [
     "add_user",
     "authenticate",
     "disable_user",
+    "enable_user",
     "get_user",
     "list_users",
     "reset_password",
@@ -235,6 +236,20 @@ def disable_user(
             .values(disabled=True, session_epoch=accounts.c.session_epoch + 1)
         )
     audit.record(engine, actor, "user.disable", account.email, now=now)
+    return get_user(engine, account.email)
+
+
+def enable_user(
+    engine: Engine, email: str, *, actor: str = "cli", now: datetime | None = None
+) -> Account:
+    """Let a disabled account sign in again (with its password as it was; the sessions
+    ended by ``disable_user`` stay ended). Enabling an active account changes nothing but
+    is recorded too."""
+    account = get_user(engine, email)
+    with engine.begin() as conn:
+        conn.execute(update(accounts).where(accounts.c.id == account.id).values(disabled=False))
+    detail = {"was": "disabled" if account.disabled else "active"}
+    audit.record(engine, actor, "user.enable", account.email, detail, now=now)
     return get_user(engine, account.email)
 
 

@@ -3,6 +3,7 @@
 newsletter users add NAME --email ADDRESS --role editor|approver|admin [--password-stdin]
 newsletter users list [--json]
 newsletter users disable EMAIL
+newsletter users enable EMAIL
 newsletter users reset-password EMAIL [--password-stdin]
 
 A password is never an option (it would stay in the shell's history and in ``ps``): it is
@@ -117,6 +118,19 @@ def disable(email: str = typer.Argument(..., help="The account's address.")) -> 
 
     account = disable_user(get_engine(), email, now=get_clock().now())
     console.print(f"Account {account.email} disabled; its sessions have ended.", markup=False)
+
+
+@users_app.command("enable")
+def enable(email: str = typer.Argument(..., help="The account's address.")) -> None:
+    """Let a disabled account sign in again, with the password it had."""
+    from pipeline.accounts.users import enable_user, get_user
+
+    was_disabled = get_user(get_engine(), email).disabled
+    account = enable_user(get_engine(), email, now=get_clock().now())
+    if was_disabled:
+        console.print(f"Account {account.email} enabled; it can sign in again.", markup=False)
+    else:
+        console.print(f"Account {account.email} was not disabled; it still is not.", markup=False)
 
 
 @users_app.command("reset-password")

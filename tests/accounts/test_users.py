@@ -1,5 +1,6 @@
-"""Accounts: adding, listing, disabling, resetting, and signing in with its limits on
-failures (per account and per IP, counted in the database, over the injected time)."""
+"""Accounts: adding, listing, disabling, enabling again, resetting, and signing in with its
+limits on failures (per account and per IP, counted in the database, over the injected
+time)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pipeline.accounts.users import (
     add_user,
     authenticate,
     disable_user,
+    enable_user,
     get_user,
     list_users,
     reset_password,
@@ -160,3 +162,23 @@ def test_disabled_accounts_cannot_sign_in_and_reset_moves_the_epoch(engine: Engi
         "user.reset-password",
         "user.add",
     ]
+
+
+def test_an_enabled_account_signs_in_again_with_its_password(engine: Engine) -> None:
+    add_user(engine, "Ada", "ada@example.com", "editor", PASSWORD)
+    disabled = disable_user(engine, "ada@example.com")
+    enabled = enable_user(engine, "ADA@example.com ", actor="boss@example.com", now=NOW)
+    assert not enabled.disabled
+    assert enabled.session_epoch == disabled.session_epoch  # the ended sessions stay ended
+    assert authenticate(engine, "ada@example.com", PASSWORD, "192.0.2.1", now=NOW).email == (
+        "ada@example.com"
+    )
+    again = enable_user(engine, "ada@example.com", now=NOW)  # already active: no change
+    assert not again.disabled and again.session_epoch == enabled.session_epoch
+    entries = [e for e in audit.recent(engine, 20) if e.action == "user.enable"]
+    assert [(e.actor, e.target, e.detail) for e in entries] == [
+        ("cli", "ada@example.com", {"was": "active"}),
+        ("boss@example.com", "ada@example.com", {"was": "disabled"}),
+    ]
+    with pytest.raises(AccountError, match="newsletter users list"):
+        enable_user(engine, "nobody@example.com")

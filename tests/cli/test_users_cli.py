@@ -72,6 +72,29 @@ def test_add_list_disable_and_reset(cli: Run, engine: Engine) -> None:
     ]
 
 
+def test_enable_lets_a_disabled_account_sign_in_again(cli: Run, engine: Engine) -> None:
+    added = cli(
+        "users", "add", "Edie", "--email", "edie@example.com", "--password-stdin",
+        input="typed at the prompt\n",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert cli("users", "disable", "edie@example.com").exit_code == 0
+    enabled = cli("users", "enable", "Edie@Example.com")
+    assert enabled.exit_code == 0, enabled.output
+    assert enabled.stdout == "Account edie@example.com enabled; it can sign in again.\n"
+    assert authenticate(engine, "edie@example.com", "typed at the prompt", "127.0.0.1")
+    assert json.loads(cli("users", "list", "--json").stdout)[0]["disabled"] is False
+    again = cli("users", "enable", "edie@example.com")
+    assert again.exit_code == 0 and "was not disabled" in again.stdout
+    assert [e.action for e in audit.recent(engine, 10) if e.actor == "cli"][:3] == [
+        "user.enable",
+        "user.enable",
+        "user.disable",
+    ]
+    nobody = cli("users", "enable", "nobody@example.com")
+    assert nobody.exit_code == 1 and "newsletter users list" in nobody.stderr
+
+
 def test_mistakes_are_errors_that_say_how_to_fix_them(cli: Run) -> None:
     short = cli("users", "add", "Bo", "--email", "bo@example.com", "--password-stdin", input="x\n")
     assert short.exit_code == 1 and "too short" in short.stderr
