@@ -8,7 +8,8 @@ newsletter users reset-password EMAIL [--password-stdin]
 
 A password is never an option (it would stay in the shell's history and in ``ps``): it is
 asked for twice on the terminal, or read as the first line of standard input with
-``--password-stdin``. Every change is recorded in the audit log as done by ``cli``.
+``--password-stdin`` (without a terminal, e.g. under cron, that option is the only way).
+Every change is recorded in the audit log as done by ``cli``.
 """
 
 from __future__ import annotations
@@ -40,25 +41,38 @@ ROLE_HELP = "editor (writes), approver (also approves), or admin (also manages a
 
 
 def read_password(from_stdin: bool) -> str:
-    """The new password: the first line of stdin, or typed twice (hidden)."""
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    import warnings
-    from getpass import GetPassWarning
+    """The new password: the first line of stdin, or typed twice (hidden) on a terminal.
 
+    Without a terminal on standard input (cron, CI, a pipe) there is nobody to ask: the
+    error says to use --password-stdin before getpass would warn that the password may be
+    echoed and then read it from the pipe anyway."""
     from pipeline.errors import AccountError
 
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not _is_terminal(sys.stdin):
+        raise AccountError(
+            "no terminal to type the password at (standard input is not one)",
+            fix="run the command in a terminal, or pass --password-stdin and give the "
+            "password on the first line of standard input (e.g. from a password manager)",
+        )
     try:
-        with warnings.catch_warnings():  # no terminal: getpass warns; the error below says why
-            warnings.simplefilter("ignore", GetPassWarning)
-            value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     except typer.Abort:
         raise AccountError(
-            "no password was typed (standard input ended before the prompt got one)",
-            fix="type it at the prompt in a terminal, or pass --password-stdin and give it on "
-            "the first line of standard input (e.g. from a password manager)",
+            "no password was typed (the terminal closed before the prompt got one)",
+            fix="type it at the prompt, or pass --password-stdin and give it on the first "
+            "line of standard input (e.g. from a password manager)",
         ) from None
     return value
+
+
+def _is_terminal(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 def _as_dict(account: Account) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import os
 import pty
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.conftest import TEST_SECRET
@@ -19,8 +20,13 @@ NEWSLETTER = str(Path(sys.executable).with_name("newsletter"))
 SLUG = "2026-12-01-microneedling"
 
 
-def _on_terminal(args: list[str], cwd: Path, db_url: str) -> tuple[int, str]:
-    """Run ``newsletter ARGS`` with a pseudo-terminal as stdin, stdout and stderr."""
+def _on_terminal(
+    args: list[str], cwd: Path, db_url: str, typed: Sequence[tuple[str, str]] = ()
+) -> tuple[int, str]:
+    """Run ``newsletter ARGS`` with a pseudo-terminal as stdin, stdout and stderr; for each
+    (prompt, line) of ``typed``, type the line once the prompt is on the screen (getpass
+    discards what is typed before it writes its prompt: with click's that is the space
+    after "Password:")."""
     main, side = pty.openpty()
     env = {
         **os.environ,
@@ -30,10 +36,18 @@ def _on_terminal(args: list[str], cwd: Path, db_url: str) -> tuple[int, str]:
         "TERM": "xterm",
     }
     proc = subprocess.Popen(
-        [NEWSLETTER, *args], cwd=cwd, stdin=side, stdout=side, stderr=side, env=env
+        [NEWSLETTER, *args],
+        cwd=cwd,
+        stdin=side,
+        stdout=side,
+        stderr=side,
+        env=env,
+        start_new_session=True,  # getpass must not find the terminal pytest runs in
     )
     os.close(side)
-    chunks: list[bytes] = []
+    out = b""
+    answers = list(typed)
+    looked = 0  # the next prompt is looked for after the last one answered
     while True:
         try:
             chunk = os.read(main, 4096)
@@ -41,9 +55,12 @@ def _on_terminal(args: list[str], cwd: Path, db_url: str) -> tuple[int, str]:
             break
         if not chunk:
             break
-        chunks.append(chunk)
+        out += chunk
+        if answers and (at := out.find(answers[0][0].encode(), looked)) >= 0:
+            looked = at + len(answers[0][0])
+            os.write(main, answers.pop(0)[1].encode() + b"\n")
     os.close(main)
-    return proc.wait(timeout=120), b"".join(chunks).decode("utf-8", "replace")
+    return proc.wait(timeout=120), out.decode("utf-8", "replace")
 
 
 def test_import_and_send_draw_their_bars_on_a_terminal(project_dir: Path, db_url: str) -> None:

@@ -4,6 +4,8 @@ stdin, never an option; tokens are printed once."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from pipeline.accounts.apitokens import account_for_token
 from pipeline.accounts.users import authenticate
 from pipeline.cli import app
 from pipeline.errors import LoginError
+from tests.cli.test_terminal import NEWSLETTER, _on_terminal
 from tests.conftest import TEST_SECRET
 
 Run = Callable[..., Result]
@@ -42,8 +45,8 @@ def test_add_list_disable_and_reset(cli: Run, engine: Engine) -> None:
     assert added.exit_code == 0, added.output
     assert "Account for Ada Admin <ada@example.com> created (admin)" in added.stdout
     prompted = cli(
-        "users", "add", "Edie", "--email", "edie@example.com",
-        input="typed at the prompt\ntyped at the prompt\n",
+        "users", "add", "Edie", "--email", "edie@example.com", "--password-stdin",
+        input="typed at the prompt\n",
     )  # fmt: skip
     assert prompted.exit_code == 0, prompted.output
     assert authenticate(engine, "edie@example.com", "typed at the prompt", "127.0.0.1").role == (
@@ -135,10 +138,45 @@ def test_audit_shows_the_newest_entries_first(cli: Run) -> None:
     assert json.loads(cli("audit", "--actor", "nobody", "--json").stdout) == []
 
 
-def test_no_password_at_the_prompt_says_to_use_password_stdin(cli: Run) -> None:
-    """Standard input ends before the prompt gets a password (a pipe, cron): one error
-    line naming --password-stdin, no account."""
-    result = cli("users", "add", "Bo", "--email", "bo@example.com", input="")
-    assert result.exit_code == 1
-    assert "no password was typed" in result.stderr and "--password-stdin" in result.stderr
+def test_the_password_is_asked_twice_on_a_terminal(
+    project_dir: Path, db_url: str, engine: Engine
+) -> None:
+    code, out = _on_terminal(
+        ["users", "add", "Edie", "--email", "edie@example.com"],
+        project_dir,
+        db_url,
+        typed=[("Password: ", "typed at the prompt"), ("confirmation: ", "typed at the prompt")],
+    )
+    assert code == 0, out
+    assert "typed at the prompt" not in out  # not echoed
+    assert "Warning" not in out
+    assert authenticate(engine, "edie@example.com", "typed at the prompt", "127.0.0.1")
+
+
+def test_without_a_terminal_the_error_names_password_stdin_and_nothing_is_echoed(
+    project_dir: Path, db_url: str, cli: Run
+) -> None:
+    """cron, CI, a pipe: no terminal to ask on. One error line naming --password-stdin,
+    before getpass would warn "Password input may be echoed"; no account."""
+    env = {**os.environ, "NEWSLETTER_SECRET_KEY": TEST_SECRET, "NEWSLETTER_DATABASE_URL": db_url}
+    for command in (["add", "Bo", "--email", "bo@example.com"], ["reset-password", "bo@x.org"]):
+        if command[0] == "reset-password":
+            cli("users", "add", "Bo", "--email", "bo@x.org", "--password-stdin", input="a" * 12)
+        result = subprocess.run(
+            [NEWSLETTER, "users", *command],
+            cwd=project_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            start_new_session=True,  # no controlling terminal, as under cron
+            timeout=120,
+        )
+        assert result.returncode == 1, result.stderr
+        assert "Warning" not in result.stderr and "echoed" not in result.stderr
+        assert result.stderr.startswith("Error: no terminal to type the password at")
+        assert "--password-stdin" in result.stderr
     assert "bo@example.com" not in cli("users", "list").stdout
+    # CliRunner's standard input is no terminal either
+    piped = cli("users", "add", "Bo", "--email", "bo@example.com", input="x" * 12 + "\n")
+    assert piped.exit_code == 1 and "--password-stdin" in piped.stderr
