@@ -4,6 +4,10 @@ Both use StrictUndefined, so a misspelt variable is an error that names the temp
 and line instead of an empty hole in a sent email. ``recipient(field, default)`` is a
 global: in emails it emits a personalisation placeholder; in the web version (``web=True``)
 it emits the default, so the archive holds no personal links.
+
+The email and web environments differ only in those globals, which templates look up when
+they render: a template compiled by one is the other's too (``SharedCode``), so a build
+compiles each email template once, not twice (about a third of the compiling).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from types import TracebackType
+from types import CodeType, TracebackType
 from typing import Any
 
 import jinja2
@@ -35,6 +39,24 @@ def web_recipient(autoescape: bool) -> Callable[..., str]:
     return recipient
 
 
+class SharedCode(jinja2.BytecodeCache):
+    """Compiled templates kept in memory for environments that compile alike (the same
+    options and filters; only their globals differ). Jinja checks the source's checksum:
+    an edited template is compiled again."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, tuple[str, CodeType]] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        found = self._code.get(bucket.key)
+        if found is not None and found[0] == bucket.checksum:
+            bucket.code = found[1]
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.code is not None:
+            self._code[bucket.key] = (bucket.checksum, bucket.code)
+
+
 @dataclass(frozen=True)
 class Environments:
     email: jinja2.Environment
@@ -42,9 +64,12 @@ class Environments:
     web: jinja2.Environment
 
 
-def _make(root: Path, *, autoescape: bool, web: bool) -> jinja2.Environment:
+def _make(
+    root: Path, *, autoescape: bool, web: bool, shared: SharedCode | None = None
+) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(root)),
+        bytecode_cache=shared,
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -60,10 +85,11 @@ def _make(root: Path, *, autoescape: bool, web: bool) -> jinja2.Environment:
 @lru_cache(maxsize=8)
 def _environments(root: str) -> Environments:
     path = Path(root)
+    escaped = SharedCode()  # email and web: autoescaped alike, other globals
     return Environments(
-        email=_make(path, autoescape=True, web=False),
+        email=_make(path, autoescape=True, web=False, shared=escaped),
         text=_make(path, autoescape=False, web=False),
-        web=_make(path, autoescape=True, web=True),
+        web=_make(path, autoescape=True, web=True, shared=escaped),
     )
 
 
