@@ -10,6 +10,7 @@ module costs nothing, so ``pipeline.store.reader`` can check a database's revisi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,41 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 #: The newest migration. Kept here so that the common case (a current database) needs no
 #: Alembic import at start-up; a test checks it equals Alembic's head.
+#: Migration ids are names, not a count: they apply in the order of their ``down_revision``
+#: links (... 0008, 0012, 0011, 0010, 0018a, 0018b, 0019a, 0012a), so the newest need not
+#: have the highest number. Never rename one: every database records the id it is at.
 HEAD = "0012a"
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database stands in the chain of migrations."""
+
+    revision: str | None  # the database's, None when it is empty
+    chain: tuple[str, ...]  # every migration's id, in the order they apply (oldest first)
+
+    @property
+    def newest(self) -> str:
+        return self.chain[-1]
+
+    @property
+    def known(self) -> bool:
+        """False when a newer version of the newsletter upgraded the database."""
+        return self.revision is None or self.revision in self.chain
+
+    @property
+    def applied(self) -> tuple[str, ...]:
+        if self.revision is None or not self.known:
+            return ()
+        return self.chain[: self.chain.index(self.revision) + 1]
+
+    @property
+    def to_apply(self) -> tuple[str, ...]:
+        return self.chain[len(self.applied) :] if self.known else ()
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.revision == self.newest
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -103,6 +138,19 @@ def head_revision(engine: Engine) -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def migration_chain(engine: Engine) -> tuple[str, ...]:
+    """Every migration's id, oldest first: the order they apply in (not number order)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    return tuple(reversed([rev.revision for rev in script.walk_revisions()]))
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """The database's revision and where it stands in the chain (reads, changes nothing)."""
+    return SchemaState(current_revision(engine), migration_chain(engine))
 
 
 def ensure_schema(engine: Engine, revision: str = "head") -> None:
