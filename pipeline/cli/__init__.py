@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 # Importing the command modules registers their commands on the apps.
 from pipeline.cli import (  # noqa: F401
@@ -23,7 +24,7 @@ from pipeline.cli import (  # noqa: F401
     users,
     web,
 )
-from pipeline.cli.app import app
+from pipeline.cli.app import app, for_args
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     # pydantic looks for plugins in the metadata of every installed package the first time
     # a model is built (about 0.1 s, a third of a command's start); the settings use none.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    app(prog_name="newsletter")
+    for_args(app, sys.argv[1:])(prog_name="newsletter")
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "for_args", "main"]

@@ -16,6 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli.app import app, for_args
+
 # The interpreter's own modules plus typer (and click inside it) come to about 200.
 HELP_MODULE_BUDGET = 230
 # `issue list` of a current database adds pydantic (the settings), yaml (front matter) and
@@ -165,3 +170,40 @@ def test_issue_build_pays_only_for_rendering(project_dir: Path) -> None:
     assert not any(
         m.startswith(("pipeline.feeds", "pipeline.sending", "pipeline.web")) for m in modules
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["issue"],
+        ["issue", "--help"],
+        ["issue", "lst"],
+        ["issue", "list", "--bad"],
+        ["issue", "list", "--help"],
+        ["db", "upgrade", "--help"],
+    ],
+)
+def test_a_group_runs_alone_and_answers_as_the_whole_app(args: list[str]) -> None:
+    """`newsletter GROUP ...` builds the click commands of that group only (Typer builds
+    every command before parsing): the same help, errors and exit codes as the whole app."""
+    alone = for_args(app, args)
+    assert [info.name for info in alone.registered_groups] == [args[0]]
+    assert alone.registered_commands == [] and len(app.registered_groups) > 1
+    ours, whole = CliRunner().invoke(alone, args), CliRunner().invoke(app, args)
+    assert (ours.exit_code, ours.stdout, ours.stderr) == (
+        whole.exit_code,
+        whole.stdout,
+        whole.stderr,
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["--help"], ["--config", "x.toml", "issue", "list"], ["send-due"], ["nope"]]
+)
+def test_anything_else_runs_the_whole_app(args: list[str]) -> None:
+    assert for_args(app, args) is app
+
+
+def test_shell_completion_gets_the_whole_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_NEWSLETTER_COMPLETE", "bash_complete")
+    assert for_args(app, ["issue", "list"]) is app
