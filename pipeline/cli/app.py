@@ -95,11 +95,9 @@ db_app = _typer("Create or upgrade the database.")
 feeds_app = _typer("RSS and Atom sources that fill the article inbox.")
 inbox_app = _typer("Articles fetched from feeds, waiting to be used in an issue.")
 digest_app = _typer("The recurring digest drafted from new inbox entries.")
-bounces_app = _typer("The bounce mailbox: bounces and unsubscribe requests sent by mail.")
-users_app = _typer(
-    "Accounts of the editors' studio (/admin): add, list, disable, enable, reset passwords."
-)
-tokens_app = _typer("Bearer tokens for the HTTP API (/api/v1): create, list, revoke.")
+bounces_app = _typer("The bounce mailbox: bounces, and unsubscribes sent by mail.")
+users_app = _typer("Studio accounts: add, list, disable, enable, reset password.")
+tokens_app = _typer("Tokens for the HTTP API (/api/v1): create, list, revoke.")
 
 app.add_typer(issue_app, name="issue")
 app.add_typer(subscribers_app, name="subscribers")

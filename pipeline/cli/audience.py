@@ -65,7 +65,9 @@ def tags_(as_json: bool = JSON_OPTION) -> None:
     console.print(table)
 
 
-@subscribers_app.command("segments")
+@subscribers_app.command(
+    "segments", short_help="The segments of newsletter.toml and how many match each."
+)
 def segments(as_json: bool = JSON_OPTION) -> None:
     """The segments of newsletter.toml, each with how many active subscribers match."""
     from rich.markup import escape
@@ -86,7 +88,9 @@ def segments(as_json: bool = JSON_OPTION) -> None:
     console.print(table)
 
 
-@subscribers_app.command("sunset")
+@subscribers_app.command(
+    "sunset", short_help="List or (--apply) unsubscribe people who no longer read."
+)
 def sunset(
     inactive: str = typer.Option(
         "180d", "--inactive", help="No human open or click for this long, e.g. 180d."

@@ -8,9 +8,11 @@ import typer
 from pipeline.cli.app import JSON_OPTION, app, console, get_engine, get_settings, print_json
 
 
-@app.command("audit")
+@app.command("audit", short_help="Show the audit log, newest first.")
 def audit_cmd(
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="How many entries."),
+    limit: int = typer.Option(
+        50, "--limit", min=1, max=10_000, metavar="<int>", help="How many entries."
+    ),
     actor: str | None = typer.Option(
         None, "--actor", help="Only this actor: an address, token:NAME, or cli."
     ),

@@ -15,7 +15,7 @@ from pipeline.cli.app import (
 )
 
 
-@bounces_app.command("fetch")
+@bounces_app.command("fetch", short_help="Read the bounce mailbox: suppress bounces, unsubscribe.")
 def fetch(as_json: bool = JSON_OPTION) -> None:
     """Read new messages in the bounce mailbox: suppress hard bounces (and soft ones past
     `bounces.soft_limit`), unsubscribe people who wrote to the unsubscribe address."""

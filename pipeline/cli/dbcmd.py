@@ -19,7 +19,10 @@ def _say(text: str) -> None:
     console.print(text, markup=False, soft_wrap=True)
 
 
-@db_app.command("upgrade")
+@db_app.command(
+    "upgrade",
+    short_help="Create the database or upgrade its schema (never loses data).",
+)
 def upgrade() -> None:
     """Create the database, or upgrade it to the newest schema (never loses data)."""
     from pipeline.store.db import connect, ensure_schema, schema_state
@@ -51,7 +54,7 @@ def _state_line(where: str, state: SchemaState) -> str:
     return f"{where}: {len(state.to_apply)} migration(s) to apply ({at}); {run}."
 
 
-@db_app.command("status")
+@db_app.command("status", short_help="Is the schema up to date? Its migrations, in order.")
 def status(as_json: bool = JSON_OPTION) -> None:
     """Show the database URL, whether its schema is up to date or how many migrations are
     to apply, and the migrations in the order they apply."""

@@ -34,7 +34,11 @@ def feeds_add(
     url: str = typer.Argument(..., help="Feed URL (http, https, file://) or a local file path."),
     name: str = typer.Option("", "--name", help="Name shown as the articles' source."),
     tags: list[str] = typer.Option(
-        [], "--tags", "--tag", help="Tags for its entries (repeat, or comma-separated)."
+        [],
+        "--tags",
+        "--tag",
+        metavar="<tag>",
+        help="Tags for its entries (repeat, or comma-separated).",
     ),
 ) -> None:
     """Add a feed to fetch into the inbox."""
@@ -203,7 +207,9 @@ def feeds_fetch(
 @inbox_app.command("list")
 def inbox_list(
     since: str = typer.Option("", "--since", help="Only entries from the last 30m, 12h, 7d, 2w."),
-    tag: list[str] = typer.Option([], "--tag", help="Only entries with this tag (repeatable)."),
+    tag: list[str] = typer.Option(
+        [], "--tag", metavar="<tag>", help="Only entries with this tag (repeatable)."
+    ),
     unused: bool = typer.Option(False, "--unused", help="Only entries not used in an issue yet."),
     limit: int = typer.Option(100, "--limit", help="At most this many entries."),
     as_json: bool = JSON_OPTION,
@@ -268,7 +274,7 @@ def inbox_list(
     console.print(fit_table(columns, rows, title="Inbox"))
 
 
-@digest_app.command("run")
+@digest_app.command("run", short_help="Draft the digest from new inbox entries (for cron).")
 def digest_run(
     force: bool = typer.Option(
         False, "--force", help="Run even when the digest is off or today is not a digest day."

@@ -50,19 +50,26 @@ def _print_findings(findings: list[Finding]) -> None:
         err_console.print(f"{label}: {finding}", markup=False, soft_wrap=True)
 
 
-@issue_app.command("new")
+@issue_app.command("new", short_help="Create issues/SLUG/ with an issue.md and a first article.")
 def new(
     slug: str = SLUG_ARG,
     subject: str = typer.Option("", "--subject", help="The subject line."),
     lists: list[str] = typer.Option(
-        [], "--list", "-l", help="A list to send to (repeatable); default: the first list."
+        [],
+        "--list",
+        "-l",
+        metavar="<slug>",
+        help="A list to send to (repeatable); default: the first list.",
     ),
     from_feeds: bool = typer.Option(
         False, "--from-feeds", help="Draft the articles from unused feed inbox entries."
     ),
     since: str = typer.Option("7d", "--since", help="With --from-feeds: entries this recent."),
     tags: list[str] = typer.Option(
-        [], "--tag", help="With --from-feeds: only entries with this tag (repeatable)."
+        [],
+        "--tag",
+        metavar="<tag>",
+        help="With --from-feeds: only entries with this tag (repeatable).",
     ),
     limit: int = typer.Option(5, "--limit", help="With --from-feeds: at most this many."),
 ) -> None:
@@ -94,7 +101,7 @@ def new(
     console.print(f"Edit it, then run: newsletter issue preview {slug}")
 
 
-@issue_app.command("build")
+@issue_app.command("build", short_help="Render the issue to var/build/SLUG/.")
 def build(
     slug: str = SLUG_ARG,
     force: bool = typer.Option(
@@ -162,7 +169,7 @@ def check(slug: str = SLUG_ARG, as_json: bool = JSON_OPTION) -> None:
         raise typer.Exit(1)
 
 
-@issue_app.command("preview")
+@issue_app.command("preview", short_help="Serve the build locally; rebuild it when a file changes.")
 def preview(
     slug: str = SLUG_ARG,
     port: int = typer.Option(8800, "--port", help="Port on 127.0.0.1."),
@@ -212,7 +219,7 @@ def preview(
         server.server_close()
 
 
-@issue_app.command("list")
+@issue_app.command("list", short_help="List the issues, newest first, with where each stands.")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """List the issue folders, newest first, with where each stands (draft, check errors,
     in review, approved, rejected, scheduled for when, sending with %, sent when, ...)."""

@@ -30,7 +30,10 @@ def _as_dict(item: ListSummary) -> dict[str, object]:
     return data
 
 
-@lists_app.command("create")
+@lists_app.command(
+    "create",
+    short_help="Create a list in the database (keep it in newsletter.toml).",
+)
 def create(
     slug: str = typer.Argument(..., help="Short name used in issues and imports, e.g. 'offers'."),
     name: str = typer.Option("", "--name", help="Name shown to subscribers (default: the slug)."),

@@ -51,7 +51,7 @@ def init_project(target: Path) -> list[Path]:
     return written
 
 
-@app.command("init")
+@app.command("init", short_help="Start a newsletter: settings, templates, an example issue.")
 def init(
     directory: Path = typer.Argument(..., help="A new or empty folder for your newsletter."),
 ) -> None:
@@ -64,7 +64,7 @@ def init(
     console.print(f"  newsletter issue build {EXAMPLE_ISSUE}", markup=False)
 
 
-@app.command("secret")
+@app.command("secret", short_help="Print a new random key for NEWSLETTER_SECRET_KEY.")
 def secret() -> None:
     """Print a new random signing key for NEWSLETTER_SECRET_KEY (48 random bytes)."""
     from pipeline.tokens import new_secret_key

@@ -44,7 +44,7 @@ def _done(state: ReviewState, as_json: bool, text: str) -> None:
         console.print(text, markup=False, soft_wrap=True)
 
 
-@issue_app.command("submit")
+@issue_app.command("submit", short_help="Submit the issue for review by another person.")
 def submit_cmd(slug: str = SLUG_ARG, by: str = BY_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Submit the issue for review: another person approves or rejects it."""
     from pipeline.editorial.review import submit
@@ -59,7 +59,7 @@ def submit_cmd(slug: str = SLUG_ARG, by: str = BY_OPTION, as_json: bool = JSON_O
     )
 
 
-@issue_app.command("approve")
+@issue_app.command("approve", short_help="Approve an issue in review, as its files are now.")
 def approve_cmd(slug: str = SLUG_ARG, by: str = BY_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Approve an issue in review, as its files are now (a later change voids it)."""
     from pipeline.editorial.review import approve
@@ -74,7 +74,7 @@ def approve_cmd(slug: str = SLUG_ARG, by: str = BY_OPTION, as_json: bool = JSON_
     )
 
 
-@issue_app.command("reject")
+@issue_app.command("reject", short_help="Send an issue in review back to its editor, saying why.")
 def reject_cmd(
     slug: str = SLUG_ARG,
     by: str = BY_OPTION,
@@ -93,7 +93,7 @@ def reject_cmd(
     )
 
 
-@issue_app.command("review")
+@issue_app.command("review", short_help="Show where the issue stands in review, and who did what.")
 def review_cmd(slug: str = SLUG_ARG, as_json: bool = JSON_OPTION) -> None:
     """Show where the issue stands in review, and who did what when."""
     from pipeline.cli.tables import Column, fit_table

@@ -112,7 +112,7 @@ def _plan(
     _print_scheduled(result, verb, as_json)
 
 
-@issue_app.command("schedule")
+@issue_app.command("schedule", short_help="Build, check and freeze the issue to be sent at a time.")
 def schedule_cmd(
     slug: str = typer.Argument(..., help="The issue folder's name under issues/."),
     at: str | None = typer.Option(None, "--at", help=AT_HELP),
@@ -126,7 +126,7 @@ def schedule_cmd(
     _plan(schedule_issue, "Scheduled", slug, at, tz, fold, as_json)
 
 
-@issue_app.command("reschedule")
+@issue_app.command("reschedule", short_help="Freeze the edited files again; move it with --at.")
 def reschedule_cmd(
     slug: str = typer.Argument(..., help="The issue folder's name under issues/."),
     at: str | None = typer.Option(
@@ -142,7 +142,7 @@ def reschedule_cmd(
     _plan(reschedule_issue, "Rescheduled", slug, at, tz, fold, as_json)
 
 
-@issue_app.command("unschedule")
+@issue_app.command("unschedule", short_help="Take an issue off the schedule; nothing is sent.")
 def unschedule_cmd(
     slug: str = typer.Argument(..., help="The issue folder's name under issues/."),
 ) -> None:
@@ -186,9 +186,11 @@ def _table(title: str, entries: list[ScheduleEntry], tz_name: str) -> Table:
     return fit_table(columns, rows, title=f"{title} (times in {tz_name})")
 
 
-@app.command("schedule")
+@app.command("schedule", short_help="List upcoming, running and recent editions.")
 def schedule_list_cmd(
-    recent: int = typer.Option(10, "--recent", min=0, help="How many past editions to show."),
+    recent: int = typer.Option(
+        10, "--recent", min=0, metavar="<int>", help="How many past editions to show."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List upcoming, running and recent editions, in the newsletter's time zone."""
@@ -313,7 +315,7 @@ def _summary(report: DueReport) -> str:
     return "send-due: " + ", ".join(parts) + ("." if report.ok else " (exit 1).")
 
 
-@app.command("send-due")
+@app.command("send-due", short_help="Send every due edition, then exit (run it from cron).")
 def send_due_cmd(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print nothing unless something fails (for cron)."
@@ -338,6 +340,7 @@ def send_due_cmd(
         "--workers",
         "-w",
         min=1,
+        metavar="<int>",
         help="Worker processes per edition (default: sending.workers, or one per CPU for "
         "large audiences).",
     ),
@@ -413,7 +416,7 @@ def newsletter_executable() -> str:
     return str(Path(found).absolute()) if found else "newsletter"
 
 
-@app.command("cron-line")
+@app.command("cron-line", short_help="Print a ready crontab line that runs send-due.")
 def cron_line_cmd(
     every: int = typer.Option(5, "--every", help="Run every N minutes (1-59)."),
     log_file: Path | None = typer.Option(

@@ -49,6 +49,7 @@ WORKERS_OPTION = typer.Option(
     "--workers",
     "-w",
     min=1,
+    metavar="<int>",
     help="Worker processes sending at once (default: sending.workers, or one per CPU for "
     "large audiences).",
 )
@@ -268,7 +269,7 @@ def _samples(settings: Settings, engine: Engine, slug: str) -> None:
         break
 
 
-@issue_app.command("send")
+@issue_app.command("send", short_help="Send an issue now, once to everyone on its lists.")
 def send_command(
     slug: str = typer.Argument(..., help="The issue folder name, e.g. 2026-12-01-microneedling."),
     dry_run: bool = typer.Option(
@@ -277,6 +278,7 @@ def send_command(
     test_to: list[str] | None = typer.Option(
         None,
         "--test-to",
+        metavar="<address>",
         help="Send one copy to this address (repeat for several); the ledger is not touched.",
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Send without asking for confirmation."),
@@ -473,7 +475,7 @@ def _print_zones(local: str, zones: list[ZoneProgress]) -> None:
         )
 
 
-@issue_app.command("ab-winner")
+@issue_app.command("ab-winner", short_help="Choose the A/B test's winning subject now.")
 def ab_winner_command(
     slug: str = typer.Argument(..., help="The issue (edition) slug."),
     variant: str = typer.Argument(..., help="The subject variant: A, B, C or D (or 1 to 4)."),
@@ -492,7 +494,7 @@ def ab_winner_command(
     )
 
 
-@issue_app.command("resume")
+@issue_app.command("resume", short_help="Continue a paused or crashed send.")
 def resume_command(slug: str = typer.Argument(..., help="The issue (edition) slug.")) -> None:
     """Continue a paused or crashed send: in-flight messages are sent again."""
     from pipeline.sending.editions import REFREEZABLE, get_edition, transition
@@ -522,7 +524,7 @@ def resume_command(slug: str = typer.Argument(..., help="The issue (edition) slu
     _run(settings, engine, get_edition(engine, slug), clock)
 
 
-@issue_app.command("cancel")
+@issue_app.command("cancel", short_help="Stop an edition; what was sent stays sent.")
 def cancel_command(slug: str = typer.Argument(..., help="The issue (edition) slug.")) -> None:
     """Stop an edition: a running send stops within a few messages; what was sent stays."""
     from pipeline.sending.control import cancel_edition
@@ -559,7 +561,7 @@ def retry_failed_command(
     _run(settings, engine, get_edition(engine, slug), clock)
 
 
-@issue_app.command("report")
+@issue_app.command("report", short_help="Who got the edition, who did not, and why.")
 def report_command(
     slug: str = typer.Argument(..., help="The issue (edition) slug."),
     path: Path | None = typer.Argument(None, help="Where to write the CSV (default: stdout)."),

@@ -82,7 +82,7 @@ def _links(result: EditionStats) -> Table:
     return table
 
 
-@issue_app.command("stats")
+@issue_app.command("stats", short_help="A sent issue's opens, clicks, bounces and unsubscribes.")
 def issue_stats(
     slug: str = typer.Argument(..., help="The issue's folder name (its slug)."),
     json_out: bool = JSON_OPTION,
@@ -127,10 +127,14 @@ def issue_stats(
         console.print(f"Chart written to {chart}", markup=False, soft_wrap=True)
 
 
-@app.command("stats")
+@app.command("stats", short_help="Compare recent issues; the list's growth per week.")
 def newsletter_stats(
-    issues: int = typer.Option(10, "--issues", min=1, max=100, help="Recent issues to compare."),
-    weeks: int = typer.Option(12, "--weeks", min=1, max=260, help="Weeks of list growth."),
+    issues: int = typer.Option(
+        10, "--issues", min=1, max=100, metavar="<int>", help="Recent issues to compare."
+    ),
+    weeks: int = typer.Option(
+        12, "--weeks", min=1, max=260, metavar="<int>", help="Weeks of list growth."
+    ),
     json_out: bool = JSON_OPTION,
     chart: Path | None = CHART_OPTION,
 ) -> None:

@@ -35,7 +35,12 @@ if TYPE_CHECKING:
 
 
 LIST_OPTION = typer.Option(
-    None, "--list", "-l", help="A list slug; repeat for several lists.", show_default=False
+    None,
+    "--list",
+    "-l",
+    metavar="<slug>",
+    help="A list slug; repeat for several lists.",
+    show_default=False,
 )
 CLI_CONSENT = "added with 'newsletter subscribers add' by an operator"
 
@@ -75,7 +80,10 @@ def _info_dict(info: SubscriberInfo) -> dict[str, object]:
     return asdict(info)
 
 
-@subscribers_app.command("add")
+@subscribers_app.command(
+    "add",
+    short_help="Subscribe one address to lists (you state they agreed).",
+)
 def add(
     email: str = typer.Argument(..., help="The address to subscribe."),
     lists: list[str] | None = LIST_OPTION,
@@ -91,6 +99,7 @@ def add(
     fields: list[str] | None = typer.Option(
         None,
         "--field",
+        metavar="<key=value>",
         help="A custom field, KEY=VALUE (repeatable), e.g. timezone=Europe/London; an "
         "existing subscriber's other fields are kept.",
     ),
@@ -146,7 +155,10 @@ def add(
     console.print(f"{verb} {email.strip().lower()} (id {result.subscriber_id}).")
 
 
-@subscribers_app.command("remove")
+@subscribers_app.command(
+    "remove",
+    short_help="Delete subscriptions, without suppressing: for mistakes.",
+)
 def remove(
     email: str = typer.Argument(..., help="The address to remove."),
     lists: list[str] | None = LIST_OPTION,
@@ -160,7 +172,10 @@ def remove(
     console.print(f"Removed {removal.email} {where}.")
 
 
-@subscribers_app.command("unsubscribe")
+@subscribers_app.command(
+    "unsubscribe",
+    short_help="Unsubscribe from lists, or everything, and suppress.",
+)
 def unsubscribe_cmd(
     email: str = typer.Argument(..., help="The address to unsubscribe."),
     lists: list[str] | None = LIST_OPTION,
@@ -253,7 +268,10 @@ def list_(
         console.print(f"(first {limit}; use --limit 0 for all)")
 
 
-@subscribers_app.command("count")
+@subscribers_app.command(
+    "count",
+    short_help="Count subscribers by status, and an issue's audience.",
+)
 def count(
     lists: list[str] | None = LIST_OPTION,
     segment: str | None = typer.Option(
@@ -316,7 +334,10 @@ def _summary(report: ImportReport) -> Table:
     return table
 
 
-@subscribers_app.command("import")
+@subscribers_app.command(
+    "import",
+    short_help="Import subscribers from CSV (Mailchimp, Substack, more).",
+)
 def import_(
     file: Path = typer.Argument(..., help="The CSV file."),
     lists: list[str] | None = LIST_OPTION,
@@ -396,7 +417,10 @@ def import_(
         )
 
 
-@subscribers_app.command("export")
+@subscribers_app.command(
+    "export",
+    short_help="Export subscribers and their consent records as CSV.",
+)
 def export(
     lists: list[str] | None = LIST_OPTION,
     output: Path | None = typer.Option(
@@ -416,7 +440,10 @@ def export(
         console.print(f"Wrote {n:,} rows to {output}.", soft_wrap=True, markup=False)
 
 
-@subscribers_app.command("export-data")
+@subscribers_app.command(
+    "export-data",
+    short_help="Print everything held about one person as JSON (GDPR).",
+)
 def export_data(email: str = typer.Argument(..., help="The person's address.")) -> None:
     """Print everything held about one person as JSON (GDPR access request)."""
     from pipeline.subscribers.exporting import export_person
@@ -424,7 +451,7 @@ def export_data(email: str = typer.Argument(..., help="The person's address.")) 
     print_json(export_person(_engine(), email))
 
 
-@subscribers_app.command("erase")
+@subscribers_app.command("erase", short_help="Delete everything about a person (GDPR erasure).")
 def erase(
     email: str = typer.Argument(..., help="The person's address."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
@@ -451,7 +478,10 @@ def erase(
     )
 
 
-@subscribers_app.command("send-queued")
+@subscribers_app.command(
+    "send-queued",
+    short_help="Send the confirmation and welcome emails signups queued.",
+)
 def send_queued_cmd(as_json: bool = JSON_OPTION) -> None:
     """Send the confirmation and welcome emails that web signups queued (the web app does it
     itself unless web.queue_interval is 0; send-due does it too). For cron."""

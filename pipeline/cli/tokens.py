@@ -22,7 +22,7 @@ from pipeline.cli.app import (
 )
 
 
-@tokens_app.command("create")
+@tokens_app.command("create", short_help="Make an API token and print it once.")
 def create(
     name: str = typer.Option(..., "--name", help="What uses the token, e.g. 'shop-sync'."),
     role: str = typer.Option(
@@ -41,7 +41,7 @@ def create(
     typer.echo(raw)
 
 
-@tokens_app.command("list")
+@tokens_app.command("list", short_help="Show every token (never the token itself).")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Show every token: name, role, when made and last used, revoked or not (never the
     token itself)."""

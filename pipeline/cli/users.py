@@ -84,7 +84,7 @@ def _as_dict(account: Account) -> dict[str, Any]:
     }
 
 
-@users_app.command("add")
+@users_app.command("add", short_help="Create a studio account (the password is asked for).")
 def add(
     name: str = typer.Argument(..., help="The person's name, as shown in the studio."),
     email: str = typer.Option(..., "--email", help="The address they sign in with."),
@@ -105,7 +105,7 @@ def add(
     )
 
 
-@users_app.command("list")
+@users_app.command("list", short_help="Show every account, its role and whether it is disabled.")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Show every account: name, address, role, and whether it is disabled."""
     from pipeline.accounts.users import list_users
@@ -125,7 +125,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     console.print(fit_table(columns, rows, title="Studio accounts"))
 
 
-@users_app.command("disable")
+@users_app.command("disable", short_help="Disable an account and end its open sessions.")
 def disable(email: str = typer.Argument(..., help="The account's address.")) -> None:
     """Disable an account: it cannot sign in and its open sessions end at once."""
     from pipeline.accounts.users import disable_user
@@ -134,7 +134,7 @@ def disable(email: str = typer.Argument(..., help="The account's address.")) -> 
     console.print(f"Account {account.email} disabled; its sessions have ended.", markup=False)
 
 
-@users_app.command("enable")
+@users_app.command("enable", short_help="Let a disabled account sign in again.")
 def enable(email: str = typer.Argument(..., help="The account's address.")) -> None:
     """Let a disabled account sign in again, with the password it had."""
     from pipeline.accounts.users import enable_user, get_user

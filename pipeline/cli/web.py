@@ -20,12 +20,17 @@ from pipeline.cli.app import (
 from pipeline.errors import NewsletterError
 
 
-@app.command("serve")
+@app.command("serve", short_help="Run the web app: signup, unsubscribe, archive, webhooks.")
 def serve(
     host: str | None = typer.Option(None, "--host", help="Address to listen on ([web] host)."),
     port: int | None = typer.Option(None, "--port", help="Port to listen on ([web] port)."),
     workers: int = typer.Option(
-        1, "--workers", min=1, max=64, help="Worker processes (rate limits are shared)."
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        metavar="<int>",
+        help="Worker processes (rate limits are shared).",
     ),
 ) -> None:
     """Run the web app: signup, confirm, unsubscribe, preferences, archive, webhooks."""
@@ -91,7 +96,7 @@ def _check_free(host: str, port: int) -> None:
         ) from None
 
 
-@app.command("embed")
+@app.command("embed", short_help="Print an HTML signup form to paste into another site.")
 def embed(
     lists: str = typer.Option("", "--lists", help="Comma-separated list slugs (default: all)."),
 ) -> None:
