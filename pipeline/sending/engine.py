@@ -32,7 +32,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -138,10 +138,14 @@ def _edition_status(engine: Engine, edition_id: int) -> str:
 
 
 class _Recorder:
-    """Writes the answers of one claim as they arrive, from the transport's threads: in
-    slices of ``every`` answers or ``seconds``, whichever comes first. A database error is
-    retried (a killed connection is replaced); if it persists the send stops (StoreError)
-    with the unwritten rows still in flight, to be reclaimed by the next run."""
+    """Writes the answers of one claim as they arrive, in a thread of its own, so sending
+    never waits for a commit while fewer than ``every`` answers are unwritten: at that
+    many, ``add`` waits for the writer (a kill -9 loses at most ``every`` answers, and
+    their messages are sent again). Each write takes every answer that came while the
+    previous one was committed (a group commit), once half of ``every`` have come or
+    ``seconds`` after the first of them. A database error is retried (a killed connection
+    is replaced); if it persists, ``add`` and ``flush`` raise StoreError with the
+    unwritten rows still in flight, to be reclaimed by the next run."""
 
     def __init__(
         self,
@@ -157,48 +161,115 @@ class _Recorder:
         self.claim_id = claim_id
         self.clock = clock
         self.every = max(1, every)
+        self.start_at = max(1, self.every // 2)  # answers that start a write at once
         self.seconds = seconds
         self.sleep = sleep
-        self.lock = threading.RLock()
-        self.buffer: list[ledger.Outcome] = []
-        self.last = time.monotonic()
-        self.conn: Connection | None = None
+        self.lock = threading.RLock()  # for the caller: answers from several threads
+        self.cond = threading.Condition()
+        self.buffer: list[ledger.Outcome] = []  # not yet taken by the writer
+        self.writing = 0  # answers being written now
+        self.first = 0.0  # when the oldest answer of the buffer came
+        self.hurry = False  # flush: write what there is at once
+        self.stopping = False
+        self.error: StoreError | None = None
+        self.conn: Connection | None = None  # the writer's, one per claim
+        self.thread: threading.Thread | None = None
+
+    def add(self, outcomes: list[ledger.Outcome]) -> None:
+        if not outcomes:
+            return
+        with self.cond:
+            self._raise()
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._write, name="recorder", daemon=True)
+                self.thread.start()
+            was = len(self.buffer)
+            if not was:
+                self.first = time.monotonic()
+            self.buffer.extend(outcomes)
+            if not was or (was < self.start_at <= len(self.buffer)):
+                self.cond.notify_all()  # the writer's timer starts, or its write is due
+            while len(self.buffer) + self.writing >= self.every and self.error is None:
+                self.cond.wait()
+            self._raise()
+
+    def flush(self) -> None:
+        """Wait until every answer added so far is written."""
+        with self.cond:
+            self.hurry = True
+            self.cond.notify_all()
+            while (self.buffer or self.writing) and self.error is None:
+                self.cond.wait()
+            self.hurry = False
+            self._raise()
 
     def close(self) -> None:
-        with self.lock:
+        """Stop the writer (after its current write); answers not written stay so."""
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _write(self) -> None:
+        try:
+            while True:
+                with self.cond:
+                    while not self.stopping and self.error is None:
+                        due = self.first + self.seconds - time.monotonic()
+                        if self.buffer and (
+                            self.hurry or len(self.buffer) >= self.start_at or due <= 0
+                        ):
+                            break
+                        self.cond.wait(due if self.buffer else None)
+                    if self.stopping or self.error is not None:
+                        return
+                    batch, self.buffer = self.buffer, []
+                    self.writing = len(batch)
+                try:
+                    self._commit(batch)
+                except StoreError as exc:
+                    with self.cond:
+                        self.error = exc
+                        self.writing = 0
+                        self.cond.notify_all()
+                    return
+                with self.cond:
+                    self.writing = 0
+                    if self.buffer:
+                        self.first = time.monotonic()
+                    self.cond.notify_all()
+        finally:
             if self.conn is not None:
                 with contextlib.suppress(DBAPIError):
                     self.conn.close()
                 self.conn = None
 
-    def add(self, outcomes: list[ledger.Outcome]) -> None:
-        with self.lock:
-            self.buffer.extend(outcomes)
-            if len(self.buffer) >= self.every or time.monotonic() - self.last >= self.seconds:
-                self.flush()
-
-    def flush(self) -> None:
-        with self.lock:
-            if not self.buffer:
+    def _commit(self, batch: list[ledger.Outcome]) -> None:
+        for attempt in range(4):
+            try:
+                if self.conn is None:
+                    self.conn = self.engine.connect()
+                ledger.record_outcomes(self.conn, self.claim_id, batch, self.clock.now())
                 return
-            for attempt in range(4):
-                try:
-                    if self.conn is None:  # one connection per claim, not one per slice
-                        self.conn = self.engine.connect()
-                    ledger.record_outcomes(self.conn, self.claim_id, self.buffer, self.clock.now())
-                    break
-                except DBAPIError as exc:
-                    self.close()
-                    if attempt == 3:
-                        raise StoreError(
-                            f"cannot record delivery results: {exc.orig or exc}",
-                            fix="check the database; then 'newsletter issue resume SLUG' "
-                            "(the unrecorded messages are sent again)",
-                        ) from exc
-                    log.warning("recording results failed (%s); retrying", exc.orig or exc)
-                    self.sleep(0.2 * 2**attempt)
-            self.buffer.clear()
-            self.last = time.monotonic()
+            except DBAPIError as exc:
+                with contextlib.suppress(DBAPIError):
+                    if self.conn is not None:
+                        self.conn.close()
+                self.conn = None
+                if attempt == 3:
+                    raise StoreError(
+                        f"cannot record delivery results: {exc.orig or exc}",
+                        fix="check the database; then 'newsletter issue resume SLUG' "
+                        "(the unrecorded messages are sent again)",
+                    ) from exc
+                log.warning("recording results failed (%s); retrying", exc.orig or exc)
+                self.sleep(0.2 * 2**attempt)
 
 
 class _Heartbeat:
@@ -502,17 +573,17 @@ def _send_claimed(
     """Send one claim, a hand-off at a time, looking at the edition's state before each;
     every answer goes to ``recorder`` as it arrives. True when the edition stopped being
     sent (cancelled, paused) before every row was handed over: those get no outcome."""
-    early: list[ledger.Outcome] = []
-    batch: list[tuple[ledger.Claimed, Outgoing]] = []
+    batch: list[tuple[ledger.Claimed, Outgoing]] = []  # handed over, in order
     refusals = report.refusals
     return_path = settings.bounces.return_path
     secret = settings.secrets.secret_key
-    for row in claimed:
+
+    def prepare(row: ledger.Claimed) -> Outgoing | ledger.Outcome:
+        """The row's message, or its outcome when it gets none (skipped, failed)."""
         if not row.eligible:
             why = "erased before sending" if row.erased else "unsubscribed or suppressed"
-            early.append(ledger.Outcome(row.id, "skipped", error=why))
             report.skipped += 1
-            continue
+            return ledger.Outcome(row.id, "skipped", error=why)
         assert row.subscriber_id is not None
         skeleton = skeletons.get(row.variant, skeletons[None])
         values = recipient_values(
@@ -535,42 +606,60 @@ def _send_claimed(
             if transport.name != "sendgrid":  # SendGrid checks its own (other) limits
                 skeleton.check(address, values["name"], values)
         except PersonalisationError as exc:
-            early.append(ledger.Outcome(row.id, "failed", error=str(exc)))
             report.failed += 1
             report.attempts += 1
-            continue
-        message = Outgoing(
+            return ledger.Outcome(row.id, "failed", error=str(exc))
+        return Outgoing(
             skeleton, address, values["name"], values, skeleton.new_message_id(), row.id, envelope
         )
-        batch.append((row, message))
-    recorder.add(early)
+
     step = min(chunk, transport.handoff_size)
-    for start in range(0, len(batch), step):
-        part = batch[start : start + step]
-        bucket.acquire(len(part))
-        if not still_sending():  # cancelled or paused meanwhile: hand over nothing more
-            return True
+    stopped = False
 
-        def record(
-            answers: list[tuple[int, Result]],
-            part: list[tuple[ledger.Claimed, Outgoing]] = part,
-            done: set[int] = set(),  # noqa: B006 (one set per part, bound here)
-        ) -> None:
+    def parts() -> Iterator[list[Outgoing]]:
+        """The hand-offs, built as the transport asks for them (so building overlaps with
+        sending), each after a look at the edition's state."""
+        nonlocal stopped
+        rows = iter(claimed)
+        while True:
+            part: list[tuple[ledger.Claimed, Outgoing]] = []
+            early: list[ledger.Outcome] = []
             with recorder.lock:
-                outcomes = []
-                for i, result in answers:
-                    if i in done:
-                        continue
-                    done.add(i)
-                    row, message = part[i]
-                    outcomes.append(_outcome(settings, row, message, result, report, rng, clock))
-                    if result.refused:
-                        refusals.append((row, result.error or "refused"))
-                recorder.add(outcomes)
+                for row in rows:
+                    made = prepare(row)
+                    if isinstance(made, Outgoing):
+                        part.append((row, made))
+                        if len(part) == step:
+                            break
+                    else:
+                        early.append(made)
+                recorder.add(early)
+            if not part:
+                return
+            bucket.acquire(len(part))
+            if not still_sending():  # cancelled or paused meanwhile: hand over nothing more
+                stopped = True
+                return
+            batch.extend(part)
+            yield [m for _, m in part]
 
-        results = transport.send_batch([m for _, m in part], on_results=record)
-        record(list(enumerate(results)))  # answers a transport did not report as they came
-    return False
+    done: set[int] = set()
+
+    def record(answers: list[tuple[int, Result]]) -> None:
+        with recorder.lock:  # answers may come from the transport's threads
+            outcomes = []
+            for i, result in answers:
+                if i in done:
+                    continue
+                done.add(i)
+                row, message = batch[i]
+                outcomes.append(_outcome(settings, row, message, result, report, rng, clock))
+                if result.refused:
+                    refusals.append((row, result.error or "refused"))
+            recorder.add(outcomes)
+
+    transport.send_stream(parts(), record)
+    return stopped
 
 
 def _outcome(

@@ -141,7 +141,7 @@ def test_verp_addresses_name_their_delivery_and_cannot_be_forged() -> None:
 
 @pytest.mark.parametrize("code", [550, 553, 554])
 def test_smtp_refusal_texts(code: int) -> None:
-    from pipeline.sending.transports.smtp import _classify
+    from pipeline.sending.transports.smtp_sessions import classify as _classify
 
     result = _classify(code, b"5.1.1 no such user", recipient=True)
     assert (result.outcome, result.refused) == ("failed", True)

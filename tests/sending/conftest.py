@@ -118,7 +118,8 @@ class RecordingHandler:
     "drop" to cut the connection, or "stall" to answer 250 only after ``stall_seconds``);
     ``refuse`` answers RCPT with 550 for these addresses; ``delay`` seconds are waited
     before every DATA answer (a slow relay). ``smtputf8`` records the recipients of
-    messages sent with MAIL FROM ... SMTPUTF8.
+    messages sent with MAIL FROM ... SMTPUTF8. ``pipelining`` (on by default) offers
+    PIPELINING, so the client may send MAIL, RCPT and DATA in one write.
     """
 
     def __init__(self) -> None:
@@ -129,10 +130,19 @@ class RecordingHandler:
         self.delay = 0.0
         self.stall_seconds = 1.0
         self.smtputf8: list[str] = []
+        self.pipelining = True  # offer PIPELINING (RFC 2920) in the EHLO answer
         self.last = b""
         self.target = 0  # when this many messages are accepted, ``reached`` is set
         self.reached = threading.Event()
         self.lock = threading.Lock()
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:  # as postfix, SendGrid and SES offer it
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -236,11 +246,18 @@ def _start_smtp(**kwargs: Any) -> tuple[Any, SmtpServer]:
     return controller, SmtpServer("127.0.0.1", port, handler)
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    controller, server = _start_smtp()
+def serve_smtp(*, pipelining: bool = True, **kwargs: Any) -> Iterator[SmtpServer]:
+    controller, server = _start_smtp(**kwargs)
+    server.handler.pipelining = pipelining
     yield server
     controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A relay offering PIPELINING and SMTPUTF8 (the modules that test the SMTP
+    conversation itself run each test also against a relay without PIPELINING)."""
+    yield from serve_smtp()
 
 
 @pytest.fixture

@@ -23,12 +23,25 @@ from pipeline.sending.retrying import retry_failed
 from pipeline.sending.transports.base import OnResults, Outgoing, Result
 from pipeline.sending.transports.maildir import MaildirTransport
 from pipeline.store.tables import deliveries
-from tests.sending.conftest import SendgridStandIn, SmtpServer, add_audience, make_edition
+from tests.sending.conftest import (
+    SendgridStandIn,
+    SmtpServer,
+    add_audience,
+    make_edition,
+    serve_smtp,
+)
 
 KEY = "SG.test-key"
 IDN = "kunde@bücher.example.org"
 IDN_WIRE = "kunde@xn--bcher-kva.example.org"
 UTF8_LOCAL = "jürgen@example.de"
+
+
+@pytest.fixture(params=["pipelining", "lock-step"])
+def smtp_server(request: pytest.FixtureRequest) -> Iterator[SmtpServer]:
+    """Each test against a relay offering PIPELINING (commands written together) and
+    against one that does not (each command after the previous answer)."""
+    yield from serve_smtp(pipelining=request.param == "pipelining")
 
 
 def _international(i: int) -> str:

@@ -10,10 +10,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from pipeline.clock import FixedClock
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError
 from pipeline.render.personalise import CompiledEdition
-from pipeline.sending.mime import MessageSkeleton, encoded_words
+from pipeline.sending.mime import MessageSkeleton, encoded_words, smtp_data
 from pipeline.sending.recipient_values import recipient_values
 from tests.sending.conftest import sample_compiled
 
@@ -51,7 +52,7 @@ def _check(
     assert _content(msg, "html") == expected.html
     assert _content(msg, "plain") == expected.text.replace("\r\n", "\n")
     if name.strip():
-        assert msg["To"].addresses[0].display_name == name
+        assert msg["To"].addresses[0].display_name == " ".join(name.split())
     assert msg["To"].addresses[0].addr_spec == "ann@example.org"
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
     assert b"\n" not in data.replace(b"\r\n", b"")
@@ -68,6 +69,32 @@ def test_every_message_parses_back_to_the_personalised_parts(
     compiled = sample_compiled()
     skeleton = MessageSkeleton(file_settings, compiled, slug="s", lists=["beauty-tips"])
     _check(skeleton, compiled, file_settings, name)
+
+
+@hsettings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first=st.text(alphabet=st.sampled_from(".\n\r a=é-x"), max_size=300),
+    name=st.sampled_from(["Ann", "", ".Dot", "Zoë"]),
+)
+def test_the_smtp_form_is_the_message_dot_stuffed(
+    file_settings: Settings, first: str, name: str
+) -> None:
+    """build_for_smtp stuffs only the recipient's values (the static chunks were stuffed
+    once): the same bytes as stuffing the whole message, whatever the values hold (long
+    values are wrapped by quoted-printable, so a wrapped line may start with a dot)."""
+    compiled = sample_compiled(subject_slot=False)  # line breaks never reach a header
+    skeleton = MessageSkeleton(
+        file_settings, compiled, slug="s", lists=["beauty-tips"], clock=FixedClock()
+    )
+    values = recipient_values(file_settings, "p7", "ann@example.org", name, 3)
+    values["first_name"] = first
+    mid = "<m1@glownotes.example.com>"
+    built = skeleton.build("ann@example.org", name, values, message_id=mid)
+    wire = skeleton.build_for_smtp("ann@example.org", name, values, message_id=mid)
+    assert wire == smtp_data(built)
+    assert wire.endswith(b"\r\n.\r\n") and b"\r\n.\r\n" not in wire[:-5]
 
 
 def test_headers_for_compliance(file_settings: Settings) -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, select
@@ -15,7 +15,20 @@ from pipeline.sending.ledger import count_by_status
 from pipeline.sending.recipient_values import recipient_values
 from pipeline.sending.transports import get_transport
 from pipeline.store.tables import deliveries
-from tests.sending.conftest import SmtpServer, add_audience, make_edition, sample_compiled
+from tests.sending.conftest import (
+    SmtpServer,
+    add_audience,
+    make_edition,
+    sample_compiled,
+    serve_smtp,
+)
+
+
+@pytest.fixture(params=["pipelining", "lock-step"])
+def smtp_server(request: pytest.FixtureRequest) -> Iterator[SmtpServer]:
+    """Each test against a relay offering PIPELINING (commands written together) and
+    against one that does not (each command after the previous answer)."""
+    yield from serve_smtp(pipelining=request.param == "pipelining")
 
 
 def _smtp_settings(

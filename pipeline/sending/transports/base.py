@@ -17,7 +17,7 @@ the transport cannot be used at all (bad settings, a missing key, a refused logi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,6 +44,13 @@ class Outgoing:
     @property
     def data(self) -> bytes:
         return self.skeleton.build(self.email, self.name, self.values, message_id=self.message_id)
+
+    @property
+    def smtp_data(self) -> bytes:
+        """``data`` as SMTP's DATA carries it: dot-stuffed, ended by the final dot."""
+        return self.skeleton.build_for_smtp(
+            self.email, self.name, self.values, message_id=self.message_id
+        )
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,22 @@ class Transport(ABC):
     ) -> list[Result]:
         """Send each message; one Result per message, in the same order, each also passed
         to ``on_results`` as soon as it is known."""
+
+    def send_stream(self, parts: Iterator[Sequence[Outgoing]], on_results: OnResults) -> None:
+        """Send the messages of ``parts`` (the hand-offs of one claim, pulled one at a time:
+        the engine looks at the edition's state before yielding each), numbered in order
+        across parts; every message pulled gets its result through ``on_results``. This
+        default sends each part with ``send_batch``; a transport that can keep its
+        connections busy across parts (SMTP) overrides it."""
+        offset = 0
+        for part in parts:
+
+            def shifted(answers: list[tuple[int, Result]], base: int = offset) -> None:
+                on_results([(base + i, result) for i, result in answers])
+
+            results = self.send_batch(part, on_results=shifted)
+            shifted(list(enumerate(results)))  # answers the transport did not report
+            offset += len(part)
 
     @property
     def handoff_size(self) -> int:

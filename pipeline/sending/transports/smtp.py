@@ -1,14 +1,19 @@
-"""SMTP: a pool of N persistent connections, one thread each (stdlib smtplib).
+"""SMTP: persistent connections to a relay, driven from one thread with pipelining.
 
-Measured here into postfix's smtp-sink with pre-built 26 KB messages: smtplib in 8 threads
-made 2,900-3,800 msg/s, aiosmtplib with 8 sessions about 1,900 msg/s (DESIGN.md), so the
-pool is threads. smtplib releases the GIL while it waits on the socket.
+Connections are opened with smtplib (greeting, EHLO, STARTTLS, AUTH), several at once,
+and then handed to ``pipeline.sending.transports.smtp_sessions``: non-blocking sockets
+under one selector, ``MAIL``/``RCPT``/``DATA`` written together where the relay offers
+PIPELINING (RFC 2920), the content dot-stuffed when it is built. Measured here
+into postfix's smtp-sink with 60 KB messages and 8 connections (bench/results.md): the
+thread-per-connection smtplib pool it replaces reached 0.3 of ``smtp-source -d``; this
+reaches the sink's own limit, because each message costs two writes and two reads and no
+thread waits on the GIL.
 
 Each message is one MAIL/RCPT/DATA transaction, so each recipient gets its own answer: the
 RCPT reply (550: failed; 4xx: transient) or the DATA reply (250 + the server's queue id,
-kept as the provider id). A dropped connection makes that message transient and the
-connection is opened again for the next one; but when the message has gone out and its
-DATA answer never comes (a timeout, a connection cut after the final dot) the result is
+kept as the provider id). A dropped connection makes that message transient and a new
+connection is opened for the next one; but when the message has gone out and its DATA
+answer never comes (a timeout, a connection cut after the final dot) the result is
 *uncertain*: the relay may have queued it, so it is not resent by itself.
 
 Stalls are bounded: ``timeout`` applies to the connect, the greeting and every command.
@@ -18,7 +23,7 @@ timeout per batch, not one per message).
 
 International addresses (see ``pipeline.sending.addresses``): a UTF-8 local part is sent
 with ``MAIL FROM:<...> SMTPUTF8`` when the relay offers the extension, and fails alone
-with a reason when it does not. An unexpected exception while sending one message fails
+with a reason when it does not. An unexpected exception while building one message fails
 that message (with the exception in its error) instead of the whole batch.
 """
 
@@ -26,55 +31,23 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import queue
 import smtplib
 import ssl
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pipeline.config import Settings
 from pipeline.errors import TransportError
 from pipeline.sending.addresses import needs_smtputf8
 from pipeline.sending.transports.base import OnResults, Outgoing, Result, Transport
+from pipeline.sending.transports.smtp_sessions import Conversation, Message, Session, reply_text
 
 
-def _reply(code: int, message: bytes | str) -> str:
-    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-    return f"SMTP {code} {' '.join(text.split())}".strip()
-
-
-def _classify(code: int, message: bytes | str, *, recipient: bool = False) -> Result:
-    """transient for 4xx, failed for 5xx; ``recipient``: the answer was about the
-    recipient (RCPT, DATA), so a 5xx is a refusal that may suppress the address."""
-    if 400 <= code < 500 or code < 200:
-        return Result("transient", error=_reply(code, message))
-    return Result("failed", error=_reply(code, message), refused=recipient and code >= 500)
-
-
-class _NoAnswer(Exception):
-    """The message went out (up to the final dot) but the relay's answer never came."""
-
-
-def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
-    """DATA with the message already in CRLF form: dot-stuffing is one bytes.replace
-    (smtplib's regex over every message costs more than the rest of the transaction).
-    Raises ``_NoAnswer`` when the final dot was sent and no reply came."""
-    conn.putcmd("data")
-    code, reply = conn.getreply()
-    if code != 354:
-        raise smtplib.SMTPDataError(code, reply)
-    stuffed = data.replace(b"\r\n.", b"\r\n..")
-    if stuffed.startswith(b"."):
-        stuffed = b"." + stuffed
-    if not stuffed.endswith(b"\r\n"):
-        stuffed += b"\r\n"
-    conn.send(stuffed + b".\r\n")
-    try:
-        return conn.getreply()
-    except OSError as exc:  # smtplib.SMTPServerDisconnected and socket timeouts
-        raise _NoAnswer(str(exc) or type(exc).__name__) from exc
+def _builder(message: Outgoing) -> Callable[[], bytes]:
+    """The message's DATA bytes, built when the relay is ready for them (after the 354)."""
+    return lambda: message.smtp_data
 
 
 class SmtpTransport(Transport):
@@ -104,10 +77,12 @@ class SmtpTransport(Transport):
         self.local_hostname = local_hostname or None
         self.envelope_from = envelope_from
         self.batch_size = batch_size
-        self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
-        self._pool: ThreadPoolExecutor | None = None
+        self._idle: list[Session] = []  # open connections between batches
         self._lock = threading.Lock()
         self._unreachable: str | None = None  # why the relay could not be reached
+        self._fatal: TransportError | None = None  # raised once the batch is answered
+        self._ssl_context: ssl.SSLContext | None = None
+        self._context_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpTransport:
@@ -134,8 +109,15 @@ class SmtpTransport(Transport):
         return f"smtp {self.host}:{self.port} ({self.concurrency} connections)"
 
     # ---- connections -------------------------------------------------------------------
+    def _context(self) -> ssl.SSLContext:
+        """One TLS context for every connection (loading the CA certificates costs
+        tens of milliseconds)."""
+        with self._context_lock:
+            if self._ssl_context is None:
+                self._ssl_context = ssl.create_default_context()
+            return self._ssl_context
+
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
         conn: smtplib.SMTP
         if self.security == "ssl":
             conn = smtplib.SMTP_SSL(
@@ -143,7 +125,7 @@ class SmtpTransport(Transport):
                 self.port,
                 local_hostname=self.local_hostname,
                 timeout=self.timeout,
-                context=context,
+                context=self._context(),
             )
         else:
             conn = smtplib.SMTP(
@@ -151,7 +133,7 @@ class SmtpTransport(Transport):
             )
             if self.security == "starttls":
                 conn.ehlo()
-                conn.starttls(context=context)
+                conn.starttls(context=self._context())
         conn.ehlo()
         if self.username:
             try:
@@ -160,7 +142,7 @@ class SmtpTransport(Transport):
                 conn.close()
                 raise TransportError(
                     f"the SMTP server refused the login for {self.username!r}: "
-                    f"{_reply(exc.smtp_code, exc.smtp_error)}",
+                    f"{reply_text(exc.smtp_code, exc.smtp_error)}",
                     fix="check [smtp] username and NEWSLETTER_SMTP_PASSWORD",
                 ) from None
         return conn
@@ -186,11 +168,55 @@ class SmtpTransport(Transport):
         conn.user, conn.password = self.username, self.password
         conn.auth(chosen, methods[chosen], initial_response_ok=True)
 
-    def _checkout(self) -> smtplib.SMTP:
+    def _open(self) -> Session:
+        """A new session, past EHLO (and STARTTLS, AUTH)."""
+        conn = self._connect()
         try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            return self._connect()
+            return Session(
+                conn, pipelining=conn.has_extn("pipelining"), smtputf8=conn.has_extn("smtputf8")
+            )
+        except OSError:
+            self._drop(conn)
+            raise
+
+    def _try_open(self) -> Session | None:
+        """A new session, or None when the relay cannot be reached (the reason is kept
+        for the messages not sent); a TransportError is kept to be raised once the
+        messages on the wire have their answers."""
+        if self._unreachable is not None or self._fatal is not None:
+            return None
+        try:
+            return self._open()
+        except TransportError as exc:
+            self._fatal = exc
+        except ssl.SSLCertVerificationError as exc:
+            # Not a passing fault: every retry would fail the same way, so stop the send.
+            self._fatal = TransportError(
+                f"the SMTP server {self.host}:{self.port} presented a certificate that cannot "
+                f"be trusted: {exc.verify_message}",
+                fix="make [smtp] host the name in the server's certificate, or trust a "
+                "private CA by setting SSL_CERT_FILE to its PEM file",
+            )
+        except (OSError, smtplib.SMTPException) as exc:
+            self._unreachable = (
+                f"cannot connect to {self.host}:{self.port}: {exc or type(exc).__name__}"
+            )
+        return None
+
+    def _sessions(self, wanted: int) -> list[Session]:
+        """``wanted`` sessions: the idle ones, and new ones opened side by side (a relay
+        that never greets costs one timeout, not one per connection)."""
+        sessions = self._idle[:wanted]
+        del self._idle[:wanted]
+        missing = wanted - len(sessions)
+        if missing == 1:
+            opened = self._try_open()
+            sessions += [opened] if opened else []
+        elif missing > 1:
+            with ThreadPoolExecutor(missing, thread_name_prefix="smtp-connect") as pool:
+                found = list(pool.map(lambda _: self._try_open(), range(missing)))
+            sessions += [s for s in found if s is not None]
+        return sessions
 
     @staticmethod
     def _drop(conn: smtplib.SMTP) -> None:
@@ -198,115 +224,78 @@ class SmtpTransport(Transport):
             conn.close()
 
     # ---- sending -----------------------------------------------------------------------
-    def _send_one(self, message: Outgoing) -> Result:
-        if self._unreachable is not None:
-            return Result("transient", error=self._unreachable)
-        try:
-            conn = self._checkout()
-        except ssl.SSLCertVerificationError as exc:
-            # Not a passing fault: every retry would fail the same way, so stop the send.
-            raise TransportError(
-                f"the SMTP server {self.host}:{self.port} presented a certificate that cannot "
-                f"be trusted: {exc.verify_message}",
-                fix="make [smtp] host the name in the server's certificate, or trust a "
-                "private CA by setting SSL_CERT_FILE to its PEM file",
-            ) from None
-        except (OSError, smtplib.SMTPException) as exc:
-            why = f"cannot connect to {self.host}:{self.port}: {exc or type(exc).__name__}"
-            self._unreachable = why
-            return Result("transient", error=why)
-        options: list[str] = []
-        if needs_smtputf8(message.email):
-            if not conn.has_extn("smtputf8"):
-                self._idle.put(conn)
-                return Result(
-                    "failed",
-                    error=f"the address {message.email!r} has non-ASCII characters before "
-                    f"the @ and the SMTP server {self.host}:{self.port} does not offer "
-                    "SMTPUTF8; use a relay that offers it, or ask the subscriber for an "
-                    "ASCII address",
-                )
-            options = ["SMTPUTF8"]
-        try:
-            code, reply = conn.mail(message.envelope_from or self.envelope_from, options)
-            if code != 250:
-                result = _classify(code, reply)
-            else:
-                code, reply = conn.rcpt(message.email)
-                if code not in (250, 251):
-                    result = _classify(code, reply, recipient=True)
-                else:
-                    code, reply = _data(conn, message.data)
-                    result = (
-                        Result("sent", provider_id=_reply(code, reply)[:300])
-                        if code == 250
-                        else _classify(code, reply, recipient=True)
-                    )
-            if result.outcome != "sent":
-                if code == 421:
-                    self._drop(conn)
-                    return result
-                conn.rset()
-        except _NoAnswer as exc:
-            self._drop(conn)
-            return Result(
-                "uncertain",
-                error=f"no answer from the SMTP server after the message was sent ({exc}); "
-                "it may have been delivered",
-            )
-        except smtplib.SMTPResponseException as exc:
-            self._drop(conn)
-            return _classify(exc.smtp_code, exc.smtp_error)
-        except (OSError, smtplib.SMTPException) as exc:
-            self._drop(conn)
-            return Result("transient", error=f"connection dropped: {exc or type(exc).__name__}")
-        except Exception as exc:  # a bug or an unforeseen input: this message only
-            self._drop(conn)
-            return Result("failed", error=f"the SMTP transport failed: {type(exc).__name__}: {exc}")
-        self._idle.put(conn)
-        return result
-
     def send_batch(
         self, messages: Sequence[Outgoing], on_results: OnResults | None = None
     ) -> list[Result]:
         results: list[Result | None] = [None] * len(messages)
-        counter = itertools.count()
-        stop = threading.Event()
-        self._unreachable = None
 
-        def work() -> None:
-            try:
-                while not stop.is_set():
-                    i = next(counter)
-                    if i >= len(messages):
-                        return
-                    result = results[i] = self._send_one(messages[i])
-                    if on_results is not None:
-                        on_results([(i, result)])
-            except BaseException:
-                stop.set()  # the other connections stop after their current message
-                raise
+        def keep(answers: list[tuple[int, Result]]) -> None:
+            for i, result in answers:
+                results[i] = result
+            if on_results is not None:
+                on_results(answers)
+
+        self.send_stream(iter([messages]), keep)
+        return [r or Result("transient", error="not sent") for r in results]
+
+    def send_stream(self, parts: Iterator[Sequence[Outgoing]], on_results: OnResults) -> None:
+        """Every connection takes the next message as soon as it is free, across the
+        parts: no connection waits for the others at the end of a hand-off."""
+        self._unreachable = None
+        self._fatal = None
+        first = next(parts, None)
+        if first is None:
+            return
+        parts = itertools.chain([first], parts)
+        part: Sequence[Outgoing] = ()
+        position = count = 0
+
+        def next_message() -> tuple[int, Message] | None:
+            nonlocal part, position, count
+            while position >= len(part):
+                following = next(parts, None)
+                if following is None:
+                    return None
+                part, position = following, 0
+            outgoing = part[position]
+            position += 1
+            count += 1
+            return count - 1, Message(
+                envelope_from=outgoing.envelope_from or self.envelope_from,
+                recipient=outgoing.email,
+                data=_builder(outgoing),
+                smtputf8=needs_smtputf8(outgoing.email),
+            )
+
+        def report(i: int, result: Result) -> None:
+            on_results([(i, result)])
 
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="smtp")
-        workers = min(self.concurrency, len(messages))
-        futures = [self._pool.submit(work) for _ in range(workers)]
-        wait(futures)  # every connection is done before an error is raised
-        for future in futures:
-            future.result()  # re-raises TransportError (e.g. a refused login)
-        return [r if r is not None else Result("transient", error="not sent") for r in results]
+            sessions = self._sessions(min(self.concurrency, len(first)))
+            if self._fatal is not None and not sessions:
+                raise self._fatal
+            conversation = Conversation(
+                sessions,
+                timeout=self.timeout,
+                where=f"{self.host}:{self.port}",
+                next_message=next_message,
+                report=report,
+                reopen=self._try_open,
+            )
+            try:
+                self._idle = conversation.run()
+            except BaseException:
+                self._idle = list(conversation.live)  # the idle ones; the rest were closed
+                raise
+        if self._fatal is not None:
+            raise self._fatal  # after the messages on the wire had their answers
+        # The relay could not be reached: the messages not handed out are transient.
+        why = self._unreachable or "not sent"
+        while (item := next_message()) is not None:
+            on_results([(item[0], Result("transient", error=why))])
 
     def close(self) -> None:
-        while True:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                break
-            try:
-                conn.quit()
-            except (OSError, smtplib.SMTPException):
-                self._drop(conn)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for session in idle:
+            session.close(quit_first=True)
