@@ -370,7 +370,8 @@ def status_command(
             data["last_zone_due_at"] = last.isoformat() if last else None
         print_json(data)
         return
-    table = Table(title=f"{slug}: {status.status}")
+    title = f"{slug}: {status.status}"
+    table = Table(title=title, title_justify="left", min_width=len(title))  # title on one line
     table.add_column("state")
     table.add_column("recipients", justify="right")
     for state, count in status.counts.items():
@@ -601,4 +602,8 @@ def report_command(
         columns = [Column("email", flexible=True), Column("status"), Column("why", flexible=True)]
         cells = [[address, state, why] for address, state, why in missed]
         console.print(fit_table(columns, cells, title="Not delivered (first 20)"))
-    console.print(f"Everyone, as CSV: newsletter issue report {slug} --csv report.csv")
+    console.print(
+        f"Everyone, as CSV: newsletter issue report {slug} --csv report.csv",
+        markup=False,
+        soft_wrap=True,  # one line: the command is copied whole
+    )

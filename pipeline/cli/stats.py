@@ -62,7 +62,7 @@ def _links(result: EditionStats) -> Table:
 
     table = Table(title="Links (people: unique human clicks)")
     table.add_column("#", justify="right")
-    table.add_column("Link")
+    table.add_column("Link", overflow="fold")  # a long address continues, never cut
     table.add_column("People", justify="right")
     table.add_column("Clicks", justify="right")
     table.add_column("Machines", justify="right")
@@ -70,8 +70,7 @@ def _links(result: EditionStats) -> Table:
         if link.kind == "honeypot":
             label = "(hidden scanner trap)"
         else:
-            label = _short(link.text, 30) + "\n" + _short(link.url, 40) if link.text else link.url
-            label = label if link.text else _short(link.url, 40)
+            label = _short(link.text, 30) + "\n" + link.url if link.text else link.url
         table.add_row(
             str(link.index),
             escape(label),
@@ -167,10 +166,12 @@ def newsletter_stats(
         ("CTOR", "right"),
         ("Unsub", "right"),
     ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        # a long slug continues on the next line rather than losing its end
+        overflow = "fold" if name == "Issue" else "ellipsis"
+        table.add_column(name, justify=justify, overflow=overflow)  # type: ignore[arg-type]
     for r in recent:
         table.add_row(
-            _short(r.slug, 28),
+            r.slug,
             str(r.sent),
             _pct(r.rates["opens"]),
             _pct(r.rates["clicks"]),

@@ -232,3 +232,65 @@ def test_send_bar_keeps_big_figures_at_80_columns() -> None:
     assert len(line) <= 80
     for figure in ("312,345/1,250,000", "25%", "3,301 msg/s", "ETA"):
         assert figure in line, line
+
+
+def _column(text: str, index: int) -> str:
+    """The cells of one column of a boxed table, joined: a folded value comes out whole."""
+    cells = [line.split("│")[index].strip() for line in text.splitlines() if line.count("│") > 3]
+    return "".join(cells)
+
+
+def test_stats_keep_long_slugs_and_link_addresses_whole_at_80_columns(
+    project_dir: Path, db_url: str, engine: Engine, make_settings: object
+) -> None:
+    from sqlalchemy import update
+
+    from pipeline.store.tables import editions
+    from pipeline.subscribers.service import sync_lists
+    from pipeline.tracking.links import Link
+    from tests.tracking.test_record import SENT
+
+    settings = make_settings(**{"database.url": db_url})  # type: ignore[operator]
+    sync_lists(engine, settings)
+    slug = "2027-03-01-retinol-at-night-and-sunscreen-by-day"
+    url = "https://glownotes.example.com/shop/gentle-cleanser-for-every-skin?size=200ml"
+    eid = store_edition(
+        engine,
+        slug,
+        sample_compiled(),
+        lists=["beauty-tips"],
+        content_hash="0" * 64,
+        links=[Link(1, url, "Illustration of a white pump bottle on a shelf")],
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            update(editions).where(editions.c.id == eid).values(status="sent", started_at=SENT)
+        )
+    env = {"NEWSLETTER_SECRET_KEY": TEST_SECRET, "NEWSLETTER_DATABASE_URL": db_url, "COLUMNS": "80"}
+    config = ["--config", str(project_dir / "newsletter.toml")]
+    for command, column, whole in ((["issue", "stats", slug], 2, url), (["stats"], 1, slug)):
+        result = CliRunner().invoke(app, [*config, *command], env=env)
+        assert result.exit_code == 0, result.output
+        tables = [line for line in result.stdout.splitlines() if set(line) & set("│┃━─")]
+        assert max(len(line) for line in tables) <= 80, result.stdout  # prose soft-wraps
+        assert whole in _column(result.stdout, column), result.stdout
+
+
+def test_issue_status_title_and_report_command_stay_on_one_line(
+    project_dir: Path, db_url: str, engine: Engine, make_settings: object
+) -> None:
+    settings = make_settings(**{"database.url": db_url})  # type: ignore[operator]
+    slug = "2027-03-01-retinol-at-night-and-sunscreen-by-day"
+    new_issue(settings, slug, subject="Retinol", preheader="Hi.", intro_md="Two habits.")
+    add_audience(engine, 2)
+    eid = store_edition(engine, slug, sample_compiled(), lists=["beauty-tips"], content_hash="0")
+    assert transition(engine, eid, ["frozen"], "sending", started_at=datetime.now(UTC))
+    env = {"NEWSLETTER_SECRET_KEY": TEST_SECRET, "NEWSLETTER_DATABASE_URL": db_url, "COLUMNS": "80"}
+    config = ["--config", str(project_dir / "newsletter.toml")]
+    status = CliRunner().invoke(app, [*config, "issue", "status", slug], env=env)
+    assert status.exit_code == 0, status.output
+    assert status.stdout.splitlines()[0].strip() == f"{slug}: sending"
+    report = CliRunner().invoke(app, [*config, "issue", "report", slug], env=env)
+    assert report.exit_code == 0, report.output
+    line = f"Everyone, as CSV: newsletter issue report {slug} --csv report.csv"
+    assert line in report.stdout.splitlines()  # soft-wrapped by the terminal, copied whole
