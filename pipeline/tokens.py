@@ -55,6 +55,8 @@ __all__ = [
     "Keys",
     "Token",
     "check_secret_key",
+    "check_subject",
+    "issued_hex",
     "link",
     "make_token",
     "new_public_id",
@@ -230,6 +232,17 @@ def make_token(
     return payload + "." + _sign(_key(secret, purpose), payload.encode("ascii"))
 
 
+def check_subject(subject: str) -> None:
+    """ValueError unless ``subject`` can be a token's subject (1-64 URL-safe characters)."""
+    if not _SUBJECT.fullmatch(subject):
+        raise ValueError(f"a token subject is 1-64 URL-safe characters, not {subject!r}")
+
+
+def issued_hex(now: datetime | None = None) -> str:
+    """A token's issue time as it is written: milliseconds since the epoch, hex."""
+    return f"{int((now.timestamp() if now is not None else time.time()) * 1000):x}"
+
+
 class Signer:
     """``make_token`` for one purpose and one ``data`` value, for many subjects (the links
     of a batch of recipients): the key, the data's encoding and the checks of both are done
@@ -248,11 +261,18 @@ class Signer:
         self._middle = f".{text}."
 
     def __call__(self, subject: str, now: datetime | None = None) -> str:
-        if not _SUBJECT.fullmatch(subject):
-            raise ValueError(f"a token subject is 1-64 URL-safe characters, not {subject!r}")
-        issued = int((now.timestamp() if now is not None else time.time()) * 1000)
-        payload = f"{subject}{self._middle}{issued:x}"
-        return payload + "." + _sign(self._pads, payload.encode("ascii"))
+        check_subject(subject)
+        return self.token(subject, issued_hex(now))
+
+    def token(self, subject: str, issued: str) -> str:
+        """The token for a ``subject`` already checked (:func:`check_subject`), issued at
+        ``issued`` (:func:`issued_hex`): the tokens of one recipient share both."""
+        payload = f"{subject}{self._middle}{issued}"
+        inner = self._pads[0].copy()
+        inner.update(payload.encode("ascii"))
+        outer = self._pads[1].copy()
+        outer.update(inner.digest())
+        return f"{payload}.{outer.hexdigest()[:_SIG_CHARS]}"
 
 
 @lru_cache(maxsize=256)

@@ -10,10 +10,11 @@ tracking off gets neither, hence direct links and no pixel.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from pipeline.config import Settings
 from pipeline.render.personalise import CompiledEdition
-from pipeline.tokens import signer
+from pipeline.tokens import Signer, signer
 from pipeline.tracking.links import Link, TrackingPlan, track_edition
 
 
@@ -66,6 +67,14 @@ def index_links(
 def tracking_values(settings: Settings, public_id: str, edition_id: int) -> dict[str, str]:
     """``click_base`` and ``open_url`` for one recipient of an edition (one HMAC; the
     subscriber's ``public_id`` is already in the claimed row: no query)."""
-    token = signer(settings.keys.current, "track", edition_id)(public_id)
-    base = settings.newsletter.base_url
-    return {"click_base": f"{base}/l/{token}", "open_url": f"{base}/o/{token}.gif"}
+    sign, click, open_ = _tracking_parts(
+        settings.secrets.secret_key, settings.newsletter.base_url, edition_id
+    )
+    token = sign(public_id)
+    return {"click_base": click + token, "open_url": f"{open_}{token}.gif"}
+
+
+@lru_cache(maxsize=64)
+def _tracking_parts(secret: str, base_url: str, edition_id: int) -> tuple[Signer, str, str]:
+    """An edition's track signer and URL prefixes, made once per process."""
+    return signer(secret, "track", edition_id), f"{base_url}/l/", f"{base_url}/o/"

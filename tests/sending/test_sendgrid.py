@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import html
+import json
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -14,7 +17,7 @@ from pipeline.sending.mime import MessageSkeleton
 from pipeline.sending.recipient_values import recipient_values
 from pipeline.sending.transports import get_transport
 from pipeline.sending.transports.base import Outgoing
-from pipeline.sending.transports.sendgrid import SendgridTransport
+from pipeline.sending.transports.sendgrid import SendgridTransport, _Template, request_body
 from pipeline.store.tables import deliveries
 from pipeline.subscribers.service import get_subscriber
 from tests.sending.conftest import SendgridStandIn, add_audience, make_edition, sample_compiled
@@ -234,3 +237,102 @@ def test_a_revoked_key_mid_batch_never_sends_anyone_twice(
     assert (report.sent, report.status) == (10, "sent")
     accepted = sorted(p["to"][0]["email"] for p in sendgrid_api.accepted)
     assert accepted == sorted(f"reader{i}@example.org" for i in range(20))
+
+
+def _dict_personalization(tpl: _Template, message: Outgoing) -> dict[str, Any]:
+    """A personalization as the transport built it before it wrote JSON text (a dict per
+    recipient, field by field): the reference the text must decode to."""
+    values = message.values
+    subs: dict[str, str] = {}
+    for token, part, slot in tpl.tokens:
+        raw = values.get(slot.field) or ""
+        if not raw:
+            subs[token] = slot.default
+        else:
+            subs[token] = html.escape(raw, quote=True) if part.kind == "html" else raw
+    to = {"email": message.email, **({"name": message.name} if message.name else {})}
+    out: dict[str, Any] = {
+        "to": [to],
+        "custom_args": {
+            "delivery_id": str(message.delivery_id or 0),
+            "edition": tpl.skeleton.slug,
+            "message_id": message.message_id,
+        },
+        "headers": {
+            "List-Unsubscribe": f"<{values.get('unsubscribe_url', '')}>, {tpl.mailto}",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    }
+    if tpl.static_subject is None:
+        out["subject"] = tpl.skeleton.compiled.subject.fill(values)
+    if subs:
+        out["substitutions"] = subs
+    return out
+
+
+@pytest.mark.parametrize("subject_slot", [True, False])
+def test_requests_are_ascii_json_of_the_same_personalizations(
+    make_settings: Callable[..., Settings], subject_slot: bool
+) -> None:
+    """Each personalization is written as JSON text when it is made; the request decodes
+    to the personalizations built field by field, for names that need escaping in JSON
+    or in HTML, beyond the BMP or empty, and it is ASCII (the client's UTF-8 is a copy)."""
+    settings = make_settings(env={"SENDGRID_API_KEY": KEY})
+    skeleton = MessageSkeleton(settings, sample_compiled(subject_slot), slug="2026-12-01-x")
+    names = [
+        "Zoë",
+        '<Ann>&"Q" Smith',
+        "",
+        "Back\\slash \x01Ctl\x7f",
+        "💄 Lipstick",
+        "Line\u2028Sep Ünïcödé",
+        "山田 太郎",
+        "Reader 7",
+    ]
+    messages = []
+    for i, name in enumerate(names * 3):
+        email = f"reader{i}@example.org"
+        values = recipient_values(settings, f"{i:032x}", email, name, 5, web="https://w/x")
+        if i % 5 == 4:
+            values["first_name"] = ""  # the slot's default
+        messages.append(Outgoing(skeleton, email, values["name"], values, f"<{i}.a@x>", i))
+    transport = SendgridTransport.from_settings(settings)
+    transport.per_request = 10
+    requests, failures = transport.build_payloads(messages)
+    assert failures == {}
+    tpl = transport.template(skeleton)
+    assert [len(p.people) for _, p in requests] == [10, 10, 4]
+    assert [i for indexes, _ in requests for i in indexes] == list(range(len(messages)))
+    for indexes, payload in requests:
+        body = request_body(payload)
+        assert body.isascii()
+        doc = json.loads(body)
+        people = doc.pop("personalizations")
+        assert doc == tpl.base
+        assert people == [_dict_personalization(tpl, messages[i]) for i in indexes]
+        half = payload.with_people(payload.people[:3])  # a 400 split regroups the texts
+        assert json.loads(request_body(half))["personalizations"] == people[:3]
+
+
+def test_text_that_is_not_unicode_fails_that_recipient_alone(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(env={"SENDGRID_API_KEY": KEY})
+    skeleton = MessageSkeleton(settings, sample_compiled())
+    messages = [
+        Outgoing(
+            skeleton,
+            f"r{i}@example.org",
+            name,
+            recipient_values(settings, f"p{i}", f"r{i}@example.org", name, None),
+            f"<{i}@x>",
+            i,
+        )
+        for i, name in enumerate(["Ann", "Bad \ud800 surrogate", "Cy"])
+    ]
+    requests, failures = SendgridTransport.from_settings(settings).build_payloads(messages)
+    assert [indexes for indexes, _ in requests] == [[0, 2]]
+    assert list(failures) == [1]
+    assert failures[1].outcome == "failed"
+    assert failures[1].error is not None
+    assert failures[1].error.startswith("the values for 'r1@example.org' cannot be written as")

@@ -4,7 +4,11 @@ The compiled parts go into each request once, with a substitution token where ea
 was (``CompiledPart.with_tokens``); per recipient a personalization carries only ``to``,
 the subject, the substitution values, ``custom_args`` (the delivery id and the edition, as
 strings) and the List-Unsubscribe headers. Up to 1,000 personalizations per request, built
-as plain dicts: the package's helper classes are about four times slower (DESIGN.md).
+as plain dicts (the package's helper classes are about four times slower) and each written
+as JSON text at once, in ASCII (``ascii_json``): a request is the join of its texts, and
+the client's UTF-8 encoding of it a copy. Each request is posted as soon as it is built,
+so the threads post while the next one is built. ``bench/bench_sendgrid.py`` measures a
+million recipients; more cores are used by more workers (docs/scaling.md), not here.
 
 Limits checked before sending, per personalization: substitutions and custom_args at most
 10,000 bytes each; the address must be ASCII before the @ (SendGrid's ``format: email``;
@@ -31,8 +35,9 @@ import re
 import threading
 import time
 import urllib.error
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -51,6 +56,8 @@ _NAMED = re.compile(r"personalizations[./\[](\d+)")
 _HTML_SPECIAL = re.compile(r"[&<>\"']")
 _URL_FIELDS = frozenset({"unsubscribe_url", "preferences_url", "web_url", "click_base", "open_url"})
 MAX_PERSONALIZATIONS = 1000
+_dumps = orjson.dumps
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # The body goes to the official client as text with this type, so the client sends it as
 # it is instead of running json.dumps over it again (python_http_client serialises only
 # when the Content-Type is exactly "application/json").
@@ -61,11 +68,44 @@ MISSING_KEY_FIX = (
 )
 
 
-def request_body(payload: dict[str, Any]) -> str:
-    """The JSON text of one request. orjson writes a request of 1,000 personalizations
-    about eight times faster than the standard library (bench/bench_sendgrid.py); the
-    text is UTF-8, as JSON_HEADERS says."""
-    return orjson.dumps(payload).decode()
+def ascii_json(data: Any) -> str:
+    """``data`` as compact JSON text in ASCII: orjson's output, with any non-ASCII
+    character (only ever inside a string) written as a \\u escape. A request of ASCII
+    parts is ASCII: joining them and the client's UTF-8 encoding are plain copies."""
+    text = _dumps(data)
+    if text.isascii():
+        return text.decode()
+    return _NON_ASCII.sub(_u_escape, text.decode())
+
+
+def _u_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a surrogate pair, as JSON writes characters beyond the BMP
+    return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+
+
+class Payload:
+    """One request: its personalizations, each already JSON text, and the edition's part
+    of the body (``head``, everything before them). The body is their join, a copy: each
+    personalization is written once, as it is made, and a 400 split only regroups them."""
+
+    __slots__ = ("head", "people")
+
+    def __init__(self, head: str, people: list[str]) -> None:
+        self.head = head
+        self.people = people
+
+    def with_people(self, people: list[str]) -> Payload:
+        """The same request for some of its personalizations (a 400 split)."""
+        return Payload(self.head, people)
+
+
+def request_body(payload: Payload) -> str:
+    """The JSON text of one request, as it is posted (ASCII, hence also its UTF-8 as
+    JSON_HEADERS says)."""
+    return f"{payload.head}{','.join(payload.people)}]}}"
 
 
 class _Template:
@@ -136,21 +176,22 @@ class _Template:
         if not base["headers"]:
             del base["headers"]
         self.base = base
-        # Tokens grouped by field (plain, HTML-escaped), and the bytes the tokens take.
-        self.defaults = {t: slot.default for t, _, slot in self.tokens}
-        fields = dict.fromkeys(slot.field for _, _, slot in self.tokens)
-        self.by_field = [
-            (
-                f,
-                [t for t, part, slot in self.tokens if slot.field == f and part.kind != "html"],
-                [t for t, part, slot in self.tokens if slot.field == f and part.kind == "html"],
-            )
-            for f in fields
+        # The request up to its personalizations: the base object without its closing
+        # brace (ASCII, as json writes it by default).
+        self.head = json.dumps(base, separators=(",", ":"))[:-1] + ',"personalizations":['
+        # (token, field, default) for the text slots and for the HTML slots.
+        self.plain = [
+            (t, slot.field, slot.default) for t, p, slot in self.tokens if p.kind != "html"
+        ]
+        self.escaped = [
+            (t, slot.field, slot.default) for t, p, slot in self.tokens if p.kind == "html"
         ]
         self.token_bytes = sum(len(t.encode()) for t, _, _ in self.tokens)
 
-    def personalization(self, message: Outgoing) -> dict[str, Any]:
-        """One recipient's personalization; PersonalisationError when it cannot be sent."""
+    def personalization(self, message: Outgoing) -> str:
+        """One recipient's personalization as JSON text (``ascii_json``);
+        PersonalisationError when it cannot be sent. One dict built at once and written by
+        orjson (measured faster than writing each value into a text template)."""
         name, email = message.name, message.email
         if "\r" in name or "\n" in name or email.count("@") != 1 or _BAD_ADDRESS.search(email):
             format_address(name, email)  # raises the PersonalisationError that says why
@@ -162,29 +203,17 @@ class _Template:
                 "or ask them for an ASCII address",
             )
         values = message.values
-        to: dict[str, str] = {"email": message.email}
-        if message.name:
-            to["name"] = message.name
-        subs: dict[str, str] = {}
-        size = self.token_bytes
-        for field, plain, escaped in self.by_field:
-            raw = values.get(field) or ""
-            if raw:
-                raw_size = len(raw) if raw.isascii() else len(raw.encode())
-                for token in plain:
-                    subs[token] = raw
-                    size += raw_size
-                if escaped:
-                    esc = html.escape(raw, quote=True)
-                    esc_size = len(esc) if esc.isascii() else len(esc.encode())
-                    for token in escaped:
-                        subs[token] = esc
-                        size += esc_size
+        subs = {token: values.get(field) or default for token, field, default in self.plain}
+        for token, field, default in self.escaped:
+            raw = values.get(field)
+            if not raw:
+                subs[token] = default
+            elif _HTML_SPECIAL.search(raw):
+                subs[token] = html.escape(raw, quote=True)
             else:
-                for token in plain + escaped:
-                    default = self.defaults[token]
-                    subs[token] = default
-                    size += len(default.encode())
+                subs[token] = raw
+        text = "".join(subs.values())
+        size = self.token_bytes + (len(text) if text.isascii() else len(text.encode()))
         if size > LIMIT_BYTES:
             raise PersonalisationError(
                 f"the personalised values take {size:,} bytes, above SendGrid's "
@@ -192,7 +221,7 @@ class _Template:
                 fix="shorten the subscriber's name or use fewer recipient() fields",
             )
         out: dict[str, Any] = {
-            "to": [to],
+            "to": [{"email": email, "name": name} if name else {"email": email}],
             # custom_args stay far below SendGrid's 10,000 bytes: an id, the slug (at most
             # 200 characters) and a Message-ID.
             "custom_args": {
@@ -209,7 +238,13 @@ class _Template:
             out["subject"] = self.skeleton.compiled.subject.fill(values)
         if subs:
             out["substitutions"] = subs
-        return out
+        try:
+            return ascii_json(out)
+        except orjson.JSONEncodeError as exc:  # a lone surrogate: not Unicode text
+            raise PersonalisationError(
+                f"the values for {email!r} cannot be written as JSON ({exc})",
+                fix="correct the subscriber's name or fields (they hold invalid characters)",
+            ) from None
 
 
 class SendgridTransport(Transport):
@@ -294,47 +329,48 @@ class SendgridTransport(Transport):
 
     def build_payloads(
         self, messages: Sequence[Outgoing]
-    ) -> tuple[list[tuple[list[int], dict[str, Any]]], dict[int, Result]]:
+    ) -> tuple[list[tuple[list[int], Payload]], dict[int, Result]]:
         """Request bodies (with the indexes of their messages) and up-front failures."""
-        # The payloads are plain, acyclic dicts: the cycle collector has nothing to find in
-        # them, yet its full passes over a large heap took half the build time (measured).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return self._build_payloads(messages)
-        finally:
-            if collecting:
-                gc.enable()
-
-    def _build_payloads(
-        self, messages: Sequence[Outgoing]
-    ) -> tuple[list[tuple[list[int], dict[str, Any]]], dict[int, Result]]:
         failures: dict[int, Result] = {}
-        requests: list[tuple[list[int], dict[str, Any]]] = []
-        current: list[dict[str, Any]] = []
-        indexes: list[int] = []
-        template: _Template | None = None
-        # Tracked recipients first, then those who turned tracking off: each group shares
-        # one request body (results are put back in the callers' order by index).
-        order = sorted(range(len(messages)), key=lambda i: not messages[i].values.get("click_base"))
-        for i in order:
-            message = messages[i]
-            tpl = self.template(message.skeleton, bool(message.values.get("click_base")))
-            if template is not None and (tpl is not template or len(current) >= self.per_request):
-                requests.append((indexes, {**template.base, "personalizations": current}))
-                current, indexes = [], []
-            template = tpl
-            try:
-                current.append(tpl.personalization(message))
-            except PersonalisationError as exc:
-                failures[i] = Result("failed", error=str(exc))
-                continue
-            indexes.append(i)
-        if template is not None and current:
-            requests.append((indexes, {**template.base, "personalizations": current}))
+        with _no_cycle_collection():
+            requests = list(self._requests(messages, failures))
         return requests, failures
 
-    def _post(self, payload: dict[str, Any]) -> tuple[Result, list[dict[str, Any]]]:
+    def _requests(
+        self, messages: Sequence[Outgoing], failures: dict[int, Result]
+    ) -> Iterator[tuple[list[int], Payload]]:
+        """Each request as soon as it is complete (its message indexes and payload); the
+        recipients who cannot be sent go to ``failures``."""
+        per_request = self.per_request
+        # Tracked recipients first, then those who turned tracking off: each group shares
+        # one request body (results are put back in the callers' order by index).
+        tracked = [i for i, m in enumerate(messages) if m.values.get("click_base")]
+        untracked = [i for i, m in enumerate(messages) if not m.values.get("click_base")]
+        for group, is_tracked in ((tracked, True), (untracked, False)):
+            template: _Template | None = None
+            current: list[str] = []
+            indexes: list[int] = []
+            for i in group:
+                message = messages[i]
+                if template is None or message.skeleton is not template.skeleton:
+                    tpl = self.template(message.skeleton, is_tracked)
+                    if template is not None and current:
+                        yield indexes, Payload(template.head, current)
+                        current, indexes = [], []
+                    template = tpl
+                elif len(current) >= per_request:
+                    yield indexes, Payload(template.head, current)
+                    current, indexes = [], []
+                try:
+                    current.append(template.personalization(message))
+                except PersonalisationError as exc:
+                    failures[i] = Result("failed", error=str(exc))
+                    continue
+                indexes.append(i)
+            if template is not None and current:
+                yield indexes, Payload(template.head, current)
+
+    def _post(self, payload: Payload) -> tuple[Result, list[dict[str, Any]]]:
         """POST one request with retries; one result for all its recipients, and the
         errors SendGrid listed when it answered 400."""
         attempt = 0
@@ -379,12 +415,12 @@ class SendgridTransport(Transport):
             self.sleep(min(max(wait, 0.0), self.max_wait))
 
     def _deliver(
-        self, indexes: list[int], payload: dict[str, Any], budget: list[int]
+        self, indexes: list[int], payload: Payload, budget: list[int]
     ) -> list[tuple[int, Result]]:
         """Send one request; on a 400 caused by some recipients, fail only those (named by
         SendGrid, or found by splitting the request) and send the others."""
         result, errors = self._post(payload)
-        people = payload["personalizations"]
+        people = payload.people
         if result.outcome != "failed" or not errors:
             return [(i, result) for i in indexes]
         named = {int(n) for e in errors for n in _NAMED.findall(json.dumps(e))}
@@ -408,7 +444,7 @@ class SendgridTransport(Transport):
         for part in parts:
             out += self._deliver(
                 [indexes[k] for k in part],
-                {**payload, "personalizations": [people[k] for k in part]},
+                payload.with_people([people[k] for k in part]),
                 budget,
             )
         return out
@@ -429,28 +465,43 @@ class SendgridTransport(Transport):
     def send_batch(
         self, messages: Sequence[Outgoing], on_results: OnResults | None = None
     ) -> list[Result]:
-        requests, failures = self.build_payloads(messages)
         results: list[Result | None] = [None] * len(messages)
-        for i, result in failures.items():
-            results[i] = result
-        if on_results is not None and failures:
-            on_results(list(failures.items()))
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sendgrid")
+        failed = threading.Event()
 
-        def deliver(request: tuple[list[int], dict[str, Any]]) -> list[tuple[int, Result]]:
-            answers = self._deliver(request[0], request[1], [MAX_SPLITS])
+        def deliver(request: tuple[list[int], Payload]) -> list[tuple[int, Result]]:
+            try:
+                answers = self._deliver(request[0], request[1], [MAX_SPLITS])
+            except BaseException:
+                failed.set()
+                raise
             if on_results is not None:
                 on_results(answers)
             return answers
 
-        # Every request that went out runs to its answer before an error is raised: a
-        # request accepted (202) while another found the key revoked is reported through
-        # on_results, so the engine records it as sent before it gives the rest back
-        # (else it would go out again on the next run). Requests not started yet are
-        # dropped after the first error.
-        futures = [self._pool.submit(deliver, request) for request in requests]
+        # Each request goes out as soon as it is built: the next one is built while the
+        # threads post (measured: a million recipients posted in about the time they take
+        # to build). Every request that went out runs to its answer before an error is
+        # raised: a request accepted (202) while another found the key revoked is reported
+        # through on_results, so the engine records it as sent before it gives the rest
+        # back (else it would go out again on the next run). No request is built or started
+        # after the first error.
+        failures: dict[int, Result] = {}
+        futures: list[Future[list[tuple[int, Result]]]] = []
         error: BaseException | None = None
+        try:
+            with _no_cycle_collection():
+                for request in self._requests(messages, failures):
+                    if failed.is_set():
+                        break
+                    futures.append(self._pool.submit(deliver, request))
+        except BaseException as exc:  # raised below, once nothing is in flight
+            error = exc
+        for i, result in failures.items():
+            results[i] = result
+        if on_results is not None and failures:
+            on_results(list(failures.items()))
         for future in futures:
             try:
                 answers = future.result()
@@ -470,6 +521,20 @@ class SendgridTransport(Transport):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cycle collector off while requests are built: they are strings, which it does
+    not track, and a few lists; its passes over a large heap found nothing and took half
+    the build time when the personalizations were dicts (measured)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _errors(body: Any) -> list[dict[str, Any]]:
