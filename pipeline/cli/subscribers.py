@@ -462,6 +462,11 @@ def erase(
 
     engine = _engine()
     if not yes:
+        if not sys.stdin.isatty():  # cron, a script: nobody to answer (typer said "Aborted!")
+            raise SubscriberError(
+                f"not erasing {email.strip().lower()} without confirmation",
+                fix="pass --yes to erase without being asked",
+            )
         typer.confirm(
             f"Erase every record of {email.strip().lower()}? This cannot be undone", abort=True
         )

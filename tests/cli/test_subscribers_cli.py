@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from pipeline.cli import app
+from tests.cli.test_terminal import _on_terminal
 from tests.conftest import TEST_SECRET
 
 Run = Callable[..., Result]
@@ -148,12 +149,27 @@ def test_rejects_go_under_var_by_default(cli: Run, project_dir: Path, tmp_path: 
     assert target.exists() and list(source.parent.iterdir()) == [source]
 
 
+def test_erase_asks_on_a_terminal_and_no_keeps_everything(
+    cli: Run, project_dir: Path, db_url: str
+) -> None:
+    cli("subscribers", "add", "kim@example.com", "--list", "news")
+    code, out = _on_terminal(
+        ["subscribers", "erase", "kim@example.com"], project_dir, db_url, typed=[("[y/N]: ", "n")]
+    )
+    assert code == 1 and "This cannot be undone" in out, out
+    assert json.loads(cli("subscribers", "export-data", "kim@example.com").stdout)["subscriber"]
+
+
 def test_export_data_and_erase(cli: Run) -> None:
     cli("subscribers", "add", "kim@example.com", "--list", "news", "--list", "beauty-tips")
     data = json.loads(cli("subscribers", "export-data", "kim@example.com").stdout)
     assert [s["list"] for s in data["subscriptions"]] == ["beauty-tips", "news"]
-    refused = cli("subscribers", "erase", "kim@example.com", input="n\n")
-    assert refused.exit_code == 1
+    refused = cli("subscribers", "erase", "kim@example.com", input="y\n")  # no terminal
+    assert refused.exit_code == 1 and "Aborted" not in refused.output
+    assert refused.stderr == (
+        "Error: not erasing kim@example.com without confirmation (pass --yes to erase without"
+        " being asked)\n"
+    )
     result = cli("subscribers", "erase", "kim@example.com", "--yes")
     assert result.stdout == (
         "Erased kim@example.com: 2 subscription(s), 2 history entries, 0 delivery record(s)"
