@@ -16,7 +16,7 @@ from pipeline.cli import app
 from pipeline.cli.tables import Column, fit_table
 from pipeline.content.issues import new_issue
 from pipeline.sending.editions import store_edition, transition
-from tests.cli.test_terminal import _on_terminal
+from tests.cli.test_terminal import _on_terminal, bar_frames
 from tests.conftest import TEST_SECRET
 from tests.schedule.conftest import add_audience as add_readers
 from tests.sending.conftest import add_audience, sample_compiled
@@ -206,9 +206,7 @@ def test_issue_send_bar_fits_80_columns_with_a_long_slug(
     add_audience(engine, 12)
     code, out = _on_terminal(["issue", "send", slug, "--yes"], project_dir, db_url)
     assert code == 0, out
-    # Each redraw of the bar starts with a carriage return; drop the colours.
-    frames = [re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", f) for f in re.split(r"[\r\n]+", out)]
-    bars = [f for f in frames if "ETA" in f]
+    bars = [frame for frame in bar_frames(out) if "ETA" in frame]
     assert bars, out
     assert all(len(f) <= 80 for f in bars), bars
     assert "12/12" in bars[-1] and "100%" in bars[-1] and "msg/s" in bars[-1]

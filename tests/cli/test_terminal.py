@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -63,6 +64,13 @@ def _on_terminal(
     return proc.wait(timeout=120), out.decode("utf-8", "replace")
 
 
+def bar_frames(out: str) -> list[str]:
+    """What a terminal shows of each redraw of a progress bar: the text between carriage
+    returns and newlines, without colours or cursor codes."""
+    plain = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out)
+    return [frame for frame in re.split(r"[\r\n]+", plain) if "━" in frame]
+
+
 def test_import_and_send_draw_their_bars_on_a_terminal(project_dir: Path, db_url: str) -> None:
     code, out = _on_terminal(
         ["subscribers", "import", "subscribers/sample.csv"], project_dir, db_url
@@ -76,6 +84,9 @@ def test_import_and_send_draw_their_bars_on_a_terminal(project_dir: Path, db_url
     assert "TypeError" not in out
     assert "Sending " + SLUG in out  # the bar
     assert "edition is sent" in out
+    frames = bar_frames(out)
+    assert frames and all(len(frame) <= 80 for frame in frames), frames  # COLUMNS=80
+    assert "19/19" in frames[-1] and "ETA" in frames[-1]
     assert len(list((project_dir / "var" / "outbox" / "new").iterdir())) == 19
 
 
@@ -88,3 +99,4 @@ def test_feeds_fetch_draws_its_bar_on_a_terminal(project_dir: Path, db_url: str)
     assert "TypeError" not in out
     assert code == 1, out
     assert "Failed: Gone" in out
+    assert all(len(frame) <= 80 for frame in bar_frames(out))
