@@ -273,13 +273,14 @@ class _Recorder:
 
 
 class _Heartbeat:
-    """A thread renewing the current claim of a run every ``interval`` seconds."""
+    """A thread renewing the claims a run holds (the batch being sent, and the next one
+    once claimed) every ``interval`` seconds."""
 
     def __init__(self, engine: Engine, clock: Clock, interval: float) -> None:
         self.engine = engine
         self.clock = clock
         self.interval = interval
-        self.claim_id: str | None = None
+        self.claims: set[str] = set()
         self.stop = threading.Event()
         self.beats = 0
         self.thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
@@ -294,14 +295,44 @@ class _Heartbeat:
 
     def _run(self) -> None:
         while not self.stop.wait(self.interval):
-            claim_id = self.claim_id
-            if claim_id is None:
-                continue
-            try:
-                ledger.renew_claim(self.engine, claim_id, self.clock.now())
-                self.beats += 1
-            except DBAPIError as exc:  # the next beat tries again
-                log.warning("heartbeat failed: %s", exc.orig or exc)
+            for claim_id in list(self.claims):
+                try:
+                    ledger.renew_claim(self.engine, claim_id, self.clock.now())
+                    self.beats += 1
+                except DBAPIError as exc:  # the next beat tries again
+                    log.warning("heartbeat failed: %s", exc.orig or exc)
+
+
+class _NextClaim:
+    """The next batch, claimed in a thread of its own while the current one is sent, so
+    the claim's queries overlap with sending. ``release`` gives it back (rows pending
+    again, untouched) when the run stops before using it."""
+
+    def __init__(self, take: Callable[[], tuple[str, list[ledger.Claimed]]]) -> None:
+        self.take = take
+        self.value: tuple[str, list[ledger.Claimed]] | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="next-claim", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.value = self.take()
+        except BaseException as exc:  # raised where the claim is used
+            self.error = exc
+
+    def get(self) -> tuple[str, list[ledger.Claimed]]:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.value is not None
+        return self.value
+
+    def release(self, engine: Engine, clock: Clock) -> None:
+        self.thread.join()
+        if self.value is not None and self.value[1]:
+            with contextlib.suppress(DBAPIError):  # the database is gone: a lease frees them
+                ledger.release_claim(engine, self.value[0], clock.now())
 
 
 def send_edition(
@@ -410,76 +441,124 @@ def send_claims(
     chunk = max(1, int(cfg.rate_limit)) if cfg.rate_limit > 0 else transport.batch_size
     lease = timedelta(seconds=cfg.claim_lease_seconds)
     with _Heartbeat(engine, clock, cfg.claim_lease_seconds / 4) as heartbeat:
-        while True:
-            now = clock.now()
-            ledger.reclaim_rows(
-                engine, edition_id, now, older_than=now - lease, resend=cfg.resend_in_flight
-            )
-            status = _edition_status(engine, edition_id)
-            if status != "sending":  # paused or cancelled by someone else
-                if status == "cancelled":  # rows this run claimed but never handed over
-                    ledger.cancel_pending(engine, edition_id, clock.now())
-                report.status = status
-                if status == "paused":
-                    report.pause_reason = edition_by_id(engine, edition_id).pause_reason
-                return
+
+        def take() -> tuple[str, list[ledger.Claimed]]:
             claim_id = secrets.token_hex(12)
-            claimed = ledger.claim_batch(
+            rows = ledger.claim_batch(
                 engine,
                 edition_id,
                 edition.lists,
                 limit=transport.batch_size,
                 claim_id=claim_id,
-                now=now,
+                now=clock.now(),
                 ab_test=ab,
             )
-            if not claimed:
-                if _finish_or_wait(engine, edition, report, clock, sleep):
-                    continue
-                return
-            heartbeat.claim_id = claim_id
-            every = transport.record_every or transport.concurrency
-            recorder = _Recorder(engine, claim_id, clock, every=every)
-            try:
-                stopped = _send_claimed(
-                    settings, edition_id, skeletons, web, transport, bucket, chunk,
-                    claimed, report, rng, clock, recorder,
-                    still_sending=lambda: _edition_status(engine, edition_id) == "sending",
-                )  # fmt: skip
-                recorder.flush()
-                if stopped:  # cancelled or paused before the end: rows not handed over
-                    ledger.release_claim(engine, claim_id, clock.now())
-            except (TransportError, StoreError):
-                _give_back(recorder, engine, claim_id, clock)
-                raise
-            except Exception as exc:  # a bug in a transport: pause with the reason
-                log.exception("the %s transport failed", transport.name)
-                _give_back(recorder, engine, claim_id, clock)
-                reason = (
-                    f"the {transport.name} transport failed: {type(exc).__name__}: {exc}; "
-                    "the messages it had not sent were given back"
+            if rows:
+                heartbeat.claims.add(claim_id)
+            return claim_id, rows
+
+        upcoming: _NextClaim | None = None  # the next batch, claimed while this one is sent
+        try:
+            while True:
+                now = clock.now()
+                ledger.reclaim_rows(
+                    engine, edition_id, now, older_than=now - lease, resend=cfg.resend_in_flight
                 )
-                transition(engine, edition_id, ["sending"], "paused", pause_reason=reason)
-                report.status, report.pause_reason = "paused", reason
-                return
-            finally:
-                heartbeat.claim_id = None
-                recorder.close()
-            _apply_refusals(settings, engine, edition_id, report, clock)
-            if progress is not None:
-                progress(report)
-            if report.attempts >= cfg.pause_min_sample and (
-                report.errors / report.attempts > cfg.pause_error_rate
-            ):
-                reason = (
-                    f"{report.errors} of {report.attempts} attempts failed "
-                    f"({report.errors / report.attempts:.0%}, above sending.pause_error_rate "
-                    f"{cfg.pause_error_rate:.0%}); last error: {report.pause_reason or '-'}"
-                )
-                transition(engine, edition_id, ["sending"], "paused", pause_reason=reason)
-                report.status = "paused"
-                report.pause_reason = reason
-                return
+                status = _edition_status(engine, edition_id)
+                if status != "sending":  # paused or cancelled by someone else
+                    if upcoming is not None:
+                        upcoming.release(engine, clock)
+                        upcoming = None
+                    if status == "cancelled":  # rows this run claimed but never handed over
+                        ledger.cancel_pending(engine, edition_id, clock.now())
+                    report.status = status
+                    if status == "paused":
+                        report.pause_reason = edition_by_id(engine, edition_id).pause_reason
+                    return
+                if upcoming is not None:
+                    claim_id, claimed = upcoming.get()
+                    upcoming = None
+                else:
+                    claim_id, claimed = take()
+                if not claimed:
+                    if _finish_or_wait(engine, edition, report, clock, sleep):
+                        continue
+                    return
+                if len(claimed) >= transport.batch_size:  # more to come: claim it meanwhile
+                    upcoming = _NextClaim(take)
+                if _send_claim(
+                    settings, engine, edition_id, skeletons, web, transport, bucket, chunk,
+                    claim_id, claimed, report, rng, clock, heartbeat,
+                ):  # fmt: skip
+                    return
+                _apply_refusals(settings, engine, edition_id, report, clock)
+                if progress is not None:
+                    progress(report)
+                if report.attempts >= cfg.pause_min_sample and (
+                    report.errors / report.attempts > cfg.pause_error_rate
+                ):
+                    reason = (
+                        f"{report.errors} of {report.attempts} attempts failed "
+                        f"({report.errors / report.attempts:.0%}, above "
+                        f"sending.pause_error_rate {cfg.pause_error_rate:.0%}); "
+                        f"last error: {report.pause_reason or '-'}"
+                    )
+                    transition(engine, edition_id, ["sending"], "paused", pause_reason=reason)
+                    report.status = "paused"
+                    report.pause_reason = reason
+                    return
+        finally:
+            if upcoming is not None:  # the run stops: the next batch was never used
+                upcoming.release(engine, clock)
+
+
+def _send_claim(
+    settings: Settings,
+    engine: Engine,
+    edition_id: int,
+    skeletons: dict[int | None, MessageSkeleton],
+    web: str,
+    transport: Transport,
+    bucket: TokenBucket,
+    chunk: int,
+    claim_id: str,
+    claimed: list[ledger.Claimed],
+    report: SendReport,
+    rng: random.Random | None,
+    clock: Clock,
+    heartbeat: _Heartbeat,
+) -> bool:
+    """Send one claimed batch and record every answer; True when the run must stop (the
+    transport failed in a way that pauses the edition). A TransportError or StoreError is
+    raised after the rows not sent were given back."""
+    every = transport.record_every or transport.concurrency
+    recorder = _Recorder(engine, claim_id, clock, every=every)
+    try:
+        stopped = _send_claimed(
+            settings, edition_id, skeletons, web, transport, bucket, chunk,
+            claimed, report, rng, clock, recorder,
+            still_sending=lambda: _edition_status(engine, edition_id) == "sending",
+        )  # fmt: skip
+        recorder.flush()
+        if stopped:  # cancelled or paused before the end: rows not handed over
+            ledger.release_claim(engine, claim_id, clock.now())
+    except (TransportError, StoreError):
+        _give_back(recorder, engine, claim_id, clock)
+        raise
+    except Exception as exc:  # a bug in a transport: pause with the reason
+        log.exception("the %s transport failed", transport.name)
+        _give_back(recorder, engine, claim_id, clock)
+        reason = (
+            f"the {transport.name} transport failed: {type(exc).__name__}: {exc}; "
+            "the messages it had not sent were given back"
+        )
+        transition(engine, edition_id, ["sending"], "paused", pause_reason=reason)
+        report.status, report.pause_reason = "paused", reason
+        return True
+    finally:
+        heartbeat.claims.discard(claim_id)
+        recorder.close()
+    return False
 
 
 def _give_back(recorder: _Recorder, engine: Engine, claim_id: str, clock: Clock) -> None:

@@ -332,6 +332,23 @@ class Outcome:
     next_attempt_at: datetime | None = None
 
 
+# One statement for every write of answers: built once, its compiled form is reused.
+_RECORD = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.claim_id == bindparam("b_claim"))
+    .values(
+        status=bindparam("b_status"),
+        message_id=bindparam("b_message_id"),
+        provider_id=bindparam("b_provider_id"),
+        error=bindparam("b_error"),
+        next_attempt_at=bindparam("b_next"),
+        sent_at=bindparam("b_sent_at"),
+        claim_id=None,
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
 def record_outcomes(
     engine: Engine | Connection, claim_id: str, outcomes: Sequence[Outcome], now: datetime
 ) -> int:
@@ -339,32 +356,22 @@ def record_outcomes(
     connection the caller keeps open, or a new one); return how many were written."""
     if not outcomes:
         return 0
-    stmt = (
-        update(deliveries)
-        .where(deliveries.c.id == bindparam("b_id"), deliveries.c.claim_id == claim_id)
-        .values(
-            status=bindparam("b_status"),
-            message_id=bindparam("b_message_id"),
-            provider_id=bindparam("b_provider_id"),
-            error=bindparam("b_error"),
-            next_attempt_at=bindparam("b_next"),
-            sent_at=bindparam("b_sent_at"),
-            claim_id=None,
-            updated_at=now,
-        )
-    )
+    sent_at = now
     params = [
         {
             "b_id": o.delivery_id,
+            "b_claim": claim_id,
             "b_status": o.status,
             "b_message_id": o.message_id,
             "b_provider_id": o.provider_id,
             "b_error": o.error,
             "b_next": o.next_attempt_at,
-            "b_sent_at": now if o.status == "sent" else None,
+            "b_sent_at": sent_at if o.status == "sent" else None,
+            "b_now": now,
         }
         for o in outcomes
     ]
+    stmt = _RECORD
     if isinstance(engine, Connection):
         with engine.begin():
             _no_wal_wait(engine)
