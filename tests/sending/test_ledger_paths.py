@@ -205,3 +205,48 @@ def test_results_are_recorded_without_waiting_for_the_wal_on_postgresql(engine: 
             after = conn.exec_driver_sql("SHOW synchronous_commit").scalar_one()
             assert (inside, after) == ("off", "on")
     assert count_by_status(engine, eid)["sent"] == 3
+
+
+def test_answers_written_by_the_fast_path_read_back_as_written(engine: Engine) -> None:
+    """record_outcomes binds its values itself (driver SQL compiled once): what it stores
+    reads back through SQLAlchemy as the same instants, a retry becomes claimable exactly
+    at its time, and a row another claim holds is left alone."""
+    eid = make_edition(engine)
+    add_audience(engine, 3)
+    now = FixedClock().now()
+    start_edition(engine, eid, ["beauty-tips"], now, "test")
+    claimed = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c1", now=now)
+    later = now + timedelta(minutes=10)
+    outcomes = [
+        Outcome(claimed[0].id, "sent", message_id="<m@x>", provider_id="SMTP 250 2.0.0 Ok"),
+        Outcome(claimed[1].id, "pending", error="SMTP 451 4.3.0 later", next_attempt_at=later),
+        Outcome(claimed[2].id, "failed", error="SMTP 550 5.1.1 unknown"),
+    ]
+    with engine.connect() as conn:
+        assert record_outcomes(conn, "other-claim", outcomes, now) == 0  # not ours
+        assert record_outcomes(conn, "c1", outcomes, now) == 3
+    with engine.connect() as conn:
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                select(
+                    deliveries.c.id,
+                    deliveries.c.status,
+                    deliveries.c.sent_at,
+                    deliveries.c.updated_at,
+                    deliveries.c.next_attempt_at,
+                    deliveries.c.claim_id,
+                    deliveries.c.provider_id,
+                    deliveries.c.error,
+                )
+            )
+        }
+    sent, retry, failed = (rows[o.delivery_id] for o in outcomes)
+    assert (sent.status, sent.sent_at, sent.updated_at) == ("sent", now, now)
+    assert sent.provider_id == "SMTP 250 2.0.0 Ok" and sent.claim_id is None
+    assert (retry.status, retry.next_attempt_at, retry.sent_at) == ("pending", later, None)
+    assert (failed.status, failed.error) == ("failed", "SMTP 550 5.1.1 unknown")
+    early = now + timedelta(minutes=9, seconds=59)
+    assert claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c2", now=early) == []
+    again = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c3", now=later)
+    assert [r.id for r in again] == [retry.id]
