@@ -187,10 +187,12 @@ class _Recorder:
             if not was:
                 self.first = time.monotonic()
             self.buffer.extend(outcomes)
-            if not was or (was < self.start_at <= len(self.buffer)):
-                self.cond.notify_all()  # the writer's timer starts, or its write is due
-            while len(self.buffer) + self.writing >= self.every and self.error is None:
+            full = len(self.buffer) + self.writing >= self.every
+            if not self.writing and (full or was < self.start_at <= len(self.buffer)):
+                self.cond.notify_all()  # a write is due (a busy writer looks when it is done)
+            while full and self.error is None:
                 self.cond.wait()
+                full = len(self.buffer) + self.writing >= self.every
             self._raise()
 
     def flush(self) -> None:
@@ -226,7 +228,10 @@ class _Recorder:
                             self.hurry or len(self.buffer) >= self.start_at or due <= 0
                         ):
                             break
-                        self.cond.wait(due if self.buffer else None)
+                        # Asleep, it looks at least every ``seconds``: an answer added to
+                        # an empty buffer waits at most twice that (add notifies only
+                        # when a write is due, not for each answer).
+                        self.cond.wait(due if self.buffer else self.seconds)
                     if self.stopping or self.error is not None:
                         return
                     batch, self.buffer = self.buffer, []

@@ -263,12 +263,9 @@ def claim_batch(
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        ids = [r[0] for r in conn.execute(due)]
-        if not ids:
-            return []
-        conn.execute(
+        taken = conn.execute(
             update(deliveries)
-            .where(deliveries.c.id.in_(ids))
+            .where(deliveries.c.id.in_(due.scalar_subquery()))
             .values(
                 status="in_flight",
                 claim_id=claim_id,
@@ -276,7 +273,9 @@ def claim_batch(
                 attempts=deliveries.c.attempts + 1,
                 updated_at=now,
             )
-        )
+        ).rowcount
+        if not taken:
+            return []
         confirmed = exists().where(
             subscriptions.c.subscriber_id == subscribers.c.id,
             subscriptions.c.status == "confirmed",
@@ -299,7 +298,11 @@ def claim_batch(
             .select_from(
                 deliveries.outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
             )
-            .where(deliveries.c.id.in_(ids))
+            .where(
+                deliveries.c.edition_id == edition_id,
+                deliveries.c.status == "in_flight",  # the index's way to the few rows held
+                deliveries.c.claim_id == claim_id,
+            )
             .order_by(deliveries.c.id)
         )
         rows = conn.execute(query).all()
