@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
@@ -135,6 +136,44 @@ def _edition_status(engine: Engine, edition_id: int) -> str:
         return str(
             conn.execute(select(editions.c.status).where(editions.c.id == edition_id)).scalar_one()
         )
+
+
+class _StatusReader:
+    """The edition's status, read before each hand-off on one connection kept for the run,
+    outside any transaction: on SQLite a read then never waits for the write lock (which
+    every transaction here takes, and which the answers' writer and the next claim hold
+    by turns), and no connection is opened per hand-off. A broken connection is replaced
+    once before the error is raised."""
+
+    def __init__(self, engine: Engine, edition_id: int) -> None:
+        self.engine = engine
+        self.sql = f"SELECT status FROM editions WHERE id = {int(edition_id)}"
+        self.raw: Any = None
+
+    def __call__(self) -> str:
+        for attempt in range(2):
+            try:
+                if self.raw is None:
+                    self.raw = self.engine.raw_connection()
+                cursor = self.raw.cursor()
+                try:
+                    cursor.execute(self.sql)
+                    return str(cursor.fetchone()[0])
+                finally:
+                    cursor.close()
+                    if self.engine.dialect.name != "sqlite":  # end the read's transaction
+                        self.raw.rollback()
+            except self.engine.dialect.loaded_dbapi.Error:
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.raw is not None:
+            with contextlib.suppress(Exception):  # a broken connection: nothing to keep
+                self.raw.close()
+            self.raw = None
 
 
 class _Recorder:
@@ -463,21 +502,22 @@ def send_claims(
             return claim_id, rows
 
         upcoming: _NextClaim | None = None  # the next batch, claimed while this one is sent
+        status = _StatusReader(engine, edition_id)
         try:
             while True:
                 now = clock.now()
                 ledger.reclaim_rows(
                     engine, edition_id, now, older_than=now - lease, resend=cfg.resend_in_flight
                 )
-                status = _edition_status(engine, edition_id)
-                if status != "sending":  # paused or cancelled by someone else
+                state = status()
+                if state != "sending":  # paused or cancelled by someone else
                     if upcoming is not None:
                         upcoming.release(engine, clock)
                         upcoming = None
-                    if status == "cancelled":  # rows this run claimed but never handed over
+                    if state == "cancelled":  # rows this run claimed but never handed over
                         ledger.cancel_pending(engine, edition_id, clock.now())
-                    report.status = status
-                    if status == "paused":
+                    report.status = state
+                    if state == "paused":
                         report.pause_reason = edition_by_id(engine, edition_id).pause_reason
                     return
                 if upcoming is not None:
@@ -493,7 +533,7 @@ def send_claims(
                     upcoming = _NextClaim(take)
                 if _send_claim(
                     settings, engine, edition_id, skeletons, web, transport, bucket, chunk,
-                    claim_id, claimed, report, rng, clock, heartbeat,
+                    claim_id, claimed, report, rng, clock, heartbeat, status,
                 ):  # fmt: skip
                     return
                 _apply_refusals(settings, engine, edition_id, report, clock)
@@ -515,6 +555,7 @@ def send_claims(
         finally:
             if upcoming is not None:  # the run stops: the next batch was never used
                 upcoming.release(engine, clock)
+            status.close()
 
 
 def _send_claim(
@@ -532,6 +573,7 @@ def _send_claim(
     rng: random.Random | None,
     clock: Clock,
     heartbeat: _Heartbeat,
+    status: _StatusReader,
 ) -> bool:
     """Send one claimed batch and record every answer; True when the run must stop (the
     transport failed in a way that pauses the edition). A TransportError or StoreError is
@@ -542,7 +584,7 @@ def _send_claim(
         stopped = _send_claimed(
             settings, edition_id, skeletons, web, transport, bucket, chunk,
             claimed, report, rng, clock, recorder,
-            still_sending=lambda: _edition_status(engine, edition_id) == "sending",
+            still_sending=lambda: status() == "sending",
         )  # fmt: skip
         recorder.flush()
         if stopped:  # cancelled or paused before the end: rows not handed over
