@@ -9,6 +9,7 @@ applied as "make it so", so applying a batch twice changes nothing the second ti
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,7 @@ class Context:
     consent_text: str
     salt: str
     check_dns: bool
+    digest: Callable[[str], str]  # the salted hash of a normalised address (salted_hasher)
 
 
 @dataclass(slots=True)

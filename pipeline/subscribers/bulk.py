@@ -25,28 +25,38 @@ class Values:
     def __init__(self, conn: Connection) -> None:
         self.sqlite = conn.dialect.name == "sqlite"
         self._times: dict[datetime, Any] = {}
+        # The last time converted: a batch gives its one "now" several times a row, and an
+        # identity test is cheaper than hashing an aware datetime.
+        self._last: datetime | None = None
+        self._last_done: Any = None
 
     def time(self, value: datetime | None) -> Any:
         if value is None:
             return None
+        if value is self._last:
+            return self._last_done
         done = self._times.get(value)
         if done is None:
             utc = value.astimezone(UTC)
             done = utc.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else utc
             if len(self._times) < 10_000:
                 self._times[value] = done
+        self._last, self._last_done = value, done
         return done
 
     def json(self, value: Any) -> Any:
         if self.sqlite:
             if not value:
                 return "{}"
-            if isinstance(value, dict) and all(
-                type(k) is str and type(v) is str for k, v in value.items()
-            ):
+            if type(value) is dict:
                 # The usual attributes (CSV columns): flat text, encoded without the
                 # general encoder's overhead; the same text json.dumps gives.
-                return "{" + ",".join(f"{_STR(k)}:{_STR(v)}" for k, v in value.items()) + "}"
+                parts = []
+                for k, v in value.items():
+                    if type(k) is not str or type(v) is not str:
+                        return _ENCODE(value)
+                    parts.append(_STR(k) + ":" + _STR(v))
+                return "{" + ",".join(parts) + "}"
             return _ENCODE(value)
         from psycopg.types.json import Json
 

@@ -24,38 +24,41 @@ The rules:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from pipeline.subscribers.suppression import LIFTABLE
 
+# The values below are immutable named tuples rather than frozen dataclasses: an import
+# makes an Asked and a Decision for every row, and a frozen dataclass costs about three
+# times as much to make (bench/bench_import.py). The default mappings are read-only.
+_NOTHING: Mapping[Any, Any] = MappingProxyType({})
 
-@dataclass(frozen=True, slots=True)
-class Held:
+
+class Held(NamedTuple):
     """What the database holds for one address (``None`` instead of this: nothing at all)."""
 
     status: str | None  # the subscriber's status; None when there is no subscriber row
     name: str = ""
-    attributes: Mapping[str, Any] = field(default_factory=dict)
-    subscriptions: Mapping[int, str] = field(default_factory=dict)  # list id -> status
+    attributes: Mapping[str, Any] = _NOTHING
+    subscriptions: Mapping[int, str] = _NOTHING  # list id -> status
     suppressed: str | None = None  # the suppression reason, when the address is suppressed
     tags: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Asked:
+class Asked(NamedTuple):
     """The change asked for one address."""
 
     lists: Sequence[int]  # list ids, in order, without repeats
     status: str  # 'confirmed' | 'unconfirmed' (a restored export may say 'unsubscribed')
     name: str | None = None  # None or '': keep the stored name
-    attributes: Mapping[str, Any] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = _NOTHING
     resubscribe: bool = False  # the person asked again: lift a liftable suppression
     tags: Sequence[str] = ()  # normalised tags to add
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """One subscription row to write, and the log row that goes with it."""
 
     list_id: int
@@ -64,8 +67,7 @@ class Step:
     new: str
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     suppressed: bool  # True: nothing else happens
     lift: bool = False  # lift the suppression and make the subscriber active first
     create: bool = False  # there is no subscriber row yet
@@ -102,8 +104,8 @@ def decide_subscription(held: Held | None, asked: Asked) -> Decision:
             create=True,
             name=asked.name or "",
             attributes=dict(asked.attributes),
-            steps=list_steps({}, asked.lists, asked.status, asked.resubscribe),
-            tags=tuple(dict.fromkeys(asked.tags)),
+            steps=_first_steps(tuple(asked.lists), asked.status),
+            tags=tuple(dict.fromkeys(asked.tags)) if asked.tags else (),
         )
     name = asked.name if asked.name and asked.name != held.name else None
     attributes = None
@@ -139,3 +141,10 @@ def list_steps(
         elif old == "unsubscribed" and resubscribe:
             steps.append(Step(list_id, "resubscribe", old, status))
     return tuple(steps)
+
+
+@lru_cache(maxsize=256)
+def _first_steps(lists: tuple[int, ...], status: str) -> tuple[Step, ...]:
+    """``list_steps`` for an address with no subscriptions (the same few values on every
+    row of an import; the steps are immutable, so they are shared)."""
+    return list_steps(_NOTHING, lists, status, False)

@@ -210,10 +210,14 @@ def _ip(value: str) -> str | None:
     return value.strip()[:64] or None
 
 
+# The field name of a column: the same few columns on every row of a file.
+_field_key = lru_cache(maxsize=1024)(field_key)
+
+
 def _rest(row: Row, skip: set[str]) -> dict[str, Any]:
     """Columns not otherwise used, kept as custom fields (non-empty values only) under
     their field names ('Skin Type' -> 'skin_type', usable as recipient('skin_type'))."""
-    return {field_key(k): row[k] for k in row.keys() - skip if k and row[k].strip()}
+    return {_field_key(k): row[k] for k in row.keys() - skip if k and row[k].strip()}
 
 
 def _tags(value: str, column: str) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ from pipeline.subscribers.formats import (
 from pipeline.subscribers.history import list_ids
 from pipeline.subscribers.normalise import normalise_email
 from pipeline.subscribers.seen import SeenKeys
-from pipeline.subscribers.suppression import hash_with_salt, suppression_salt
+from pipeline.subscribers.suppression import salted_hasher, suppression_salt
 
 MAX_FIELD = 10_000  # characters in one cell
 BATCH_SIZE = 5000
@@ -154,6 +154,7 @@ def import_subscribers(
                 + (", ".join(sorted(known)) or "none")
                 + ")",
             )
+        salt = suppression_salt(engine)
         ctx = Context(
             fmt=fmt,
             header=source.header,
@@ -162,8 +163,9 @@ def import_subscribers(
             default_lists=default_lists,
             default_status="confirmed" if confirmed else "unconfirmed",
             consent_text=path.name,
-            salt=suppression_salt(engine),
+            salt=salt,
             check_dns=check_dns,
+            digest=salted_hasher(salt),
         )
         report = ImportReport(path=path, format=fmt.name, delimiter=source.delimiter)
         rejects = _Rejects(rejects_path or default_rejects_path(path, rejects_dir), source.header)
@@ -230,26 +232,27 @@ def _prepare(raw: RawRow, ctx: Context) -> Item:
     """Check and convert one row; RowError says why it cannot be imported."""
     if raw.error:
         raise RowError(raw.error)
-    fields = raw.fields
-    if len(fields) == 1 and len(ctx.keys) > 1:
-        raise RowError(
-            f"the row has 1 field but the header has {len(ctx.keys)} (a line cut short or "
-            "a stray line; listmonk skips such rows too)"
-        )
-    if len(fields) > len(ctx.keys):
-        raise RowError(
-            f"the row has {len(fields)} fields but the header has {len(ctx.keys)}"
-            " (an unquoted delimiter?)"
-        )
+    fields, keys = raw.fields, ctx.keys
+    count, width = len(fields), len(keys)
+    if count != width:
+        if count == 1 and width > 1:
+            raise RowError(
+                f"the row has 1 field but the header has {width} (a line cut short or "
+                "a stray line; listmonk skips such rows too)"
+            )
+        if count > width:
+            raise RowError(
+                f"the row has {count} fields but the header has {width} (an unquoted delimiter?)"
+            )
     if max(map(len, fields)) > MAX_FIELD:
         index, value = next((i, v) for i, v in enumerate(fields) if len(v) > MAX_FIELD)
         raise RowError(
             f"field {index + 1} ({ctx.header[index]}) is {len(value):,} characters long;"
             f" at most {MAX_FIELD:,} are allowed"
         )
-    if len(fields) < len(ctx.keys):
-        fields = fields + [""] * (len(ctx.keys) - len(fields))
-    entry = ctx.fmt.convert(dict(zip(ctx.keys, fields, strict=True)))
+    if count < width:
+        fields = fields + [""] * (width - count)
+    entry = ctx.fmt.convert(dict(zip(keys, fields, strict=True)))
     try:
         email = normalise_email(entry.email, check_dns=ctx.check_dns)
     except SubscriberError as exc:
@@ -273,7 +276,7 @@ def _prepare(raw: RawRow, ctx: Context) -> Item:
                     f"unknown list {unknown[0]!r} (known lists: {', '.join(sorted(ctx.known))})"
                 )
             ids = tuple(dict.fromkeys(ctx.known[s] for s in entry.lists))
-    return Item(raw.line, email, hash_with_salt(ctx.salt, email), entry, ids)
+    return Item(raw.line, email, ctx.digest(email), entry, ids)
 
 
 def _commit(conn: Connection, batch: list[Item], ctx: Context, report: ImportReport) -> None:

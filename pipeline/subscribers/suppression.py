@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, select, update
@@ -53,6 +53,19 @@ def suppression_salt(engine: Engine) -> str:
 
 def hash_with_salt(salt: str, normalised: str) -> str:
     return hashlib.sha256(f"{salt}:{normalised}".encode()).hexdigest()
+
+
+def salted_hasher(salt: str) -> Callable[[str], str]:
+    """``hash_with_salt`` with ``salt`` bound, for many addresses (an import): the salt is
+    hashed once and each address continues a copy of that state."""
+    start = hashlib.sha256(f"{salt}:".encode())
+
+    def digest(normalised: str) -> str:
+        state = start.copy()
+        state.update(normalised.encode())
+        return state.hexdigest()
+
+    return digest
 
 
 def address_hash(engine: Engine, email: str) -> str:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import SubscriberError
-from pipeline.subscribers.normalise import _fast, normalise_email
+from pipeline.subscribers.normalise import _fast, _full, normalise_email
 from tests.conftest import DATA
 
 CORPUS = DATA / "corpus" / "emails"
@@ -154,6 +154,71 @@ def test_fast_path_agrees_with_email_validator(address: str) -> None:
     except EmailNotValidError as exc:
         pytest.fail(f"fast path accepted {address!r}, email-validator says: {exc}")
     assert fast == slow.lower()
+
+
+def _corpus_addresses() -> list[str]:
+    """Every address of the corpora, as written and upper-cased (both must agree)."""
+    found: list[str] = []
+    for path in sorted(CORPUS.rglob("*.jsonl")):
+        for case in _lines(str(path.relative_to(CORPUS))):
+            if isinstance(case, str):
+                found.append(case)
+            elif "address" in case:
+                found.append(case["address"])
+            elif "email_input" in case:
+                found.append(case["email_input"])
+            elif "s" in case:
+                found += [case["s"] + "@test.example.com", "test@" + case["s"] + ".example.com"]
+    found += [a.upper() for a in found]
+    return list(dict.fromkeys(a for a in found if a.strip(" \t")))
+
+
+def _validator(address: str) -> str | None:
+    try:
+        return _full(address.strip(" \t"), False)
+    except SubscriberError:
+        return None
+
+
+def test_fast_path_accepts_only_what_email_validator_accepts_in_the_corpora() -> None:
+    """Whatever the fast path answers for a corpus address, email-validator answers the
+    same; so normalise_email accepts exactly the addresses email-validator accepts, in the
+    same spelling."""
+    addresses = _corpus_addresses()
+    answered = 0
+    for address in addresses:
+        full = _validator(address)
+        fast = _fast(address.strip(" \t"))
+        if fast is not None:
+            answered += 1
+            assert fast == full, address
+        assert _accepts(address) == full, address
+    # The corpora hold enough plain addresses for this to mean something.
+    assert answered >= 50, answered
+
+
+def test_fast_path_declines_what_only_email_validator_may_judge() -> None:
+    """Addresses that look plain but that email-validator refuses or spells differently
+    are left to it: special-use domains, '--' in the domain (IDNA), over-long parts."""
+    for address in (
+        "ann@example.local",
+        "ann@shop.onion",
+        "ann@xn--bcher-kva.example",
+        "ann@exa--mple.com",
+        "a" * 65 + "@example.com",
+        "ann@" + "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 58 + ".com",
+    ):
+        assert _fast(address) is None, address
+    # ... and the shared cache of domains gives each spelling of a domain its own answer.
+    assert _fast("Ann@Example.COM") == "ann@example.com"
+    assert _fast("bob@EXAMPLE.com") == "bob@example.com"
+
+
+def test_the_benchmark_addresses_take_the_fast_path() -> None:
+    """bench/bench_import.py measures the fast path (its addresses are plain ASCII)."""
+    for i in (0, 1, 96, 999_999):
+        address = f"amelie.{i}@example{i % 97}.com"
+        assert _fast(address) == _validator(address) == address
 
 
 def test_corpus_is_present() -> None:

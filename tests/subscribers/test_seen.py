@@ -31,3 +31,17 @@ def test_keys_that_share_their_low_bits_and_zero_are_told_apart() -> None:
         assert seen.first_line(key, line) is None
     for line, key in enumerate(colliding, start=2):
         assert seen.first_line(key, 1) == line
+
+
+def test_keys_of_one_table_and_of_every_table_grow_apart_and_forget_nothing() -> None:
+    """The tables grow one by one (so the import's memory never doubles at once)."""
+    seen = SeenKeys(capacity=16)
+    one_table = [(7 << 58) | i for i in range(1, 3000)]  # the same top bits
+    every_table = [(top << 59) + i for top in range(-16, 16) for i in range(1, 200)]
+    keys = list(dict.fromkeys(one_table + every_table))
+    for line, key in enumerate(keys, start=2):
+        assert seen.first_line(key, line) is None
+    assert len(seen) == len(keys)
+    for line, key in enumerate(keys, start=2):
+        assert seen.first_line(key, 1) == line
+    assert len(seen) == len(keys)
