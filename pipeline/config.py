@@ -222,7 +222,10 @@ class SendingSection(_Model):
     list_unsubscribe_mailto: str = ""
     claim_lease_seconds: float = Field(600.0, gt=0, description="seconds before reclaiming")
     workers: int = Field(
-        0, ge=0, le=64, description="processes per send; 0 = one per CPU (docs/scaling.md)"
+        0,
+        ge=0,
+        le=64,
+        description="processes per send; 0 = one for SMTP, else one per CPU (docs/scaling.md)",
     )
 
 

@@ -50,8 +50,8 @@ WORKERS_OPTION = typer.Option(
     "-w",
     min=1,
     metavar="<int>",
-    help="Worker processes sending at once (default: sending.workers, or one per CPU for "
-    "large audiences).",
+    help="Worker processes sending at once (default: sending.workers, or one for SMTP "
+    "and one per CPU for large SendGrid or Maildir sends).",
 )
 
 

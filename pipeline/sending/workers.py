@@ -35,11 +35,21 @@ PER_WORKER = 10_000
 
 
 def choose_workers(settings: Settings, requested: int | None, todo: int) -> int:
-    """The number of worker processes: ``requested`` (or ``sending.workers``) when set,
-    else one per CPU, but no more than one per PER_WORKER recipients to send."""
+    """The number of worker processes: ``requested`` (or ``sending.workers``) when set;
+    else one for SMTP, and for the other transports one per CPU, but no more than one per
+    PER_WORKER recipients to send.
+
+    SMTP gets one by measurement (bench/results.md): one process drives all the
+    connections from one thread at about 100 us of CPU a message, more than a relay
+    takes from one sender; a second worker on a 2-core machine with the relay beside it
+    made 20,000 messages slower on SQLite and on PostgreSQL (0.50 and 0.49 of
+    ``smtp-source -d``, against 0.74 and 0.72 with one), its CPU taken from the relay.
+    ``--workers`` still starts more (a remote relay, more cores)."""
     wanted = requested if requested is not None else settings.sending.workers
     if wanted:
         return max(1, wanted)
+    if settings.sending.transport == "smtp":
+        return 1
     return max(1, min(os.cpu_count() or 1, math.ceil(todo / PER_WORKER)))
 
 

@@ -64,3 +64,6 @@ def test_the_number_of_workers(make_settings: Callable[..., Settings]) -> None:
     assert choose_workers(make_settings(**{"sending.workers": 2}), None, 10) == 2
     assert choose_workers(auto, None, 10) == 1  # a small audience: one process
     assert choose_workers(auto, None, 1000 * PER_WORKER) == (os.cpu_count() or 1)
+    smtp = make_settings(**{"sending.transport": "smtp"})
+    assert choose_workers(smtp, None, 1000 * PER_WORKER) == 1  # one process drives SMTP
+    assert choose_workers(smtp, 4, 1000 * PER_WORKER) == 4
