@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import Series, repeat, row, size
+from bench.common import REPS, Series, repeat, row, size
 from bench.fixtures import PG_URL, REPO, SECRET, SLUG, fill_audience, free_port, project, smtp_sink
 
 WORKERS = (1, 2, 4)
@@ -113,6 +113,9 @@ def run() -> list[dict[str, Any]]:
     # BENCH_SCALE_N sets another size (every run fills and snapshots it anew: at 1,000,000
     # the whole suite takes about an hour on 2 cores).
     n = int(os.environ.get("BENCH_SCALE_N") or size(1_000_000, 20_000))
+    # BENCH_SCALE_REPS=1: one run of each (at 1,000,000, three of each take over an hour);
+    # the rows then say "one run".
+    reps = int(os.environ.get("BENCH_SCALE_REPS") or REPS)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = project(Path(tmp) / "project")
@@ -161,7 +164,7 @@ def run() -> list[dict[str, Any]]:
                         peaks.add(max(o["peak_mb"] for o in outs))
                         return n / seconds
 
-                    rates = repeat(once)
+                    rates = repeat(once, reps)
                     what = (
                         "null transport"
                         if transport == "null"
@@ -169,7 +172,8 @@ def run() -> list[dict[str, Any]]:
                     )
                     rows.append(
                         row(
-                            f"PostgreSQL send of {n:,}, {what}, {count} worker(s)",
+                            f"PostgreSQL send of {n:,}, {what}, {count} worker(s)"
+                            + (" (one run)" if reps == 1 else ""),
                             rates,
                             "msg/s",
                             note=f"peak RSS per worker {peaks.median:.0f} MB; audience "
