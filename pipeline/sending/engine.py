@@ -484,6 +484,9 @@ def send_claims(
     bucket = TokenBucket(cfg.rate_limit, now=lambda: clock.now().timestamp(), sleep=sleep)
     chunk = max(1, int(cfg.rate_limit)) if cfg.rate_limit > 0 else transport.batch_size
     lease = timedelta(seconds=cfg.claim_lease_seconds)
+    run = _Run(
+        settings, engine, edition_id, skeletons, web, transport, bucket, chunk, report, rng, clock
+    )
     with _Heartbeat(engine, clock, cfg.claim_lease_seconds / 4) as heartbeat:
 
         def take() -> tuple[str, list[ledger.Claimed]]:
@@ -531,10 +534,7 @@ def send_claims(
                     return
                 if len(claimed) >= transport.batch_size:  # more to come: claim it meanwhile
                     upcoming = _NextClaim(take)
-                if _send_claim(
-                    settings, engine, edition_id, skeletons, web, transport, bucket, chunk,
-                    claim_id, claimed, report, rng, clock, heartbeat, status,
-                ):  # fmt: skip
+                if _send_claim(run, claim_id, claimed, heartbeat, status):
                     return
                 _apply_refusals(settings, engine, edition_id, report, clock)
                 if progress is not None:
@@ -558,34 +558,38 @@ def send_claims(
             status.close()
 
 
+@dataclass
+class _Run:
+    """What stays the same for every batch of one run on an edition."""
+
+    settings: Settings
+    engine: Engine
+    edition_id: int
+    skeletons: dict[int | None, MessageSkeleton]  # None: the edition; else each A/B variant
+    web: str
+    transport: Transport
+    bucket: TokenBucket
+    chunk: int  # at most this many messages per hand-off (the rate limit's second)
+    report: SendReport
+    rng: random.Random | None
+    clock: Clock
+
+
 def _send_claim(
-    settings: Settings,
-    engine: Engine,
-    edition_id: int,
-    skeletons: dict[int | None, MessageSkeleton],
-    web: str,
-    transport: Transport,
-    bucket: TokenBucket,
-    chunk: int,
+    run: _Run,
     claim_id: str,
     claimed: list[ledger.Claimed],
-    report: SendReport,
-    rng: random.Random | None,
-    clock: Clock,
     heartbeat: _Heartbeat,
     status: _StatusReader,
 ) -> bool:
     """Send one claimed batch and record every answer; True when the run must stop (the
     transport failed in a way that pauses the edition). A TransportError or StoreError is
     raised after the rows not sent were given back."""
+    engine, transport, clock = run.engine, run.transport, run.clock
     every = transport.record_every or transport.concurrency
     recorder = _Recorder(engine, claim_id, clock, every=every)
     try:
-        stopped = _send_claimed(
-            settings, edition_id, skeletons, web, transport, bucket, chunk,
-            claimed, report, rng, clock, recorder,
-            still_sending=lambda: status() == "sending",
-        )  # fmt: skip
+        stopped = _send_claimed(run, claimed, recorder, still_sending=lambda: status() == "sending")
         recorder.flush()
         if stopped:  # cancelled or paused before the end: rows not handed over
             ledger.release_claim(engine, claim_id, clock.now())
@@ -599,8 +603,8 @@ def _send_claim(
             f"the {transport.name} transport failed: {type(exc).__name__}: {exc}; "
             "the messages it had not sent were given back"
         )
-        transition(engine, edition_id, ["sending"], "paused", pause_reason=reason)
-        report.status, report.pause_reason = "paused", reason
+        transition(engine, run.edition_id, ["sending"], "paused", pause_reason=reason)
+        run.report.status, run.report.pause_reason = "paused", reason
         return True
     finally:
         heartbeat.claims.discard(claim_id)
@@ -681,17 +685,8 @@ def _finish_or_wait(
 
 
 def _send_claimed(
-    settings: Settings,
-    edition_id: int,
-    skeletons: dict[int | None, MessageSkeleton],
-    web: str,
-    transport: Transport,
-    bucket: TokenBucket,
-    chunk: int,
+    run: _Run,
     claimed: list[ledger.Claimed],
-    report: SendReport,
-    rng: random.Random | None,
-    clock: Clock,
     recorder: _Recorder,
     *,
     still_sending: Callable[[], bool],
@@ -699,6 +694,14 @@ def _send_claimed(
     """Send one claim, a hand-off at a time, looking at the edition's state before each;
     every answer goes to ``recorder`` as it arrives. True when the edition stopped being
     sent (cancelled, paused) before every row was handed over: those get no outcome."""
+    settings, edition_id, skeletons, web = run.settings, run.edition_id, run.skeletons, run.web
+    transport, bucket, report, rng, clock = (
+        run.transport,
+        run.bucket,
+        run.report,
+        run.rng,
+        run.clock,
+    )
     batch: list[tuple[ledger.Claimed, Outgoing]] = []  # handed over, in order
     refusals = report.refusals
     return_path = settings.bounces.return_path
@@ -739,7 +742,7 @@ def _send_claimed(
             skeleton, address, values["name"], values, skeleton.new_message_id(), row.id, envelope
         )
 
-    step = min(chunk, transport.handoff_size)
+    step = min(run.chunk, transport.handoff_size)
     stopped = False
 
     def parts() -> Iterator[list[Outgoing]]:

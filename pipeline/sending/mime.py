@@ -183,6 +183,19 @@ def _stuffed_layout(
     return [_stuff_piece(c) for c in template], fills
 
 
+def _fill(
+    out: list[bytes], fills: _Fills, values: Mapping[str, str], *, stuff: bool = False
+) -> None:
+    """Put each slot's encoded value (dot-stuffed with ``stuff``) in its places of ``out``:
+    each distinct slot is encoded once."""
+    for part, slot, positions in fills:
+        encoded = _qp_value(part.value(slot, values))
+        if stuff:
+            encoded = _stuff_piece(encoded)
+        for position in positions:
+            out[position] = encoded
+
+
 class MessageSkeleton:
     """Everything about an edition's messages that does not depend on the recipient."""
 
@@ -335,10 +348,7 @@ class MessageSkeleton:
         head, tail, subject = self._headers(email, name, values, message_id)
         template, fills = self._layout if values.get("click_base") else self._plain_layout
         out: list[bytes] = [head, tail, subject, self._static_head, *template]
-        for part, slot, positions in fills:  # each distinct slot is encoded once
-            encoded = _qp_value(part.value(slot, values))
-            for position in positions:
-                out[position] = encoded
+        _fill(out, fills, values)
         message = b"".join(out)
         if self.signer is not None:
             message = self.signer(message) + message
@@ -363,8 +373,5 @@ class MessageSkeleton:
         assert stuffed is not None
         template, fills = stuffed
         out: list[bytes] = [head, tail, subject, self._static_head, *template, b".\r\n"]
-        for part, slot, positions in fills:
-            encoded = _stuff_piece(_qp_value(part.value(slot, values)))
-            for position in positions:
-                out[position] = encoded
+        _fill(out, fills, values, stuff=True)
         return b"".join(out)
