@@ -33,6 +33,7 @@ class Relay:
     data: dict[int, str] = field(default_factory=dict)
     delivered: list[tuple[str, bytes]] = field(default_factory=list)
     received: int = 0  # message contents received
+    close_after: int = 0  # close a connection (without a word) at its next MAIL after this many
     commands: list[str] = field(default_factory=list)
     early: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -42,6 +43,7 @@ class Relay:
         conn.sendall(b"220 relay ESMTP\r\n")
         sender = recipient = ""
         refused = False
+        taken = 0  # messages this connection delivered
         while True:
             line = reader.readline()
             if not line:
@@ -55,7 +57,11 @@ class Relay:
             if verb == "EHLO":
                 extensions = "250-PIPELINING\r\n" if self.pipelining else ""
                 conn.sendall(f"250-relay\r\n{extensions}250 8BITMIME\r\n".encode())
+            elif verb == "MAIL" and self.close_after and taken >= self.close_after:
+                conn.close()
+                return
             elif verb == "MAIL":
+                taken += 1
                 sender = command.split("<", 1)[1].split(">", 1)[0]
                 answers = [self.mail.get(sender, "250 2.1.0 Ok")]
                 refused = not answers[0].startswith("250")
@@ -240,3 +246,23 @@ def test_answers_are_reported_as_they_come_with_their_place_in_the_stream(
         transport.close()
     assert sorted(seen) == [(i, "sent") for i in range(12)]
     assert sorted(r for r, _ in relay.delivered) == sorted(m.email for m in messages)
+
+
+def test_a_connection_the_relay_closes_costs_one_transient_message_and_is_replaced(
+    relay: Relay, skeleton: object
+) -> None:
+    """The relay hangs up at the MAIL after two messages (an idle timeout, a limit per
+    connection): that message is transient (nothing went out), a new connection carries
+    the rest; a pooled connection closed between two batches is handled the same way."""
+    relay.close_after = 2
+    messages = _messages(skeleton, 5)
+    transport = _transport(relay, connections=1)
+    try:
+        first = transport.send_batch(messages)
+        second = transport.send_batch(_messages(skeleton, 2))  # its pooled one is closed
+    finally:
+        transport.close()
+    assert [r.outcome for r in first] == ["sent", "sent", "transient", "sent", "sent"]
+    assert first[2].error is not None and first[2].error.startswith("connection dropped: ")
+    assert [r.outcome for r in second] == ["transient", "sent"]
+    assert len(relay.delivered) == 5

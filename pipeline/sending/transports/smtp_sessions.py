@@ -241,7 +241,11 @@ class Conversation:
         session.close()
 
     def _flush(self, session: Session) -> None:
-        session.write()
+        try:
+            session.write()
+        except OSError as exc:  # the relay closed or reset it (an idle one, say)
+            self._broken(session, str(exc) or type(exc).__name__)
+            return
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if session.outbox else 0)
         self.selector.modify(session.sock, events, session)
         session.deadline = time.monotonic() + self.timeout
