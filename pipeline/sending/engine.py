@@ -488,18 +488,28 @@ def send_claims(
         settings, engine, edition_id, skeletons, web, transport, bucket, chunk, report, rng, clock
     )
     with _Heartbeat(engine, clock, cfg.claim_lease_seconds / 4) as heartbeat:
+        frontier = 0  # the last id this run claimed: the next claim reads on from it
 
         def take() -> tuple[str, list[ledger.Claimed]]:
+            nonlocal frontier
             claim_id = secrets.token_hex(12)
-            rows = ledger.claim_batch(
-                engine,
-                edition_id,
-                edition.lists,
-                limit=transport.batch_size,
-                claim_id=claim_id,
-                now=clock.now(),
-                ab_test=ab,
-            )
+
+            def claim(after: int) -> list[ledger.Claimed]:
+                return ledger.claim_batch(
+                    engine,
+                    edition_id,
+                    edition.lists,
+                    limit=transport.batch_size,
+                    claim_id=claim_id,
+                    now=clock.now(),
+                    ab_test=ab,
+                    after=after,
+                )
+
+            rows = claim(frontier)
+            if not rows and frontier:  # then from the start: retries, rows given back
+                rows = claim(0)
+            frontier = rows[-1].id if rows else 0
             if rows:
                 heartbeat.claims.add(claim_id)
             return claim_id, rows

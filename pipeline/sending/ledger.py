@@ -252,13 +252,21 @@ def claim_batch(
     claim_id: str,
     now: datetime,
     ab_test: bool = False,
+    after: int = 0,
 ) -> list[Claimed]:
-    """Claim up to ``limit`` due pending rows (``claimable``); return them with the
-    subscriber's current name and whether they may still receive the edition."""
+    """Claim up to ``limit`` due pending rows (``claimable``) with ids above ``after``;
+    return them, in id order, with the subscriber's current name and whether they may
+    still receive the edition.
+
+    ``after`` keeps a long send linear: a run passes the last id it claimed, so each claim
+    reads on from there instead of walking past every row already sent. PostgreSQL, whose
+    statistics were taken when every row was pending, otherwise walks the primary key from
+    the first id and filters: 0.72 s a claim at 940,000 rows sent of 1,000,000 (measured),
+    a send that slows down as it goes."""
     with engine.begin() as conn:
         due = (
             select(deliveries.c.id)
-            .where(*claimable(edition_id, now, ab_test=ab_test))
+            .where(*claimable(edition_id, now, ab_test=ab_test), deliveries.c.id > after)
             .order_by(deliveries.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

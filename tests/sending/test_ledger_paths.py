@@ -250,3 +250,21 @@ def test_answers_written_by_the_fast_path_read_back_as_written(engine: Engine) -
     assert claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c2", now=early) == []
     again = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c3", now=later)
     assert [r.id for r in again] == [retry.id]
+
+
+def test_a_claim_reads_on_from_the_last_id_a_run_claimed(engine: Engine) -> None:
+    """claim_batch(after=N) takes only rows above N, in id order (a long send never walks
+    back over the rows already sent); after=0 takes from the start again."""
+    eid = make_edition(engine)
+    add_audience(engine, 10)
+    now = FixedClock().now()
+    start_edition(engine, eid, ["beauty-tips"], now, "test")
+    first = claim_batch(engine, eid, ["beauty-tips"], limit=4, claim_id="c1", now=now)
+    ids = [r.id for r in first]
+    assert ids == sorted(ids)
+    later = claim_batch(
+        engine, eid, ["beauty-tips"], limit=100, claim_id="c2", now=now, after=ids[-1] + 2
+    )
+    assert all(r.id > ids[-1] + 2 for r in later) and len(later) == 4
+    rest = claim_batch(engine, eid, ["beauty-tips"], limit=100, claim_id="c3", now=now)
+    assert [r.id for r in rest] == [ids[-1] + 1, ids[-1] + 2]  # the two skipped, from 0
