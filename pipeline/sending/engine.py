@@ -320,10 +320,13 @@ class _Heartbeat:
     """A thread renewing the claims a run holds (the batch being sent, and the next one
     once claimed) every ``interval`` seconds."""
 
-    def __init__(self, engine: Engine, clock: Clock, interval: float) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock, interval: float, edition_id: int | None = None
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.interval = interval
+        self.edition_id = edition_id
         self.claims: set[str] = set()
         self.stop = threading.Event()
         self.beats = 0
@@ -341,7 +344,7 @@ class _Heartbeat:
         while not self.stop.wait(self.interval):
             for claim_id in list(self.claims):
                 try:
-                    ledger.renew_claim(self.engine, claim_id, self.clock.now())
+                    ledger.renew_claim(self.engine, claim_id, self.clock.now(), self.edition_id)
                     self.beats += 1
                 except DBAPIError as exc:  # the next beat tries again
                     log.warning("heartbeat failed: %s", exc.orig or exc)
@@ -487,7 +490,7 @@ def send_claims(
     run = _Run(
         settings, engine, edition_id, skeletons, web, transport, bucket, chunk, report, rng, clock
     )
-    with _Heartbeat(engine, clock, cfg.claim_lease_seconds / 4) as heartbeat:
+    with _Heartbeat(engine, clock, cfg.claim_lease_seconds / 4, edition_id) as heartbeat:
         frontier = 0  # the last id this run claimed: the next claim reads on from it
 
         def take() -> tuple[str, list[ledger.Claimed]]:

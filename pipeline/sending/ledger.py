@@ -386,7 +386,8 @@ def record_outcomes(
                 "b_sent_at": at if o.status == "sent" else None,
                 "b_now": at,
             }
-            for o in outcomes
+            # In id order: every writer of these rows locks them in the same order.
+            for o in sorted(outcomes, key=lambda o: o.delivery_id)
         ]
         if names is not None:  # a positional paramstyle (SQLite's qmark)
             rows = [tuple(row[name] for name in names) for row in rows]
@@ -433,13 +434,22 @@ def _no_wal_wait(conn: Connection) -> None:
         conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def renew_claim(engine: Engine, claim_id: str, now: datetime) -> int:
+def renew_claim(engine: Engine, claim_id: str, now: datetime, edition_id: int | None = None) -> int:
     """The heartbeat: the rows still held by ``claim_id`` were claimed ``now`` (a live run
-    keeps its claim however slow the relay). Returns how many rows it holds."""
+    keeps its claim however slow the relay). Returns how many rows it renewed.
+
+    Rows locked at that moment are skipped (PostgreSQL ``SKIP LOCKED``): they are the ones
+    whose answers are being written, which ends the claim on them anyway. Waiting for them
+    instead, in another order than the writer's, was a deadlock (seen in a 1,000,000-row
+    send with two workers). ``edition_id`` lets the edition's index find the rows."""
+    held = [deliveries.c.claim_id == claim_id, deliveries.c.status == "in_flight"]
+    if edition_id is not None:
+        held.append(deliveries.c.edition_id == edition_id)
+    rows = select(deliveries.c.id).where(*held).with_for_update(skip_locked=True)
     with engine.begin() as conn:
         result = conn.execute(
             update(deliveries)
-            .where(deliveries.c.claim_id == claim_id, deliveries.c.status == "in_flight")
+            .where(deliveries.c.id.in_(rows.scalar_subquery()))
             .values(claimed_at=now)
         )
     return int(result.rowcount or 0)

@@ -24,6 +24,7 @@ from pipeline.sending.ledger import (
     claim_batch,
     count_by_status,
     record_outcomes,
+    renew_claim,
     start_edition,
 )
 from pipeline.sending.transports.sendgrid import SendgridTransport
@@ -268,3 +269,29 @@ def test_a_claim_reads_on_from_the_last_id_a_run_claimed(engine: Engine) -> None
     assert all(r.id > ids[-1] + 2 for r in later) and len(later) == 4
     rest = claim_batch(engine, eid, ["beauty-tips"], limit=100, claim_id="c3", now=now)
     assert [r.id for r in rest] == [ids[-1] + 1, ids[-1] + 2]  # the two skipped, from 0
+
+
+def test_the_heartbeat_skips_rows_being_written_instead_of_waiting(engine: Engine) -> None:
+    """renew_claim renews the claim's rows but those another transaction has locked (on
+    PostgreSQL: the answers' writer, mid-write); waiting for them, in another lock order
+    than the writer's, was a deadlock. It returns at once with the rows it renewed."""
+    eid = make_edition(engine)
+    add_audience(engine, 3)
+    now = FixedClock().now()
+    start_edition(engine, eid, ["beauty-tips"], now, "test")
+    claimed = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c1", now=now)
+    later = now + timedelta(minutes=2)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as writer, writer.begin():
+            writer.execute(  # the writer holds the first row
+                select(deliveries.c.id).where(deliveries.c.id == claimed[0].id).with_for_update()
+            ).all()
+            assert renew_claim(engine, "c1", later, eid) == 2
+        renewed = {claimed[1].id, claimed[2].id}
+    else:  # one writer at a time: nothing is locked when the heartbeat runs
+        assert renew_claim(engine, "c1", later, eid) == 3
+        renewed = {r.id for r in claimed}
+    with engine.connect() as conn:
+        stamps = dict(conn.execute(select(deliveries.c.id, deliveries.c.claimed_at)).all())
+    assert {i for i, at in stamps.items() if at == later} == renewed
+    assert renew_claim(engine, "other", later, eid) == 0
