@@ -21,6 +21,7 @@ PostgreSQL: no parameters (paramstyles differ), identifiers that are SQL words q
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,11 +37,12 @@ _SQLITE = "sqlite:///"
 _BUSY_TIMEOUT = 60  # seconds, as store.db.connect
 
 
-class Reader:
-    """Runs a read-only query and returns its rows."""
+class Reader(ABC):
+    """Runs a read-only query and returns its rows (SQLiteReader, EngineReader)."""
 
+    @abstractmethod
     def rows(self, sql: str) -> list[Row]:
-        raise NotImplementedError
+        """The rows of ``sql``, each a dict by column name."""
 
 
 class SQLiteReader(Reader):
