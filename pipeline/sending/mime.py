@@ -154,9 +154,7 @@ def _layout(body: list[bytes | tuple[CompiledPart, Slot]]) -> tuple[list[bytes],
 
 def smtp_data(message: bytes) -> bytes:
     """``message`` (CRLF line endings) dot-stuffed and ended by the final ``.`` line."""
-    stuffed = message.replace(b"\r\n.", b"\r\n..")
-    if stuffed.startswith(b"."):
-        stuffed = b"." + stuffed
+    stuffed = _stuff_piece(message)
     if not stuffed.endswith(CRLF):
         stuffed += CRLF
     return stuffed + b".\r\n"
