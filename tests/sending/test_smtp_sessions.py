@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from pipeline.clock import FixedClock
 from pipeline.sending.transports.base import Outgoing, Result
 from pipeline.sending.transports.smtp import SmtpTransport
 from tests.sending.conftest import sample_compiled
@@ -36,6 +37,9 @@ class Relay:
     close_after: int = 0  # close a connection (without a word) at its next MAIL after this many
     commands: list[str] = field(default_factory=list)
     early: list[str] = field(default_factory=list)
+    behind: int = 0  # contents whose final dot had the next command right behind it
+    last_421: bool = False  # after its first 421, hang up on every new connection
+    closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def serve(self, conn: socket.socket) -> None:
@@ -79,8 +83,8 @@ class Relay:
                             answer = "503 5.5.1 No valid recipients" if refused else "354 Go"
                         answers.append(answer)
                 conn.sendall("".join(a + "\r\n" for a in answers).encode())
-                if self.pipelining and not refused:
-                    self._content(reader, conn, recipient)
+                if self.pipelining and not refused and not self._content(reader, conn, recipient):
+                    return
             elif verb == "RCPT":
                 recipient = command.split("<", 1)[1].split(">", 1)[0]
                 answer = self.rcpt.get(recipient, "250 2.1.5 Ok")
@@ -88,7 +92,8 @@ class Relay:
                 conn.sendall(f"{answer}\r\n".encode())
             elif verb == "DATA":
                 conn.sendall(b"354 Go\r\n")
-                self._content(reader, conn, recipient)
+                if not self._content(reader, conn, recipient):
+                    return
             elif verb == "RSET":
                 conn.sendall(b"250 2.0.0 Ok\r\n")
             elif verb == "QUIT":
@@ -97,7 +102,9 @@ class Relay:
             else:
                 conn.sendall(b"502 5.5.2 Error\r\n")
 
-    def _content(self, reader: io.BufferedReader, conn: socket.socket, recipient: str) -> None:
+    def _content(self, reader: io.BufferedReader, conn: socket.socket, recipient: str) -> bool:
+        """Read one content and answer it; False when the answer (a 421) closed the
+        connection."""
         lines = []
         while True:
             line = reader.readline()
@@ -110,7 +117,14 @@ class Relay:
             answer = self.data.get(number, f"250 2.0.0 Ok: queued as Q{number}")
             if answer.startswith("250"):
                 self.delivered.append((recipient, b"".join(lines)))
+            self.behind += _more_waiting(conn, reader)
+            if answer.startswith("421"):
+                self.closed = self.last_421  # before the client can connect again
         conn.sendall(f"{answer}\r\n".encode())
+        if answer.startswith("421"):
+            conn.close()
+            return False
+        return True
 
 
 def _more_waiting(conn: socket.socket, reader: io.BufferedReader) -> bool:
@@ -138,6 +152,9 @@ def relay(request: pytest.FixtureRequest) -> Iterator[Relay]:
                 conn, _ = server.accept()
             except OSError:
                 return
+            if relay.closed:
+                conn.close()
+                continue
             thread = threading.Thread(target=relay.serve, args=(conn,), daemon=True)
             thread.start()
             threads.append(thread)
@@ -180,7 +197,8 @@ def skeleton(settings: object) -> object:
     from pipeline.sending.mime import MessageSkeleton
 
     assert isinstance(settings, Settings)
-    return MessageSkeleton(settings, sample_compiled(), slug="2026-12-01-test")
+    # A fixed clock: the Date header is the same when the test builds a message again.
+    return MessageSkeleton(settings, sample_compiled(), slug="2026-12-01-test", clock=FixedClock())
 
 
 def test_every_message_is_delivered_intact_over_either_conversation(
@@ -226,7 +244,9 @@ def test_a_refused_sender_or_recipient_fails_alone_and_the_session_goes_on(
     assert results[4].outcome == "sent"
     assert results[5] == Result("failed", error="SMTP 553 5.7.1 Sender address rejected")
     assert results[6].outcome == "sent"
-    assert relay.commands.count("RSET") == 4  # after each failed transaction
+    # An RSET after each failed transaction; but a refused end of data ends its own, and
+    # with PIPELINING the next envelope is already behind it.
+    assert relay.commands.count("RSET") == (3 if relay.pipelining else 4)
     assert relay.commands.count("DATA") == (7 if relay.pipelining else 4)
     assert relay.early == []
 
@@ -266,3 +286,63 @@ def test_a_connection_the_relay_closes_costs_one_transient_message_and_is_replac
     assert first[2].error is not None and first[2].error.startswith("connection dropped: ")
     assert [r.outcome for r in second] == ["transient", "sent"]
     assert len(relay.delivered) == 5
+
+
+def test_with_pipelining_the_next_envelope_rides_behind_the_final_dot(
+    relay: Relay, skeleton: object
+) -> None:
+    """One round trip a message: the content, its final dot and the next message's
+    MAIL/RCPT/DATA go out together (RFC 2920 lets the content open a group)."""
+    messages = _messages(skeleton, 6)
+    transport = _transport(relay, connections=1)
+    try:
+        results = transport.send_batch(messages)
+    finally:
+        transport.close()
+    assert [r.outcome for r in results] == ["sent"] * 6
+    assert [r for r, _ in relay.delivered] == [m.email for m in messages]
+    # Behind each content but the last: the next MAIL (lock-step: nothing, it waits).
+    assert relay.behind == (5 if relay.pipelining else 0)
+
+
+def test_a_421_at_the_end_of_data_loses_no_message_behind_it(
+    relay: Relay, skeleton: object
+) -> None:
+    """The relay answers the second content with 421 and hangs up: that message is
+    transient; the one whose envelope had followed it (with PIPELINING) never began its
+    transaction, so a new connection carries it with the rest, at no cost of an attempt."""
+    relay.data[2] = "421 4.3.2 Shutting down"
+    messages = _messages(skeleton, 4)
+    transport = _transport(relay, connections=1)
+    try:
+        results = transport.send_batch(messages)
+    finally:
+        transport.close()
+    assert [r.outcome for r in results] == ["sent", "transient", "sent", "sent"]
+    assert results[1] == Result("transient", error="SMTP 421 4.3.2 Shutting down")
+    delivered = [r for r, _ in relay.delivered]
+    assert sorted(delivered) == sorted(m.email for i, m in enumerate(messages) if i != 1)
+
+
+def test_a_message_behind_a_421_is_transient_when_no_connection_is_left(
+    relay: Relay, skeleton: object
+) -> None:
+    relay.data[2] = "421 4.3.2 Shutting down"
+    relay.last_421 = True  # and no new connection is taken after it
+    messages = _messages(skeleton, 4)
+    transport = _transport(relay, connections=1)
+    try:
+        results = transport.send_batch(messages)
+    finally:
+        transport.close()
+    assert [r.outcome for r in results] == ["sent", "transient", "transient", "transient"]
+    errors = [r.error or "" for r in results]
+    assert errors[1] == "SMTP 421 4.3.2 Shutting down"
+    if relay.pipelining:  # its envelope had followed the refused content
+        assert errors[2] == (
+            "not sent: the SMTP server closed the connection (SMTP 421 4.3.2 Shutting down)"
+        )
+    else:
+        assert errors[2].startswith("cannot connect to 127.0.0.1:")
+    assert errors[3].startswith("cannot connect to 127.0.0.1:")
+    assert [r for r, _ in relay.delivered] == [messages[0].email]

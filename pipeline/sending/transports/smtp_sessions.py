@@ -1,10 +1,13 @@
 """Many SMTP sessions driven from one thread: non-blocking sockets, one selector, and
 command pipelining (RFC 2920) where the relay offers it.
 
-Each session carries one message at a time. With PIPELINING, ``MAIL FROM``, ``RCPT TO``
-and ``DATA`` go out in one write and their three replies come back together; after the 354
-the dot-stuffed content and its final dot go out in one more write: two round trips a
-message instead of four, and no thread per connection waiting on the GIL. A relay without
+With PIPELINING, ``MAIL FROM``, ``RCPT TO`` and ``DATA`` go out in one write and their
+three replies come back together; after the 354 the dot-stuffed content and its final dot
+go out with the next message's ``MAIL``/``RCPT``/``DATA`` behind them (RFC 2920 lets the
+content open a group), so the relay answers the end of one message and the envelope of the
+next together: one round trip a message instead of four, and no thread per connection
+waiting on the GIL. A session thus carries one message, and the envelope of the following
+one once the first's content is on the wire. A relay without
 PIPELINING gets the same commands one at a time, each after the previous reply, as
 smtplib would send them. Connections are opened (greeting, EHLO, STARTTLS, AUTH) with
 smtplib by the caller and handed over here already past EHLO.
@@ -72,6 +75,8 @@ class Session:
     queued: list[tuple[str, bytes]] = field(default_factory=list)  # lock-step: not yet sent
     index: int | None = None  # the message it carries (its place in the batch)
     message: Message | None = None
+    following: tuple[int, Message] | None = None  # its envelope sent behind the content
+    after_content: int = 0  # bytes queued behind the content's final dot (that envelope)
     result: Result | None = None  # a refusal, decided before the last reply came
     deadline: float = 0.0
     lines: list[bytes] = field(default_factory=list)  # of a multi-line reply
@@ -88,8 +93,10 @@ class Session:
 
     @property
     def content_sent(self) -> bool:
-        """The whole content and its final dot went out; only the answer is awaited."""
-        return self.expect == [END] and not self.outbox
+        """The whole content and its final dot went out; its answer is awaited."""
+        return (
+            bool(self.expect) and self.expect[0] == END and len(self.outbox) <= self.after_content
+        )
 
     def write(self) -> None:
         """Send what the socket takes now (OSError: the connection is gone)."""
@@ -179,7 +186,10 @@ class Conversation:
         self.reopen = reopen
         self.selector = selectors.DefaultSelector()
         self.live: list[Session] = []
-        self.exhausted = False
+        self.exhausted = False  # next_message() has nothing more
+        # Messages whose envelope followed a content on a connection that then closed:
+        # never processed, so another session carries them (with the reason, should none).
+        self.requeued: list[tuple[int, Message, str]] = []
         for session in sessions:
             self._adopt(session)
 
@@ -190,6 +200,9 @@ class Conversation:
                 self._start(session)
             while any(s.busy for s in self.live):
                 self._turn()
+            for index, _, why in self.requeued:  # no connection was left to carry them
+                self.report(index, Result("transient", error=why))
+            self.requeued.clear()
         except BaseException:
             for session in [s for s in self.live if s.busy]:
                 self._discard(session)
@@ -252,11 +265,22 @@ class Conversation:
 
     def _start(self, session: Session) -> None:
         """Give an idle ``session`` the next message (or leave it idle)."""
+        item = self._take(session)
+        if item is not None:
+            session.index, session.message, session.result = item[0], item[1], None
+            self._envelope(session, item[1])
+            self._flush(session)
+
+    def _take(self, session: Session) -> tuple[int, Message] | None:
+        """The next message ``session`` can carry (one it cannot fails here), or None."""
+        if self.requeued:
+            index, message, _ = self.requeued.pop(0)
+            return index, message
         while not self.exhausted:
             item = self.next_message()
             if item is None:
                 self.exhausted = True
-                return
+                return None
             index, message = item
             if message.smtputf8 and not session.smtputf8:
                 self.report(
@@ -270,14 +294,16 @@ class Conversation:
                     ),
                 )
                 continue
-            session.index, session.message, session.result = index, message, None
-            option = b" SMTPUTF8" if message.smtputf8 else b""
-            sender = message.envelope_from.encode()
-            session.command(MAIL, b"MAIL FROM:<%s>%s\r\n" % (sender, option))
-            session.command(RCPT, b"RCPT TO:<%s>\r\n" % message.recipient.encode())
-            session.command(DATA, b"DATA\r\n")
-            self._flush(session)
-            return
+            return item
+        return None
+
+    @staticmethod
+    def _envelope(session: Session, message: Message) -> None:
+        option = b" SMTPUTF8" if message.smtputf8 else b""
+        sender = message.envelope_from.encode()
+        session.command(MAIL, b"MAIL FROM:<%s>%s\r\n" % (sender, option))
+        session.command(RCPT, b"RCPT TO:<%s>\r\n" % message.recipient.encode())
+        session.command(DATA, b"DATA\r\n")
 
     def _answer(self, session: Session, code: int, text: bytes) -> None:
         if not session.expect:  # a reply nobody asked for: the session is out of step
@@ -328,6 +354,12 @@ class Conversation:
             return
         session.outbox += body
         session.expect.append(END)
+        if session.pipelining:  # the next envelope rides behind the final dot
+            following = self._take(session)
+            if following is not None:
+                before = len(session.outbox)
+                self._envelope(session, following[1])
+                session.following, session.after_content = following, len(session.outbox) - before
         self._flush(session)
 
     def _next_queued(self, session: Session) -> None:
@@ -338,15 +370,21 @@ class Conversation:
             self._flush(session)
 
     def _finish(self, session: Session, result: Result, *, close: bool = False) -> None:
-        """The message has its answer: report it; then the next message, after an RSET
-        when the transaction failed, or a new connection when this one closes. Replies
-        still due to pipelined commands are read before the RSET's."""
+        """The message has its answer: report it; then the next message (its envelope may
+        be on the wire already), after an RSET when the transaction failed, or a new
+        connection when this one closes. Replies still due to pipelined commands are read
+        before the RSET's."""
         index, session.index, session.message, session.result = session.index, None, None, None
+        session.after_content = 0
         if index is not None:
             self.report(index, result)
         if close:
+            why = f" ({result.error})" if result.error else ""
+            self._drop_following(session, f"the SMTP server closed the connection{why}")
             self._discard(session)
             self._replace()
+        elif session.following is not None:  # an end of data ends the transaction: no RSET
+            (session.index, session.message), session.following = session.following, None
         elif result.outcome != "sent":
             session.queued.clear()
             session.outbox += b"RSET\r\n"
@@ -369,12 +407,21 @@ class Conversation:
                 result = session.result or Result("transient", error=f"connection dropped: {why}")
             self.report(session.index, result)
             session.index = session.message = None
+        self._drop_following(session, f"connection dropped: {why}")
         self._discard(session)
         self._replace()
 
+    def _drop_following(self, session: Session, why: str) -> None:
+        """The message whose envelope followed the content never got its turn (its
+        transaction had not begun): another session carries it."""
+        if session.following is not None:
+            index, message = session.following
+            session.following = None
+            self.requeued.append((index, message, f"not sent: {why}"))
+
     def _replace(self) -> None:
         """Open a session in place of one that closed, while there is work left."""
-        if self.exhausted:
+        if self.exhausted and not self.requeued:
             return
         session = self.reopen()
         if session is None:
