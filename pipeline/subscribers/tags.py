@@ -17,7 +17,6 @@ from pipeline.config import Settings
 from pipeline.errors import SubscriberError
 from pipeline.store.tables import subscriber_tags, subscribers, utcnow
 from pipeline.subscribers.history import insert_ignoring_conflicts, log_row, write_log
-from pipeline.subscribers.normalise import normalise_email
 from pipeline.subscribers.tagnames import split_tags
 
 
@@ -29,6 +28,10 @@ def add_tags_in(conn: Connection, tags_by_id: Mapping[int, Sequence[str]]) -> No
 
 
 def _subscriber_id(conn: Connection, email: str) -> int:
+    # Here, not at the top: sending reads known_fields and needs no address validation
+    # (email_validator and idna: 25 ms of start-up).
+    from pipeline.subscribers.normalise import normalise_email
+
     normalised = normalise_email(email)
     found = conn.execute(
         select(subscribers.c.id).where(subscribers.c.email == normalised)
