@@ -297,7 +297,7 @@ class _Recorder:
         for attempt in range(4):
             try:
                 if self.conn is None:
-                    self.conn = self.engine.connect()
+                    self.conn = ledger.writer_connection(self.engine)
                 ledger.record_outcomes(self.conn, self.claim_id, batch, self.clock.now())
                 return
             except DBAPIError as exc:

@@ -370,7 +370,8 @@ def record_outcomes(
     if not outcomes:
         return 0
     with _connection(engine) as conn, conn.begin():
-        _no_wal_wait(conn)
+        if conn.dialect.name == "postgresql":
+            return _record_postgresql(conn, claim_id, outcomes, now)
         sql, names, stamp = _record_sql(conn.dialect)
         at = stamp(now)
         rows: list[Any] = [
@@ -397,6 +398,59 @@ def record_outcomes(
 
 _RECORD_SQL: dict[str, tuple[str, tuple[str, ...] | None, Callable[[Any], Any]]] = {}
 
+# PostgreSQL: every answer of a write in one statement, so that on the writer's connection
+# (autocommit, ``writer_connection``) a write is one round trip, not four (BEGIN, SET,
+# UPDATE, COMMIT): the transport waits on these writes once enough answers are unwritten,
+# and the round trips were most of their time. The statement also turns the WAL wait off
+# for its own transaction (``set_config(..., true)``, as SET LOCAL): if the PostgreSQL
+# server itself crashes (not the sender), the answers of the last fraction of a second may
+# be lost; those rows are then still in flight and are resent, the same
+# at-most-the-messages-in-flight duplicates as after a crash of the sender (DESIGN.md).
+# The database is never inconsistent. Rows are joined in id order (the arrays are sorted),
+# so every writer of these rows locks them in the same order.
+_RECORD_POSTGRESQL = (
+    "WITH no_wal_wait AS MATERIALIZED "
+    "(SELECT set_config('synchronous_commit', 'off', true) AS setting) "
+    "UPDATE deliveries AS d SET status = v.status, message_id = v.message_id, "
+    "provider_id = v.provider_id, error = v.error, next_attempt_at = v.next_attempt_at, "
+    "sent_at = v.sent_at, claim_id = NULL, updated_at = %(now)s "
+    "FROM no_wal_wait, unnest(%(ids)s::integer[], %(statuses)s::varchar[], "
+    "%(message_ids)s::varchar[], %(provider_ids)s::varchar[], %(errors)s::text[], "
+    "%(nexts)s::timestamptz[], %(sents)s::timestamptz[]) "
+    "AS v(id, status, message_id, provider_id, error, next_attempt_at, sent_at) "
+    "WHERE d.id = v.id AND d.claim_id = %(claim)s"
+)
+
+
+def _record_postgresql(
+    conn: Connection, claim_id: str, outcomes: Sequence[Outcome], now: datetime
+) -> int:
+    ordered = sorted(outcomes, key=lambda o: o.delivery_id)
+    stamp = _record_sql(conn.dialect)[2]  # UTCDateTime's check: aware, in UTC
+    at = stamp(now)
+    params = {
+        "now": at,
+        "claim": claim_id,
+        "ids": [o.delivery_id for o in ordered],
+        "statuses": [o.status for o in ordered],
+        "message_ids": [o.message_id for o in ordered],
+        "provider_ids": [o.provider_id for o in ordered],
+        "errors": [o.error for o in ordered],
+        "nexts": [None if o.next_attempt_at is None else stamp(o.next_attempt_at) for o in ordered],
+        "sents": [at if o.status == "sent" else None for o in ordered],
+    }
+    return int(conn.exec_driver_sql(_RECORD_POSTGRESQL, params).rowcount or 0)
+
+
+def writer_connection(engine: Engine) -> Connection:
+    """A connection for writing answers as they come (the caller closes it). On
+    PostgreSQL it is in autocommit: ``record_outcomes`` is then one statement and one
+    round trip (its own transaction)."""
+    conn = engine.connect()
+    if conn.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
+
 
 def _record_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None, Callable[[Any], Any]]:
     """``_RECORD`` compiled once per dialect (its SQL, the order of its parameters when
@@ -420,18 +474,6 @@ def _connection(engine: Engine | Connection) -> Iterator[Connection]:
     else:
         with engine.connect() as conn:
             yield conn
-
-
-def _no_wal_wait(conn: Connection) -> None:
-    """On PostgreSQL, results are committed without waiting for the WAL flush
-    (``synchronous_commit = off`` for this transaction only). The transport's threads wait
-    on these commits, and a flush per slice of answers halved the send rate. What it costs:
-    if the PostgreSQL server itself crashes (not the sender), the results of the last
-    fraction of a second may be lost; those rows are then still in flight and are resent,
-    the same at-most-the-messages-in-flight duplicates as after a crash of the sender
-    (DESIGN.md). The database is never inconsistent."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def renew_claim(engine: Engine, claim_id: str, now: datetime, edition_id: int | None = None) -> int:

@@ -19,13 +19,13 @@ from pipeline.sending.editions import transition
 from pipeline.sending.engine import backoff_delay, send_edition
 from pipeline.sending.ledger import (
     Outcome,
-    _no_wal_wait,
     cancel_pending,
     claim_batch,
     count_by_status,
     record_outcomes,
     renew_claim,
     start_edition,
+    writer_connection,
 )
 from pipeline.sending.transports.sendgrid import SendgridTransport
 from pipeline.store.tables import deliveries
@@ -188,24 +188,32 @@ def test_a_retry_not_yet_due_is_waited_for_with_the_injected_sleep(
     assert len(sendgrid_api.requests) == 5
 
 
-def test_results_are_recorded_without_waiting_for_the_wal_on_postgresql(engine: Engine) -> None:
-    """record_outcomes commits with synchronous_commit off for its own transaction only
-    (PostgreSQL: SET LOCAL); the connection's setting is unchanged afterwards."""
+def test_results_are_written_in_one_statement_that_leaves_the_connection_as_it_was(
+    engine: Engine,
+) -> None:
+    """record_outcomes on the writer's connection (autocommit on PostgreSQL: one statement,
+    its own transaction) and on an ordinary one: the rows are written, and the WAL wait it
+    turns off for its own transaction (set_config(..., true)) is on again afterwards."""
     eid = make_edition(engine)
-    add_audience(engine, 3)
+    add_audience(engine, 6)
     now = FixedClock().now()
     start_edition(engine, eid, ["beauty-tips"], now, "test")
-    claimed = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c1", now=now)
+    claimed = claim_batch(engine, eid, ["beauty-tips"], limit=6, claim_id="c1", now=now)
     outcomes = [Outcome(r.id, "sent", message_id=f"<m{r.id}@x>") for r in claimed]
-    with engine.connect() as conn:
-        assert record_outcomes(conn, "c1", outcomes, now) == 3
+    writer = writer_connection(engine)
+    try:
+        assert record_outcomes(writer, "c1", outcomes[:3], now) == 3
         if engine.dialect.name == "postgresql":
-            with conn.begin():
-                _no_wal_wait(conn)
-                inside = conn.exec_driver_sql("SHOW synchronous_commit").scalar_one()
-            after = conn.exec_driver_sql("SHOW synchronous_commit").scalar_one()
-            assert (inside, after) == ("off", "on")
-    assert count_by_status(engine, eid)["sent"] == 3
+            assert writer.connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+            setting = writer.exec_driver_sql("SHOW synchronous_commit").scalar_one()
+            assert setting == "on"
+    finally:
+        writer.close()
+    with engine.connect() as conn:
+        assert record_outcomes(conn, "c1", outcomes[3:], now) == 3
+        if engine.dialect.name == "postgresql":
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+    assert count_by_status(engine, eid)["sent"] == 6
 
 
 def test_answers_written_by_the_fast_path_read_back_as_written(engine: Engine) -> None:
