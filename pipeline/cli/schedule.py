@@ -25,6 +25,7 @@ import typer
 from pipeline.cli.app import (
     JSON_OPTION,
     app,
+    before_long_work,
     console,
     err_console,
     get_clock,
@@ -358,6 +359,7 @@ def send_due_cmd(
         warning = secret_key_warning(settings)
         if warning:  # into the log file too (--quiet prints errors only)
             logger.warning(warning, extra={"fields": {"event": "secret_key_file"}})
+        before_long_work()
         try:
             report = send_due(
                 settings,

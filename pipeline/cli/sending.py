@@ -21,6 +21,7 @@ import typer
 
 from pipeline.cli.app import (
     JSON_OPTION,
+    before_long_work,
     console,
     err_console,
     get_clock,
@@ -191,6 +192,7 @@ def _run(
     )
     done = sum(counts[k] for k in ("sent", "failed", "uncertain", "skipped", "cancelled"))
     processes = choose_workers(settings, workers, total - done)
+    before_long_work()
     with _progress(total - done, f"Sending {edition.slug}") as update:
         if processes > 1:
             report = send_with_workers(

@@ -153,3 +153,28 @@ def test_cancel_and_resume_messages(run: object, engine: Engine) -> None:
     assert "2 got it; 0 failed, 0 skipped" in report.output
     resume = run("issue", "resume", SLUG)  # type: ignore[operator]
     assert resume.output == f"{SLUG} was already sent; nothing to resume.\n"
+
+
+def test_only_a_process_that_ends_with_its_command_freezes_its_heap_for_a_send(
+    run: object, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console script (``one_shot``) puts its start-up heap out of the cycle
+    collector's reach before sending; a process that goes on (this test's, a server's)
+    never does, since frozen objects are never collected."""
+    import gc
+    import importlib
+
+    cli_app = importlib.import_module("pipeline.cli.app")  # the module, not the Typer app
+
+    add_audience(engine, 3)
+    monkeypatch.setitem(cli_app._state, "one_shot", False)
+    cli_app.before_long_work()
+    assert gc.get_freeze_count() == 0  # a test's process: nothing frozen
+    cli_app.one_shot()
+    try:
+        sent = run("issue", "send", SLUG, "--yes")  # type: ignore[operator]
+        assert sent.exit_code == 0, sent.output
+        assert "3 sent via maildir" in sent.output
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
