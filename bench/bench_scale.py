@@ -8,15 +8,15 @@ worker count, the audience (1,000,000; 20,000 with BENCH_QUICK) is snapshotted i
 ledger first (timed apart), then N processes run ``send_edition`` on the edition at once,
 claiming batches (BENCH_SCALE_N=200000 sets another size). Reported: messages per second
 from the first worker's start to the last one's end, and the largest peak RSS of one
-worker. Adding workers adds throughput until the CPU (2 cores here) or the relay is the
-limit. Skipped without BENCH_DATABASE_URL.
+worker (its VmHWM, not ru_maxrss, which holds the bench process's peak). Adding workers
+adds throughput until the CPU (2 cores here) or the relay is the limit. Skipped without
+BENCH_DATABASE_URL.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPS, Series, repeat, row, size
+from bench.common import REPS, Series, peak_rss_mb, repeat, row, size
 from bench.fixtures import PG_URL, REPO, SECRET, SLUG, fill_audience, free_port, project, smtp_sink
 
 WORKERS = (1, 2, 4)
@@ -79,7 +79,7 @@ def worker(root: str, url: str, port: int, workers: int, transport: str) -> None
         transport=NullTransport() if transport == "null" else None,
         clock=FixedClock(),
     )
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()  # VmHWM: ru_maxrss would hold the bench process's own peak
     seconds = time.perf_counter() - started
     print(json.dumps({"sent": report.sent, "peak_mb": peak_mb, "seconds": seconds}))
 

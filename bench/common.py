@@ -13,7 +13,9 @@ machine; quoted figures come from full runs.
 from __future__ import annotations
 
 import os
+import resource
 import statistics
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,28 @@ def size(full: int, quick: int) -> int:
 
 def load() -> float:
     return os.getloadavg()[0]
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process (MB): ``VmHWM`` of /proc/self/status,
+    else ``ru_maxrss``.
+
+    A bench child started with fork (or vfork) and exec must not read ``ru_maxrss``: on
+    Linux, exec folds the high-water mark of the address space it replaces (the parent's,
+    shared or copied) into the process's ``maxrss``, so every child of a big bench process
+    reports at least the parent's peak. ``VmHWM`` belongs to the address space, which exec
+    makes anew. (A worker forked without exec shares its parent's pages until it writes to
+    them: its VmHWM starts from the parent's resident set.)
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024  # bytes on macOS
 
 
 @dataclass
