@@ -10,12 +10,20 @@ Rows that cannot be imported go to a rejects CSV (line, reason, the original col
 cells a spreadsheet would run as formulas are escaped), by default under the project's
 ``var/rejects/`` (never beside the input file, which may be a shared or read-only folder).
 A suppressed address is never subscribed again by an import.
+
+While it runs, the importing connection (SQLite) has PRAGMAs of its own (``_tuned``) and the
+process's automatic garbage collection is off, the import collecting the young objects
+after each batch itself (``_GcPause``); both are put back as they were when it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
-from collections.abc import Callable, Sequence
+import gc
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,8 +50,16 @@ from pipeline.subscribers.suppression import salted_hasher, suppression_salt
 MAX_FIELD = 10_000  # characters in one cell
 BATCH_SIZE = 5000
 # SQLite page cache while importing (KiB). The indexes of a million subscribers outgrow any
-# cache worth having; past 16 MB more cache only adds memory (measured in bench/).
+# cache worth having; past 16 MB more cache only adds memory (measured again in bench/ at
+# 1,000,000 rows: 32 MB was no faster and cost 19 MB more of the 150 MB the import may use).
 CACHE_KIB = 16 * 1024
+# SQLite checkpoints the WAL into the database once it holds this many pages (80 MB) while
+# importing, not after every 1,000 (4 MB, the default): each batch writes some 8,000 pages,
+# most of them of the two indexes that take random keys (email, public_id), so the default
+# copied every batch's pages (and waited for the disk) at once, although the next batches
+# write most of them again; a checkpoint copies each page once, however often it changed.
+# Nothing is less safe: each batch is still one transaction, whole in the WAL or absent.
+WAL_PAGES = 20_000
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in the file)
 
@@ -174,42 +190,38 @@ def import_subscribers(
         seen = SeenKeys()
         batch: list[Item] = []
         conn = engine.connect()
-        if conn.dialect.name == "sqlite":
-            # CACHE_KIB of page cache for the indexes. Foreign keys are not checked row by row:
-            # every id written is read in the same (exclusive) transaction.
-            # (PRAGMAs outside any transaction, on the driver's connection; NullPool closes it.)
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            raw.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            raw.execute("PRAGMA foreign_keys=OFF")
         rows = 0
-        if progress is not None:
-            progress(0, source.size)
         dates: list[str] = []
         token = ambiguous_dates.set(dates)
         try:
-            for raw in source.rows():
-                rows += 1
-                try:
-                    item = _prepare(raw, ctx)
-                    key = hash((item.email, item.list_ids) if fmt.key_by_list else item.email)
-                    first = seen.first_line(key, raw.line)
-                    if first is not None:
-                        raise RowError(f"duplicate: {item.email} is already on line {first}")
-                except RowError as exc:
-                    rejects.add(raw, str(exc))
-                    report.rejected += 1
-                    continue
-                batch.append(item)
-                if len(batch) >= batch_size:
+            with _tuned(conn), _GC_PAUSE:
+                if progress is not None:
+                    progress(0, source.size)
+                for raw in source.rows():
+                    rows += 1
+                    try:
+                        item = _prepare(raw, ctx)
+                        key = hash((item.email, item.list_ids) if fmt.key_by_list else item.email)
+                        first = seen.first_line(key, raw.line)
+                        if first is not None:
+                            raise RowError(f"duplicate: {item.email} is already on line {first}")
+                    except RowError as exc:
+                        rejects.add(raw, str(exc))
+                        report.rejected += 1
+                        if report.rejected % batch_size == 0:
+                            gc.collect(1)
+                        continue
+                    batch.append(item)
+                    if len(batch) >= batch_size:
+                        _commit(conn, batch, ctx, report)
+                        batch = []
+                        gc.collect(1)  # the young generations: what the batch left behind
+                        if progress is not None:
+                            progress(source.position, source.size)
+                if batch:
                     _commit(conn, batch, ctx, report)
-                    batch = []
-                    if progress is not None:
-                        progress(source.position, source.size)
-            if batch:
-                _commit(conn, batch, ctx, report)
-            if progress is not None:
-                progress(source.size, source.size)
+                if progress is not None:
+                    progress(source.size, source.size)
         finally:
             ambiguous_dates.reset(token)
             report.rows = rows
@@ -219,6 +231,62 @@ def import_subscribers(
             rejects.close()
     report.rejects_path = rejects.path if report.rejected else None
     return report
+
+
+@contextlib.contextmanager
+def _tuned(conn: Connection) -> Iterator[None]:
+    """The importing connection's PRAGMAs (SQLite), put back as they were afterwards:
+    CACHE_KIB of page cache for the indexes, checkpoints every WAL_PAGES pages, and foreign
+    keys not checked row by row (every id written is read in the same exclusive
+    transaction). Set outside any transaction, on the driver's connection."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    wanted = {"cache_size": -CACHE_KIB, "wal_autocheckpoint": WAL_PAGES, "foreign_keys": 0}
+    before = {name: int(raw.execute(f"PRAGMA {name}").fetchone()[0]) for name in wanted}
+    for name, value in wanted.items():
+        raw.execute(f"PRAGMA {name}={value}")
+    try:
+        yield
+    finally:
+        # (A failure here must not hide the import's own; NullPool closes the connection.)
+        with contextlib.suppress(sqlite3.Error):
+            for name, value in before.items():
+                raw.execute(f"PRAGMA {name}={value}")
+
+
+class _GcPause:
+    """Automatic garbage collection off while imports run; each import collects the young
+    generations after every batch (``gc.collect(1)``).
+
+    On its own schedule the collector ran full collections of the whole heap again and
+    again during an import, as every row's objects live through a few young collections
+    before their batch is written: 14% of the time of a 1,000,000-row import
+    (bench/bench_import.py). The switch is for the whole process, and the studio runs
+    imports in threads: the last import to end turns collection back on, if it was on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._running += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0 and self._was_enabled:
+                gc.enable()
+
+
+_GC_PAUSE = _GcPause()
 
 
 def _rows_name_lists(fmt: Format, keys: list[str]) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import gc
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from pipeline.config import Settings
 from pipeline.errors import SubscriberError
@@ -383,3 +385,41 @@ def test_erased_address_never_comes_back(db: Engine, tmp_path: Path) -> None:
     )
     assert result == type(result)(None, False, True)
     assert table_counts(db) == {"subscribers": 0, "subscriptions": 0, "suppressions": 1}
+
+
+def test_import_puts_the_connection_and_the_collector_back(
+    db: Engine, tmp_path: Path, db_kind: str
+) -> None:
+    """The import's PRAGMAs (SQLite) and its pause of the garbage collector end with it,
+    also when it is interrupted."""
+    rows = "".join(f"p{i}@example.com,news\n" for i in range(7))
+    path = write(tmp_path / "x.csv", "email,lists\n" + rows)
+    names = ("cache_size", "foreign_keys", "wal_autocheckpoint")
+    returned: list[tuple[int, ...]] = []
+    during: list[tuple[int, ...]] = []
+
+    @event.listens_for(db, "checkin")
+    def _returned(dbapi_conn: Any, _record: Any) -> None:
+        if db_kind == "sqlite" and dbapi_conn is not None:
+            returned.append(tuple(dbapi_conn.execute(f"PRAGMA {n}").fetchone()[0] for n in names))
+
+    def stop(done: int, total: int) -> None:
+        during.append((int(gc.isenabled()),))
+        if len(during) == 2:
+            raise KeyboardInterrupt
+
+    assert gc.isenabled()
+    with pytest.raises(KeyboardInterrupt):
+        import_subscribers(db, path, batch_size=3, progress=stop)
+    assert gc.isenabled() and during == [(0,), (0,)]
+    assert table_counts(db)["subscribers"] == 3  # whole batches only
+    import_subscribers(db, path, batch_size=3)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        import_subscribers(db, path, batch_size=3)
+        assert not gc.isenabled()  # left as it was
+    finally:
+        gc.enable()
+    if db_kind == "sqlite":
+        assert returned and set(returned) == {(-2000, 1, 1000)}  # SQLite's and connect()'s
