@@ -76,9 +76,18 @@ def insert_rows(
     if not rows:
         return
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    sql = (
-        f'INSERT INTO "{table.name}" ({", ".join(names)}) VALUES ({", ".join(mark for _ in names)})'
-    )
+    marks = [mark] * len(names)
+    if None in rows[0]:
+        # A column that is NULL in every row is written NULL in the statement: binding a
+        # None costs the sqlite3 module more than any other value (it looks for an adapter).
+        columns = list(zip(*rows, strict=True))
+        nulls = [i for i, column in enumerate(columns) if column.count(None) == len(column)]
+        if nulls:
+            for i in nulls:
+                marks[i] = "NULL"
+            kept = [c for i, c in enumerate(columns) if marks[i] != "NULL"]
+            rows = list(zip(*kept, strict=True)) if kept else [()] * len(rows)
+    sql = f'INSERT INTO "{table.name}" ({", ".join(names)}) VALUES ({", ".join(marks)})'
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     conn.exec_driver_sql(sql, list(rows))

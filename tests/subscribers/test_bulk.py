@@ -8,9 +8,10 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from pipeline.subscribers.bulk import Values
+from pipeline.store.tables import subscription_log, suppressions
+from pipeline.subscribers.bulk import Values, insert_rows
 
 
 def _dumped(value: Any) -> str:
@@ -62,3 +63,39 @@ def test_times_are_converted_once_and_never_confused(engine: Engine) -> None:
                 else:
                     assert got == utc and got.utcoffset() == timedelta(0)
         assert values.time(None) is None
+
+
+def test_insert_rows_writes_all_null_columns_as_null(engine: Engine) -> None:
+    """A column that is None in every row goes into the statement as NULL; the others are
+    bound as usual, each row's values in their columns."""
+    names = ("address_hash", "reason", "source", "created_at")
+    now = datetime(2024, 5, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        values = Values(conn)
+        rows = [(f"h{i}", "manual", f"s{i}", values.time(now)) for i in range(3)]
+        insert_rows(conn, suppressions, names, rows)
+        # NULL where the schema allows it: the log's list, old status and IP.
+        log = ("subscriber_id", "list_id", "action", "old_status", "new_status", "method",
+               "detail", "ip", "at")  # fmt: skip
+        mixed = [
+            (None, None, "a", None, "x", "import", values.json({}), None, values.time(now)),
+            (None, None, "b", "old", "y", "import", values.json({}), None, values.time(now)),
+        ]
+        insert_rows(conn, subscription_log, log, mixed)
+        insert_rows(conn, subscription_log, log, mixed[:1])
+        got = conn.execute(
+            select(
+                subscription_log.c.action,
+                subscription_log.c.old_status,
+                subscription_log.c.new_status,
+                subscription_log.c.ip,
+                subscription_log.c.at,
+            ).order_by(subscription_log.c.id)
+        ).all()
+        assert [tuple(r) for r in got] == [
+            ("a", None, "x", None, now),
+            ("b", "old", "y", None, now),
+            ("a", None, "x", None, now),
+        ]
+        stored = conn.execute(select(suppressions.c.address_hash, suppressions.c.source)).all()
+        assert sorted(tuple(r) for r in stored) == [("h0", "s0"), ("h1", "s1"), ("h2", "s2")]
