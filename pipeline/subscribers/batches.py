@@ -140,12 +140,13 @@ def apply_batch(conn: Connection, batch: list[Item], ctx: Context) -> Counter[st
             continue
         decision = decide_subscription(
             _held(st, reason),
-            Asked(
-                lists=item.list_ids,
-                status=entry.status or default_status,
-                name=entry.name,
-                attributes=entry.attributes,
-                tags=entry.tags,
+            Asked(  # (positional: faster, for every row)
+                item.list_ids,
+                entry.status or default_status,
+                entry.name,
+                entry.attributes,
+                False,  # resubscribe
+                entry.tags,
             ),
         )
         if decision.suppressed:

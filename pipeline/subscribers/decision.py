@@ -98,14 +98,14 @@ def decide_subscription(held: Held | None, asked: Asked) -> Decision:
             return LEFT_ALONE
         lift = True
     if held is None or status is None:
-        return Decision(
-            suppressed=False,
-            lift=lift,
-            create=True,
-            name=asked.name or "",
-            attributes=dict(asked.attributes),
-            steps=_first_steps(tuple(asked.lists), asked.status),
-            tags=tuple(dict.fromkeys(asked.tags)) if asked.tags else (),
+        return Decision(  # (positional: for every new row of an import)
+            False,  # suppressed
+            lift,
+            True,  # create
+            asked.name or "",
+            dict(asked.attributes),
+            _first_steps(tuple(asked.lists), asked.status),
+            tuple(dict.fromkeys(asked.tags)) if asked.tags else (),
         )
     name = asked.name if asked.name and asked.name != held.name else None
     attributes = None

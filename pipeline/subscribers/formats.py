@@ -210,14 +210,17 @@ def _ip(value: str) -> str | None:
     return value.strip()[:64] or None
 
 
-# The field name of a column: the same few columns on every row of a file.
-_field_key = lru_cache(maxsize=1024)(field_key)
-
-
-def _rest(row: Row, skip: set[str]) -> dict[str, Any]:
+def _rest(row: Row, skip: frozenset[str]) -> dict[str, Any]:
     """Columns not otherwise used, kept as custom fields (non-empty values only) under
     their field names ('Skin Type' -> 'skin_type', usable as recipient('skin_type'))."""
-    return {_field_key(k): row[k] for k in row.keys() - skip if k and row[k].strip()}
+    return {key: row[k] for k, key in _others(tuple(row), skip) if row[k].strip()}
+
+
+@lru_cache(maxsize=256)
+def _others(columns: tuple[str, ...], skip: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """(column, field name) of the named ``columns`` not in ``skip``, in their order
+    (cached: every row of a file has the same columns)."""
+    return tuple((k, field_key(k)) for k in columns if k and k not in skip)
 
 
 def _tags(value: str, column: str) -> tuple[str, ...]:
@@ -261,18 +264,18 @@ def _plain(row: Row) -> Entry:
     )
 
 
-PLAIN_COLUMNS = {
+PLAIN_COLUMNS = frozenset({
     "email", "name", "first name", "last name", "lists", "status", "consent_at", "consent_ip",
     "tags",
-}  # fmt: skip
+})  # fmt: skip
 
-MAILCHIMP_SKIP = {
+MAILCHIMP_SKIP = frozenset({
     "email address", "first name", "last name", "member_rating", "optin_time", "optin_ip",
     "confirm_time", "confirm_ip", "latitude", "longitude", "gmtoff", "dstoff", "timezone",
     "cc", "region", "last_changed", "leid", "euid", "notes", "tags", "unsub_time",
     "unsub_campaign_title", "unsub_campaign_id", "unsub_reason", "unsub_reason_other",
     "clean_time", "clean_campaign_title", "clean_campaign_id",
-}  # fmt: skip
+})  # fmt: skip
 
 
 def _mailchimp(row: Row) -> Entry:
@@ -302,10 +305,10 @@ def _mailchimp(row: Row) -> Entry:
     )
 
 
-GHOST_SKIP = {
+GHOST_SKIP = frozenset({
     "id", "email", "name", "note", "subscribed_to_emails", "created_at", "deleted_at",
     "labels", "complimentary_plan", "stripe_customer_id", "tiers", "subscribed",
-}  # fmt: skip
+})  # fmt: skip
 
 
 def _ghost(row: Row) -> Entry:
@@ -332,7 +335,9 @@ def _ghost(row: Row) -> Entry:
     )
 
 
-SUBSTACK_SKIP = {"email", "name", "email_disabled", "created_at", "subscription_created_at"}
+SUBSTACK_SKIP = frozenset(
+    {"email", "name", "email_disabled", "created_at", "subscription_created_at"}
+)
 
 
 def _substack(row: Row) -> Entry:
@@ -348,7 +353,9 @@ def _substack(row: Row) -> Entry:
     )
 
 
-LISTMONK_SKIP = {"uuid", "email", "name", "attributes", "status", "created_at", "updated_at"}
+LISTMONK_SKIP = frozenset(
+    {"uuid", "email", "name", "attributes", "status", "created_at", "updated_at"}
+)
 
 
 def _listmonk(row: Row) -> Entry:
@@ -384,9 +391,9 @@ BUTTONDOWN_TYPES: dict[str, tuple[str | None, str | None]] = {
     "removed": (None, "manual"),
     "blocked": (None, "manual"),
 }
-BUTTONDOWN_SKIP = {
+BUTTONDOWN_SKIP = frozenset({
     "id", "email", "subscriber_type", "type", "creation_date", "notes", "metadata", "tags",
-}  # fmt: skip
+})  # fmt: skip
 
 
 def _buttondown(row: Row) -> Entry:

@@ -35,6 +35,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _FAST = re.compile(
     rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>(?:{_LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z])?)"
 )
+assert _FAST.groups == 2  # local, domain (_fast reads them with groups())
 # Special-use names (RFC 6761 and friends) that email-validator refuses; all are top-level.
 _SPECIAL = frozenset(_SPECIAL_USE)
 assert all("." not in name for name in _SPECIAL)
@@ -47,10 +48,13 @@ def shown(address: str, limit: int = 80) -> str:
 
 def _fast(address: str) -> str | None:
     """The normalised form of a plain ASCII address, or None to ask email-validator."""
-    match = _FAST.fullmatch(address)
-    if match is None or len(address) > MAX_LENGTH or len(match.group("local")) > 64:
+    if len(address) > MAX_LENGTH:
         return None
-    if _fast_domain(match.group("domain")) is None:
+    match = _FAST.fullmatch(address)
+    if match is None:
+        return None
+    local, domain = match.groups()  # (the pattern's only two groups)
+    if len(local) > 64 or _fast_domain(domain) is None:
         return None
     return address.lower()  # all ASCII: the lower-case local part, @, the domain
 
