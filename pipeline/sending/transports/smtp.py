@@ -3,11 +3,11 @@
 Connections are opened with smtplib (greeting, EHLO, STARTTLS, AUTH), several at once,
 and then handed to ``pipeline.sending.transports.smtp_sessions``: non-blocking sockets
 under one selector, ``MAIL``/``RCPT``/``DATA`` written together where the relay offers
-PIPELINING (RFC 2920), the content dot-stuffed when it is built. Measured here
-into postfix's smtp-sink with 60 KB messages and 8 connections (bench/results.md): the
-thread-per-connection smtplib pool it replaces reached 0.3 of ``smtp-source -d``; this
-reaches the sink's own limit, because each message costs two writes and two reads and no
-thread waits on the GIL.
+PIPELINING (RFC 2920) and behind the previous message's final dot, the content
+dot-stuffed when it is built. Measured into postfix's smtp-sink with 60 KB messages and 8
+connections (bench/results.md): the thread-per-connection smtplib pool it replaces reached
+0.3 of ``smtp-source -d``; each message now costs one write and one read, and no thread
+waits on the GIL.
 
 Each message is one MAIL/RCPT/DATA transaction, so each recipient gets its own answer: the
 RCPT reply (550: failed; 4xx: transient) or the DATA reply (250 + the server's queue id,
