@@ -175,6 +175,15 @@ def _transport(relay: Relay, connections: int = 3) -> SmtpTransport:
     )
 
 
+def _send_over_one_session(relay: Relay, messages: list[Outgoing]) -> list[Result]:
+    """Send ``messages`` as one batch over one connection (each in turn), then close it."""
+    transport = _transport(relay, connections=1)
+    try:
+        return transport.send_batch(messages)
+    finally:
+        transport.close()
+
+
 def _messages(settings_skeleton: object, count: int) -> list[Outgoing]:
     from pipeline.sending.mime import MessageSkeleton
 
@@ -228,11 +237,7 @@ def test_a_refused_sender_or_recipient_fails_alone_and_the_session_goes_on(
     relay.mail["blocked@glownotes.example.com"] = "553 5.7.1 Sender address rejected"
     messages = _messages(skeleton, 7)
     messages[5].envelope_from = "blocked@glownotes.example.com"  # a VERP Return-Path
-    transport = _transport(relay, connections=1)  # one session carries them all in turn
-    try:
-        results = transport.send_batch(messages)
-    finally:
-        transport.close()
+    results = _send_over_one_session(relay, messages)
     assert results[0].outcome == "sent"
     assert results[1] == Result(
         "failed", error="SMTP 550 5.1.1 <reader1@example.org>: unknown user", refused=True
@@ -294,11 +299,7 @@ def test_with_pipelining_the_next_envelope_rides_behind_the_final_dot(
     """One round trip a message: the content, its final dot and the next message's
     MAIL/RCPT/DATA go out together (RFC 2920 lets the content open a group)."""
     messages = _messages(skeleton, 6)
-    transport = _transport(relay, connections=1)
-    try:
-        results = transport.send_batch(messages)
-    finally:
-        transport.close()
+    results = _send_over_one_session(relay, messages)
     assert [r.outcome for r in results] == ["sent"] * 6
     assert [r for r, _ in relay.delivered] == [m.email for m in messages]
     # Behind each content but the last: the next MAIL (lock-step: nothing, it waits).
@@ -313,11 +314,7 @@ def test_a_421_at_the_end_of_data_loses_no_message_behind_it(
     transaction, so a new connection carries it with the rest, at no cost of an attempt."""
     relay.data[2] = "421 4.3.2 Shutting down"
     messages = _messages(skeleton, 4)
-    transport = _transport(relay, connections=1)
-    try:
-        results = transport.send_batch(messages)
-    finally:
-        transport.close()
+    results = _send_over_one_session(relay, messages)
     assert [r.outcome for r in results] == ["sent", "transient", "sent", "sent"]
     assert results[1] == Result("transient", error="SMTP 421 4.3.2 Shutting down")
     delivered = [r for r, _ in relay.delivered]
@@ -330,11 +327,7 @@ def test_a_message_behind_a_421_is_transient_when_no_connection_is_left(
     relay.data[2] = "421 4.3.2 Shutting down"
     relay.last_421 = True  # and no new connection is taken after it
     messages = _messages(skeleton, 4)
-    transport = _transport(relay, connections=1)
-    try:
-        results = transport.send_batch(messages)
-    finally:
-        transport.close()
+    results = _send_over_one_session(relay, messages)
     assert [r.outcome for r in results] == ["sent", "transient", "transient", "transient"]
     errors = [r.error or "" for r in results]
     assert errors[1] == "SMTP 421 4.3.2 Shutting down"
