@@ -141,6 +141,12 @@ def test_the_audience_end_to_end(
         "slow@slow.example.com": "sent",  # accepted; postfix keeps retrying
         "nobody@readers.example.com": "failed",
     }
+    # Accepted is not yet delivered: postfix's local delivery writes the Maildirs a moment
+    # after the 250 (under a loaded CI run, after the send had returned).
+    wait_for(
+        lambda: bool(postfix.messages("readers/ana") and postfix.messages("readers/cleo")),
+        "the delivery of issue 1 to ana and cleo",
+    )
     ana_text, ana_msg = body_of(postfix.messages("readers/ana")[0])
     cleo_text, _ = body_of(postfix.messages("readers/cleo")[0])
     assert "A note for oily skin." in ana_text
