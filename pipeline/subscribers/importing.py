@@ -12,8 +12,10 @@ cells a spreadsheet would run as formulas are escaped), by default under the pro
 A suppressed address is never subscribed again by an import.
 
 While it runs, the importing connection (SQLite) has PRAGMAs of its own (``_tuned``) and the
-process's automatic garbage collection is off, the import collecting the young objects
-after each batch itself (``_GcPause``); both are put back as they were when it ends.
+process's automatic garbage collection is off (``pipeline.gcpause``: on its own schedule
+it ran full collections again and again, as every row's objects live through a few young
+collections before their batch is written: 14% of a 1,000,000-row import), the import
+collecting the young objects after each batch itself; both are put back when it ends.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import contextlib
 import csv
 import gc
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pipeline.csvcells import safe_cell
 from pipeline.errors import SubscriberError
+from pipeline.gcpause import collector_paused
 from pipeline.subscribers.batches import MAX_NAME, Context, Item, apply_batch
 from pipeline.subscribers.csvsource import CsvSource, RawRow
 from pipeline.subscribers.formats import (
@@ -198,7 +200,7 @@ def import_subscribers(
         dates: list[str] = []
         token = ambiguous_dates.set(dates)
         try:
-            with _tuned(conn), _GC_PAUSE:
+            with _tuned(conn), collector_paused:
                 if progress is not None:
                     progress(0, source.size)
                 for raw in source.rows():
@@ -259,38 +261,6 @@ def _tuned(conn: Connection) -> Iterator[None]:
         with contextlib.suppress(sqlite3.Error):
             for name, value in before.items():
                 raw.execute(f"PRAGMA {name}={value}")
-
-
-class _GcPause:
-    """Automatic garbage collection off while imports run; each import collects the young
-    generations after every batch (``gc.collect(1)``).
-
-    On its own schedule the collector ran full collections of the whole heap again and
-    again during an import, as every row's objects live through a few young collections
-    before their batch is written: 14% of the time of a 1,000,000-row import
-    (bench/bench_import.py). The switch is for the whole process, and the studio runs
-    imports in threads: the last import to end turns collection back on, if it was on."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-        self._was_enabled = False
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._running == 0:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._running += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._running -= 1
-            if self._running == 0 and self._was_enabled:
-                gc.enable()
-
-
-_GC_PAUSE = _GcPause()
 
 
 def _rows_name_lists(fmt: Format, keys: list[str]) -> bool:
