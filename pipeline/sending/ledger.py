@@ -369,11 +369,14 @@ def record_outcomes(
     connection the caller keeps open, or a new one); return how many were written."""
     if not outcomes:
         return 0
+    # In id order: every writer of these rows locks them in the same order.
+    ordered = sorted(outcomes, key=lambda o: o.delivery_id)
     with _connection(engine) as conn, conn.begin():
-        if conn.dialect.name == "postgresql":
-            return _record_postgresql(conn, claim_id, outcomes, now)
-        sql, names, stamp = _record_sql(conn.dialect)
+        stamp = _stamp(conn.dialect)
         at = stamp(now)
+        if conn.dialect.name == "postgresql":
+            return _record_postgresql(conn, claim_id, ordered, at, stamp)
+        sql, names = _record_sql(conn.dialect)
         rows: list[Any] = [
             {
                 "b_id": o.delivery_id,
@@ -387,8 +390,7 @@ def record_outcomes(
                 "b_sent_at": at if o.status == "sent" else None,
                 "b_now": at,
             }
-            # In id order: every writer of these rows locks them in the same order.
-            for o in sorted(outcomes, key=lambda o: o.delivery_id)
+            for o in ordered
         ]
         if names is not None:  # a positional paramstyle (SQLite's qmark)
             rows = [tuple(row[name] for name in names) for row in rows]
@@ -396,7 +398,19 @@ def record_outcomes(
     return int(result.rowcount or 0)
 
 
-_RECORD_SQL: dict[str, tuple[str, tuple[str, ...] | None, Callable[[Any], Any]]] = {}
+_RECORD_SQL: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+_STAMP: dict[str, Callable[[Any], Any]] = {}
+
+
+def _stamp(dialect: Dialect) -> Callable[[Any], Any]:
+    """How a timestamp is bound on ``dialect`` (UTCDateTime's: aware, in UTC), looked up
+    once per dialect."""
+    found = _STAMP.get(dialect.name)
+    if found is None:
+        processor = deliveries.c.updated_at.type.bind_processor(dialect)
+        found = _STAMP[dialect.name] = processor or (lambda value: value)
+    return found
+
 
 # PostgreSQL: every answer of a write in one statement, so that on the writer's connection
 # (autocommit, ``writer_connection``) a write is one round trip, not four (BEGIN, SET,
@@ -406,8 +420,7 @@ _RECORD_SQL: dict[str, tuple[str, tuple[str, ...] | None, Callable[[Any], Any]]]
 # server itself crashes (not the sender), the answers of the last fraction of a second may
 # be lost; those rows are then still in flight and are resent, the same
 # at-most-the-messages-in-flight duplicates as after a crash of the sender (DESIGN.md).
-# The database is never inconsistent. Rows are joined in id order (the arrays are sorted),
-# so every writer of these rows locks them in the same order.
+# The database is never inconsistent. Rows are joined in the order given (by id).
 _RECORD_POSTGRESQL = (
     "WITH no_wal_wait AS MATERIALIZED "
     "(SELECT set_config('synchronous_commit', 'off', true) AS setting) "
@@ -423,11 +436,12 @@ _RECORD_POSTGRESQL = (
 
 
 def _record_postgresql(
-    conn: Connection, claim_id: str, outcomes: Sequence[Outcome], now: datetime
+    conn: Connection,
+    claim_id: str,
+    ordered: Sequence[Outcome],
+    at: Any,
+    stamp: Callable[[Any], Any],
 ) -> int:
-    ordered = sorted(outcomes, key=lambda o: o.delivery_id)
-    stamp = _record_sql(conn.dialect)[2]  # UTCDateTime's check: aware, in UTC
-    at = stamp(now)
     params = {
         "now": at,
         "claim": claim_id,
@@ -452,17 +466,15 @@ def writer_connection(engine: Engine) -> Connection:
     return conn
 
 
-def _record_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None, Callable[[Any], Any]]:
-    """``_RECORD`` compiled once per dialect (its SQL, the order of its parameters when
-    they are positional, and how a timestamp is bound): answers are written thousands of
-    times a second, and SQLAlchemy's per-execution work cost three times the database's."""
+def _record_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """``_RECORD`` compiled once per dialect: its SQL, and the order of its parameters when
+    they are positional. Answers are written thousands of times a second, and SQLAlchemy's
+    per-execution work cost three times the database's."""
     found = _RECORD_SQL.get(dialect.name)
     if found is None:
         compiled = _RECORD.compile(dialect=dialect)
         names = tuple(compiled.positiontup or ()) if dialect.positional else None
-        processor = deliveries.c.updated_at.type.bind_processor(dialect)
-        found = (str(compiled), names, processor or (lambda value: value))
-        _RECORD_SQL[dialect.name] = found
+        found = _RECORD_SQL[dialect.name] = (str(compiled), names)
     return found
 
 
