@@ -7,7 +7,7 @@ from __future__ import annotations
 import mailbox
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
@@ -188,16 +188,22 @@ def test_a_retry_not_yet_due_is_waited_for_with_the_injected_sleep(
     assert len(sendgrid_api.requests) == 5
 
 
+def _started(engine: Engine, audience: int) -> tuple[int, datetime]:
+    """An edition being sent to ``audience`` readers (its ledger snapshot taken), and when."""
+    eid = make_edition(engine)
+    add_audience(engine, audience)
+    now = FixedClock().now()
+    start_edition(engine, eid, ["beauty-tips"], now, "test")
+    return eid, now
+
+
 def test_results_are_written_in_one_statement_that_leaves_the_connection_as_it_was(
     engine: Engine,
 ) -> None:
     """record_outcomes on the writer's connection (autocommit on PostgreSQL: one statement,
     its own transaction) and on an ordinary one: the rows are written, and the WAL wait it
     turns off for its own transaction (set_config(..., true)) is on again afterwards."""
-    eid = make_edition(engine)
-    add_audience(engine, 6)
-    now = FixedClock().now()
-    start_edition(engine, eid, ["beauty-tips"], now, "test")
+    eid, now = _started(engine, 6)
     claimed = claim_batch(engine, eid, ["beauty-tips"], limit=6, claim_id="c1", now=now)
     outcomes = [Outcome(r.id, "sent", message_id=f"<m{r.id}@x>") for r in claimed]
     writer = writer_connection(engine)
@@ -220,10 +226,7 @@ def test_answers_written_by_the_fast_path_read_back_as_written(engine: Engine) -
     """record_outcomes binds its values itself (driver SQL compiled once): what it stores
     reads back through SQLAlchemy as the same instants, a retry becomes claimable exactly
     at its time, and a row another claim holds is left alone."""
-    eid = make_edition(engine)
-    add_audience(engine, 3)
-    now = FixedClock().now()
-    start_edition(engine, eid, ["beauty-tips"], now, "test")
+    eid, now = _started(engine, 3)
     claimed = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c1", now=now)
     later = now + timedelta(minutes=10)
     outcomes = [
@@ -264,10 +267,7 @@ def test_answers_written_by_the_fast_path_read_back_as_written(engine: Engine) -
 def test_a_claim_reads_on_from_the_last_id_a_run_claimed(engine: Engine) -> None:
     """claim_batch(after=N) takes only rows above N, in id order (a long send never walks
     back over the rows already sent); after=0 takes from the start again."""
-    eid = make_edition(engine)
-    add_audience(engine, 10)
-    now = FixedClock().now()
-    start_edition(engine, eid, ["beauty-tips"], now, "test")
+    eid, now = _started(engine, 10)
     first = claim_batch(engine, eid, ["beauty-tips"], limit=4, claim_id="c1", now=now)
     ids = [r.id for r in first]
     assert ids == sorted(ids)
@@ -283,10 +283,7 @@ def test_the_heartbeat_skips_rows_being_written_instead_of_waiting(engine: Engin
     """renew_claim renews the claim's rows but those another transaction has locked (on
     PostgreSQL: the answers' writer, mid-write); waiting for them, in another lock order
     than the writer's, was a deadlock. It returns at once with the rows it renewed."""
-    eid = make_edition(engine)
-    add_audience(engine, 3)
-    now = FixedClock().now()
-    start_edition(engine, eid, ["beauty-tips"], now, "test")
+    eid, now = _started(engine, 3)
     claimed = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c1", now=now)
     later = now + timedelta(minutes=2)
     if engine.dialect.name == "postgresql":
