@@ -40,10 +40,10 @@ def choose_workers(settings: Settings, requested: int | None, todo: int) -> int:
     PER_WORKER recipients to send.
 
     SMTP gets one by measurement (bench/results.md): one process drives all the
-    connections from one thread at about 100 us of CPU a message, more than a relay
-    takes from one sender; a second worker on a 2-core machine with the relay beside it
-    made 20,000 messages slower on SQLite and on PostgreSQL (0.50 and 0.49 of
-    ``smtp-source -d``, against 0.74 and 0.72 with one), its CPU taken from the relay.
+    connections from one thread at about 0.2 ms of CPU a 60 KB message, less than the
+    relay takes to receive it; a second worker on a 2-core machine with the relay beside
+    it made 20,000 messages slower on SQLite and on PostgreSQL (0.81 and 0.64 of
+    ``smtp-source -d``, against 0.84 and 0.72 with one), its CPU taken from the relay.
     ``--workers`` still starts more (a remote relay, more cores)."""
     wanted = requested if requested is not None else settings.sending.workers
     if wanted:
