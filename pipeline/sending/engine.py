@@ -290,7 +290,7 @@ class _Recorder:
         finally:
             if self.conn is not None:
                 with contextlib.suppress(DBAPIError):
-                    self.conn.close()
+                    ledger.close_writer(self.conn)
                 self.conn = None
 
     def _commit(self, batch: list[ledger.Outcome]) -> None:
@@ -303,7 +303,7 @@ class _Recorder:
             except DBAPIError as exc:
                 with contextlib.suppress(DBAPIError):
                     if self.conn is not None:
-                        self.conn.close()
+                        ledger.close_writer(self.conn, failed=True)
                 self.conn = None
                 if attempt == 3:
                     raise StoreError(

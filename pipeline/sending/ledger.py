@@ -26,6 +26,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    any_,
     bindparam,
     exists,
     func,
@@ -38,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 from pipeline.store.tables import deliveries, editions, lists, subscribers, subscriptions
 from pipeline.subscribers.audience import audience_select, segment_filter
@@ -59,12 +61,18 @@ def snapshot_audience(
     edition_id: int,
     list_slugs: Sequence[str],
     where: ColumnElement[bool] | None = None,
+    *,
+    empty: bool = False,
 ) -> int:
     """INSERT ... SELECT the eligible audience as ``pending`` rows; ``where`` is the
     edition's segment, resolved here and only here. Rows already there are left alone by
     ``ON CONFLICT DO NOTHING`` (no per-row probe of the ledger, so the plan stays linear
-    whatever the statistics). PostgreSQL then gets fresh statistics for the ledger, which
-    has just grown by the whole audience."""
+    whatever the statistics). ``empty``: the caller knows the edition has no rows yet
+    (checked under the edition's lock), so nothing can conflict and the rows are inserted
+    plainly: PostgreSQL's speculative insertion for ON CONFLICT cost 85 ms of 490 for
+    20,000 rows (measured); the unique constraint still refuses a duplicate. PostgreSQL
+    then gets fresh statistics for the ledger, which has just grown by the whole
+    audience."""
     audience = audience_select(list_slugs, where).subquery()
     rows = select(
         literal(edition_id),
@@ -75,14 +83,12 @@ def snapshot_audience(
         func.current_timestamp(),
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(deliveries)
-        .from_select(
-            ["edition_id", "subscriber_id", "email", "status", "attempts", "updated_at"], rows
-        )
-        .on_conflict_do_nothing()
+    stmt = dialect.insert(deliveries).from_select(
+        ["edition_id", "subscriber_id", "email", "status", "attempts", "updated_at"], rows
     )
-    added = int(conn.execute(stmt).rowcount or 0)
+    if not empty:
+        stmt = stmt.on_conflict_do_nothing()
+    added = int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount or 0)
     if added and conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE deliveries"))
     return added
@@ -131,7 +137,7 @@ def start_edition(
         ).first()
         if started or empty:
             where = segment_filter(engine, segment_condition, now)
-            added = snapshot_audience(conn, edition_id, list_slugs, where)
+            added = snapshot_audience(conn, edition_id, list_slugs, where, empty=empty)
             if added and plan is not None and plan.variants:
                 assign_sample(conn, edition_id, plan.variants, plan.sample)
             if added and plan is not None and plan.local is not None:
@@ -271,9 +277,15 @@ def claim_batch(
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        if conn.dialect.name == "postgresql":
+            # ANY(ARRAY(...)): the ids first, then each row by its key. With IN, PostgreSQL
+            # hashes the ids and scans the whole ledger for them at every claim.
+            held = deliveries.c.id == any_(func.array(due.scalar_subquery()))
+        else:
+            held = deliveries.c.id.in_(due.scalar_subquery())
         taken = conn.execute(
             update(deliveries)
-            .where(deliveries.c.id.in_(due.scalar_subquery()))
+            .where(held)
             .values(
                 status="in_flight",
                 claim_id=claim_id,
@@ -457,13 +469,36 @@ def _record_postgresql(
 
 
 def writer_connection(engine: Engine) -> Connection:
-    """A connection for writing answers as they come (the caller closes it). On
+    """A connection for writing answers as they come (``close_writer`` closes it). On
     PostgreSQL it is in autocommit: ``record_outcomes`` is then one statement and one
-    round trip (its own transaction)."""
+    round trip (its own transaction). It also plans that statement once (a generic plan):
+    PostgreSQL would otherwise plan it again at every write, because the plan for the few
+    rows it is given always looks cheaper than the generic one; the planning cost three
+    times the update itself (0.93 s against 0.29 s of the server's CPU for 2,500 writes
+    of 8 rows, measured)."""
     conn = engine.connect()
     if conn.dialect.name == "postgresql":
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+            conn.commit()  # ends SQLAlchemy's autobegun transaction (nothing on the server)
+        except DBAPIError:
+            close_writer(conn, failed=True)
+            raise
     return conn
+
+
+def close_writer(conn: Connection, *, failed: bool = False) -> None:
+    """Close a ``writer_connection``. Its setting is reset first, so that the pool hands
+    the connection out again as it came; after a failure (``failed``) the connection is
+    discarded instead, whatever state it is in."""
+    if conn.dialect.name == "postgresql":
+        if failed:
+            conn.invalidate()
+        else:
+            with contextlib.suppress(DBAPIError):
+                conn.exec_driver_sql("RESET plan_cache_mode")
+    conn.close()
 
 
 def _record_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from pipeline.clock import FixedClock
 from pipeline.config import Settings
@@ -21,9 +22,11 @@ from pipeline.sending.ledger import (
     Outcome,
     cancel_pending,
     claim_batch,
+    close_writer,
     count_by_status,
     record_outcomes,
     renew_claim,
+    snapshot_audience,
     start_edition,
     writer_connection,
 )
@@ -201,25 +204,44 @@ def test_results_are_written_in_one_statement_that_leaves_the_connection_as_it_w
     engine: Engine,
 ) -> None:
     """record_outcomes on the writer's connection (autocommit on PostgreSQL: one statement,
-    its own transaction) and on an ordinary one: the rows are written, and the WAL wait it
-    turns off for its own transaction (set_config(..., true)) is on again afterwards."""
+    its own transaction, planned once) and on an ordinary one: the rows are written, the
+    WAL wait it turns off for its own transaction (set_config(..., true)) is on again
+    afterwards, and the writer's generic plans end with it (close_writer)."""
     eid, now = _started(engine, 6)
     claimed = claim_batch(engine, eid, ["beauty-tips"], limit=6, claim_id="c1", now=now)
     outcomes = [Outcome(r.id, "sent", message_id=f"<m{r.id}@x>") for r in claimed]
     writer = writer_connection(engine)
+    raw = writer.connection.dbapi_connection
     try:
         assert record_outcomes(writer, "c1", outcomes[:3], now) == 3
         if engine.dialect.name == "postgresql":
             assert writer.connection.dbapi_connection.autocommit  # type: ignore[union-attr]
             setting = writer.exec_driver_sql("SHOW synchronous_commit").scalar_one()
             assert setting == "on"
+            assert writer.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == (
+                "force_generic_plan"
+            )
     finally:
-        writer.close()
+        close_writer(writer)
     with engine.connect() as conn:
         assert record_outcomes(conn, "c1", outcomes[3:], now) == 3
         if engine.dialect.name == "postgresql":
             assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+            assert conn.connection.dbapi_connection is raw  # the writer's, back in the pool
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "auto"
     assert count_by_status(engine, eid)["sent"] == 6
+
+
+def test_a_writer_that_failed_is_discarded_not_pooled(engine: Engine) -> None:
+    """close_writer(failed=True): the connection is not handed out again (its state is
+    unknown); the next connection is a new one, with the default settings."""
+    writer = writer_connection(engine)
+    raw = writer.connection.dbapi_connection
+    close_writer(writer, failed=True)
+    with engine.connect() as conn:
+        assert conn.connection.dbapi_connection is not raw
+        if engine.dialect.name == "postgresql":
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "auto"
 
 
 def test_answers_written_by_the_fast_path_read_back_as_written(engine: Engine) -> None:
@@ -300,3 +322,32 @@ def test_the_heartbeat_skips_rows_being_written_instead_of_waiting(engine: Engin
         stamps = dict(conn.execute(select(deliveries.c.id, deliveries.c.claimed_at)).all())
     assert {i for i, at in stamps.items() if at == later} == renewed
     assert renew_claim(engine, "other", later, eid) == 0
+
+
+def test_the_snapshot_inserts_plainly_into_an_empty_ledger_and_skips_rows_already_there(
+    engine: Engine,
+) -> None:
+    """snapshot_audience(empty=True), as start_edition calls it when the edition has no
+    rows yet: every reader once. Without it (rows may be there): the rows already there
+    are left as they are and only the missing ones are added. And the unique constraint
+    still refuses a duplicate if a caller claimed the ledger was empty when it was not."""
+    eid = make_edition(engine)
+    ids = add_audience(engine, 5)
+    with engine.begin() as conn:
+        assert snapshot_audience(conn, eid, ["beauty-tips"], empty=True) == 5
+    now = FixedClock().now()
+    taken = claim_batch(engine, eid, ["beauty-tips"], limit=2, claim_id="c1", now=now)
+    assert [r.subscriber_id for r in taken] == ids[:2]
+    more = add_audience(engine, 2, start=5)
+    with engine.begin() as conn:
+        assert snapshot_audience(conn, eid, ["beauty-tips"]) == 2  # only the new readers
+    counts = count_by_status(engine, eid)
+    assert (counts["in_flight"], counts["pending"]) == (2, 5)  # the claimed rows untouched
+    with engine.connect() as conn:
+        held = conn.execute(
+            select(deliveries.c.subscriber_id).where(deliveries.c.claim_id == "c1")
+        ).scalars()
+        assert sorted(held) == ids[:2]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        snapshot_audience(conn, eid, ["beauty-tips"], empty=True)
+    assert sum(count_by_status(engine, eid).values()) == len(ids) + len(more)
