@@ -33,6 +33,9 @@ _SOFT = b"=\r\n"
 _ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/?^_`{|}~-]+)*\Z")
 _PLAIN_SUBJECT = re.compile(r"[!-~]+(?: [!-~]+)*\Z")
 _BAD_ADDRESS = re.compile(r"[\r\n<>,;\" \t\\()\[\]:]")
+# Printable ASCII but "=" (and no space): QP keeps it as it is, folded after 75 characters
+_QP_AS_IS = re.compile(r"[!-<>-~]+\Z")
+_QP_LINE = 75
 
 
 def _qp_static(text: str) -> bytes:
@@ -45,10 +48,23 @@ def _qp_static(text: str) -> bytes:
 
 def _qp_value(text: str) -> bytes:
     """QP-encode one recipient's value exactly (line breaks encoded), ending with a soft
-    break."""
+    break. A value QP leaves as it is (a tracked link, most names) is only folded, every
+    75 characters: byte for byte what ``b2a_qp`` gives, at a fraction of its cost (it
+    was half of a message's building)."""
     if not text:
         return b""
-    return binascii.b2a_qp(text.encode("utf-8"), istext=False).replace(b"\n", CRLF) + _SOFT
+    if _QP_AS_IS.match(text):
+        data = text.encode("ascii")
+        if len(data) <= _QP_LINE:
+            return data + _SOFT
+        return _SOFT.join([data[i : i + _QP_LINE] for i in range(0, len(data), _QP_LINE)]) + _SOFT
+    # An "x" after the value makes b2a_qp fold its last line as any other: at most 75
+    # characters before the soft break's "=" (alone, a last line may have 76, and with
+    # the "=" it would pass RFC 2045's 76). The "x" is taken off again.
+    encoded = binascii.b2a_qp(text.encode("utf-8") + b"x", istext=False)[:-1]
+    if not encoded.endswith(b"=\n"):
+        encoded += b"=\n"
+    return encoded.replace(b"\n", CRLF)
 
 
 def _no_newlines(what: str, value: str) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import binascii
 import email
 import email.policy
 import re
@@ -14,7 +15,7 @@ from pipeline.clock import FixedClock
 from pipeline.config import Settings
 from pipeline.errors import PersonalisationError
 from pipeline.render.personalise import CompiledEdition
-from pipeline.sending.mime import MessageSkeleton, encoded_words, smtp_data
+from pipeline.sending.mime import MessageSkeleton, _qp_value, encoded_words, smtp_data
 from pipeline.sending.recipient_values import recipient_values
 from tests.sending.conftest import sample_compiled
 
@@ -193,3 +194,26 @@ def test_message_ids_are_unique_within_and_across_skeletons(file_settings: Setti
     assert all(pattern.fullmatch(i) for i in ids)
     # RFC 5322 msg-id: dot-atom-text on the left; no two skeletons share a prefix
     assert len({i.split(".", 1)[0] for i in ids}) == 3
+
+
+@given(
+    text=st.text(alphabet=st.sampled_from("ab.~!<>-/:?&%=é \t\n\r"), max_size=400)
+    | st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=400)
+)
+def test_a_value_is_quoted_printable_that_decodes_back_and_keeps_to_76(text: str) -> None:
+    """_qp_value: whatever the value, the encoding decodes back to it and ends with a soft
+    break. A value QP leaves as it is (printable ASCII but "=", a tracked link) is folded
+    into 75-character pieces, each line then 76 with its "=": the fast path, which must be
+    what the general path would give."""
+    encoded = _qp_value(text)
+    if not text:
+        assert encoded == b""
+        return
+    assert encoded.endswith(b"=\r\n")
+    assert binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")) == text.encode()
+    if all(33 <= ord(c) <= 126 and c != "=" for c in text):
+        lines = encoded.split(b"\r\n")[:-1]
+        assert [line[:-1] for line in lines] == [
+            text[i : i + 75].encode() for i in range(0, len(text), 75)
+        ]
+        assert all(len(line) <= 76 for line in lines)
