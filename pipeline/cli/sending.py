@@ -177,8 +177,15 @@ def _summary(settings: Settings, engine: Engine, edition: Edition, report: SendR
 
 
 def _run(
-    settings: Settings, engine: Engine, edition: Edition, clock: Clock, workers: int | None = None
+    settings: Settings,
+    engine: Engine,
+    edition: Edition,
+    clock: Clock,
+    workers: int | None = None,
+    audience: int | None = None,
 ) -> None:
+    """Send ``edition`` with a progress bar. ``audience``: its size when the caller has
+    just counted it (counting it again costs a query over the whole audience)."""
     from pipeline.sending import ledger
     from pipeline.sending.editions import get_edition
     from pipeline.sending.engine import send_edition
@@ -187,9 +194,17 @@ def _run(
     from pipeline.subscribers.audience import segment_filter
 
     counts = ledger.count_by_status(engine, edition.id)
-    total = sum(counts.values()) or audience_count(
-        engine, edition.lists, segment_filter(engine, edition.segment_condition, clock.now())
-    )
+    total = sum(counts.values())
+    if not total:
+        total = (
+            audience
+            if audience is not None
+            else audience_count(
+                engine,
+                edition.lists,
+                segment_filter(engine, edition.segment_condition, clock.now()),
+            )
+        )
     done = sum(counts[k] for k in ("sent", "failed", "uncertain", "skipped", "cancelled"))
     processes = choose_workers(settings, workers, total - done)
     before_long_work()
@@ -319,13 +334,12 @@ def send_command(
     if edition.status in ("paused", "cancelled"):
         send_edition(settings, engine, edition.id, clock=clock)  # raises with the reason
     counts = ledger.count_by_status(engine, edition.id)
-    todo = (
-        counts["pending"] + counts["in_flight"]
-        if sum(counts.values())
-        else audience_count(
-            engine, edition.lists, segment_filter(engine, edition.segment_condition, clock.now())
-        )
-    )
+    audience = None
+    if sum(counts.values()):
+        todo = counts["pending"] + counts["in_flight"]
+    else:
+        where = segment_filter(engine, edition.segment_condition, clock.now())
+        todo = audience = audience_count(engine, edition.lists, where)
     if not yes:
         what = f"{slug} ({edition.subject!r}) to {todo} recipient(s)"
         if not sys.stdin.isatty():
@@ -334,7 +348,7 @@ def send_command(
                 fix="pass --yes to send",
             )
         typer.confirm(f"Send {what} via {settings.sending.transport}?", abort=True)
-    _run(settings, engine, edition, clock, workers)
+    _run(settings, engine, edition, clock, workers, audience)
 
 
 def _test_copy(settings: Settings, slug: str, addresses: list[str]) -> None:
