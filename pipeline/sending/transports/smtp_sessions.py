@@ -61,9 +61,11 @@ class Message:
     smtputf8: bool
 
 
-@dataclass
+@dataclass(eq=False)
 class Session:
-    """One open SMTP connection, past EHLO (and STARTTLS, AUTH), in non-blocking mode."""
+    """One open SMTP connection, past EHLO (and STARTTLS, AUTH), in non-blocking mode.
+    Sessions are told apart by identity (``session in live`` for every reply: comparing
+    every field, as a dataclass's ``==`` does, cost more than reading the reply)."""
 
     conn: smtplib.SMTP
     pipelining: bool
