@@ -246,15 +246,18 @@ def test_a_writer_that_failed_is_discarded_not_pooled(engine: Engine) -> None:
 
 def test_answers_written_by_the_fast_path_read_back_as_written(engine: Engine) -> None:
     """record_outcomes binds its values itself (driver SQL compiled once): what it stores
-    reads back through SQLAlchemy as the same instants, a retry becomes claimable exactly
-    at its time, and a row another claim holds is left alone."""
+    reads back through SQLAlchemy as the same instants (to the microsecond) and the same
+    text (quotes, backslashes, line breaks and non-ASCII included: PostgreSQL's answers
+    travel as JSON), a retry becomes claimable exactly at its time, and a row another
+    claim holds is left alone."""
     eid, now = _started(engine, 3)
     claimed = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c1", now=now)
-    later = now + timedelta(minutes=10)
+    later = now + timedelta(minutes=10, microseconds=123457)
+    refusal = 'SMTP 550 5.1.1 "unknown" \\ Zoë\n<ann@example.org>'
     outcomes = [
         Outcome(claimed[0].id, "sent", message_id="<m@x>", provider_id="SMTP 250 2.0.0 Ok"),
         Outcome(claimed[1].id, "pending", error="SMTP 451 4.3.0 later", next_attempt_at=later),
-        Outcome(claimed[2].id, "failed", error="SMTP 550 5.1.1 unknown"),
+        Outcome(claimed[2].id, "failed", error=refusal),
     ]
     with engine.connect() as conn:
         assert record_outcomes(conn, "other-claim", outcomes, now) == 0  # not ours
@@ -279,7 +282,7 @@ def test_answers_written_by_the_fast_path_read_back_as_written(engine: Engine) -
     assert (sent.status, sent.sent_at, sent.updated_at) == ("sent", now, now)
     assert sent.provider_id == "SMTP 250 2.0.0 Ok" and sent.claim_id is None
     assert (retry.status, retry.next_attempt_at, retry.sent_at) == ("pending", later, None)
-    assert (failed.status, failed.error) == ("failed", "SMTP 550 5.1.1 unknown")
+    assert (failed.status, failed.error) == ("failed", refusal)
     early = now + timedelta(minutes=9, seconds=59)
     assert claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c2", now=early) == []
     again = claim_batch(engine, eid, ["beauty-tips"], limit=3, claim_id="c3", now=later)
