@@ -518,12 +518,18 @@ def send_claims(
 
         upcoming: _NextClaim | None = None  # the next batch, claimed while this one is sent
         status = _StatusReader(engine, edition_id)
+        # Expired claims (of a run that stopped) are reclaimed when the run starts, then
+        # every tenth of a lease, not between every two batches: they expire only after a
+        # whole lease, and the statement was a sixth of the pause between two batches.
+        reclaim_at = clock.now()
         try:
             while True:
                 now = clock.now()
-                ledger.reclaim_rows(
-                    engine, edition_id, now, older_than=now - lease, resend=cfg.resend_in_flight
-                )
+                if now >= reclaim_at:
+                    ledger.reclaim_rows(
+                        engine, edition_id, now, older_than=now - lease, resend=cfg.resend_in_flight
+                    )
+                    reclaim_at = now + lease / 10
                 state = status()
                 if state != "sending":  # paused or cancelled by someone else
                     if upcoming is not None:

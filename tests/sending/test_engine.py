@@ -5,13 +5,14 @@ import email.policy
 import mailbox
 from datetime import timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, event, select, update
 
 from pipeline.clock import FixedClock
 from pipeline.config import Settings
 from pipeline.sending.editions import get_edition, transition
 from pipeline.sending.engine import reclaim_in_flight, send_edition
-from pipeline.sending.ledger import claim_batch, count_by_status
+from pipeline.sending.ledger import claim_batch, count_by_status, start_edition
+from pipeline.sending.transports import get_transport
 from pipeline.store.tables import deliveries, subscribers
 from tests.sending.conftest import add_audience, make_edition
 
@@ -173,3 +174,43 @@ def test_an_import_keeps_the_first_name_column_as_the_given_name() -> None:
     plain = detect_format(["email", "first name", "last name"])
     entry = plain.convert({"email": "a@example.org", "first name": "Min-ji", "last name": "Lee"})
     assert (entry.name, entry.attributes) == ("Min-ji Lee", {"given_name": "Min-ji"})
+
+
+def test_expired_claims_are_reclaimed_during_a_run_every_tenth_of_a_lease(
+    settings: Settings, engine: Engine
+) -> None:
+    """A run reclaims expired claims when it starts and then every tenth of a lease, not
+    between every two batches (the clock standing still: one reclaim statement for four
+    batches). A claim that expires while the run goes on is still taken over: a dead
+    run's 5 rows, claimed at the start, are sent by this run once their lease is over."""
+    transport = get_transport(settings)
+    transport.batch_size = 10  # batches of 10
+    lease = timedelta(seconds=settings.sending.claim_lease_seconds)
+    reclaims: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("UPDATE deliveries") and "claimed_at <" in statement:
+            reclaims.append(statement)
+
+    add_audience(engine, 40)
+    eid = make_edition(engine)
+    report = send_edition(settings, engine, eid, transport=transport, clock=FixedClock())
+    assert (report.sent, report.status) == (40, "sent")
+    assert len(reclaims) == 1  # five claims (the last one empty), one reclaim
+
+    add_audience(engine, 35, start=100)
+    eid = make_edition(engine, slug="2026-12-02-test")
+    clock = FixedClock()
+    transition(engine, eid, ["frozen"], "sending")
+    start_edition(engine, eid, ["beauty-tips"], clock.now(), "w")
+    dead = claim_batch(engine, eid, ["beauty-tips"], limit=5, claim_id="dead", now=clock.now())
+    assert len(dead) == 5
+
+    def later(_: object) -> None:  # after each batch: half a lease goes by
+        clock.advance(lease / 2)
+
+    report = send_edition(settings, engine, eid, transport=transport, clock=clock, progress=later)
+    assert (report.sent, report.in_flight_elsewhere, report.status) == (75, 0, "sent")
+    assert len(reclaims) > 2  # the clock moved: reclaimed again during the run
+    assert count_by_status(engine, eid)["sent"] == 75
