@@ -19,7 +19,9 @@ from pipeline.errors import SendError, TransportError
 from pipeline.sending.editions import transition
 from pipeline.sending.engine import backoff_delay, send_edition
 from pipeline.sending.ledger import (
+    _RECORD_POSTGRESQL,
     Outcome,
+    _record_sql,
     cancel_pending,
     claim_batch,
     close_writer,
@@ -354,3 +356,40 @@ def test_the_snapshot_inserts_plainly_into_an_empty_ledger_and_skips_rows_alread
     with pytest.raises(IntegrityError), engine.begin() as conn:
         snapshot_audience(conn, eid, ["beauty-tips"], empty=True)
     assert sum(count_by_status(engine, eid).values()) == len(ids) + len(more)
+
+
+def test_the_answer_write_finds_its_rows_by_key_whatever_the_statistics(
+    engine: Engine,
+) -> None:
+    """The statement that writes answers, planned as the writer plans it: once, for any
+    rows (PostgreSQL: a generic plan; statistics taken when no row was claimed, which make
+    a scan of the ledger look cheap). It must reach the rows by their key, never by
+    reading the whole ledger at every write."""
+    _started(engine, 5000)  # the snapshot, then ANALYZE on PostgreSQL
+    writer = writer_connection(engine)
+    try:
+        if engine.dialect.name == "postgresql":
+            sql = (
+                _RECORD_POSTGRESQL.replace("%(now)s", "$1")
+                .replace("%(ids)s", "$2")
+                .replace("%(rows)s", "$3")
+                .replace("%(claim)s", "$4")
+            )
+            writer.exec_driver_sql(f"PREPARE answers (timestamptz, integer[], json, text) AS {sql}")
+            plan = "\n".join(
+                writer.exec_driver_sql(
+                    "EXPLAIN EXECUTE answers (now(), '{1,2}', '[{\"i\": 1, \"s\": \"sent\"}]', 'c')"
+                ).scalars()
+            )
+            writer.exec_driver_sql("DEALLOCATE answers")
+            assert "Seq Scan on deliveries" not in plan, plan
+            assert "Index Scan using pk_deliveries on deliveries" in plan, plan
+        else:
+            sql, names = _record_sql(engine.dialect)
+            row = tuple(None for _ in names or ())
+            plan = " ".join(
+                str(r[-1]) for r in writer.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", row)
+            )
+            assert "SEARCH deliveries USING INTEGER PRIMARY KEY" in plan, plan
+    finally:
+        close_writer(writer)
