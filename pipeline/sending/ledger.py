@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -396,7 +396,7 @@ def record_outcomes(
     if not outcomes:
         return 0
     # In id order: every writer of these rows locks them in the same order.
-    ordered = sorted(outcomes, key=lambda o: o.delivery_id)
+    ordered = [_storable(o) for o in sorted(outcomes, key=lambda o: o.delivery_id)]
     with _connection(engine) as conn, conn.begin():
         stamp = _stamp(conn.dialect)
         at = stamp(now)
@@ -422,6 +422,25 @@ def record_outcomes(
             rows = [tuple(row[name] for name in names) for row in rows]
         result = conn.exec_driver_sql(sql, rows)
     return int(result.rowcount or 0)
+
+
+def _storable(outcome: Outcome) -> Outcome:
+    """The outcome with any NUL character in its texts replaced by U+FFFD: a relay's
+    reply may hold one, and PostgreSQL's text cannot (the write would fail, again at every
+    retry, and stop the send)."""
+    texts = (outcome.error, outcome.provider_id, outcome.message_id)
+    if not any(t and "\x00" in t for t in texts):
+        return outcome
+    return replace(
+        outcome,
+        error=_no_nul(outcome.error),
+        provider_id=_no_nul(outcome.provider_id),
+        message_id=_no_nul(outcome.message_id),
+    )
+
+
+def _no_nul(text: str | None) -> str | None:
+    return None if text is None else text.replace("\x00", "\ufffd")
 
 
 _RECORD_SQL: dict[str, tuple[str, tuple[str, ...] | None]] = {}

@@ -393,3 +393,30 @@ def test_the_answer_write_finds_its_rows_by_key_whatever_the_statistics(
             assert "SEARCH deliveries USING INTEGER PRIMARY KEY" in plan, plan
     finally:
         close_writer(writer)
+
+
+def test_a_relay_reply_with_a_nul_character_is_written_not_refused(engine: Engine) -> None:
+    """A reply holding NUL (which PostgreSQL's text cannot store) is written with U+FFFD
+    in its place, and the other answers of the same write with it: otherwise the write
+    failed at every retry and stopped the send."""
+    eid, now = _started(engine, 2)
+    claimed = claim_batch(engine, eid, ["beauty-tips"], limit=2, claim_id="c1", now=now)
+    outcomes = [
+        Outcome(claimed[0].id, "failed", error="SMTP 550 5.1.1 no\x00such user"),
+        Outcome(claimed[1].id, "sent", message_id="<m@x>", provider_id="SMTP 250 ok\x00"),
+    ]
+    writer = writer_connection(engine)
+    try:
+        assert record_outcomes(writer, "c1", outcomes, now) == 2
+    finally:
+        close_writer(writer)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(deliveries.c.status, deliveries.c.error, deliveries.c.provider_id).order_by(
+                deliveries.c.id
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("failed", "SMTP 550 5.1.1 no\ufffdsuch user", None),
+        ("sent", None, "SMTP 250 ok\ufffd"),
+    ]
