@@ -189,22 +189,11 @@ def _run(
     from pipeline.sending import ledger
     from pipeline.sending.editions import get_edition
     from pipeline.sending.engine import send_edition
-    from pipeline.sending.report import audience_count
+    from pipeline.sending.report import edition_audience
     from pipeline.sending.workers import choose_workers, send_with_workers
-    from pipeline.subscribers.audience import segment_filter
 
     counts = ledger.count_by_status(engine, edition.id)
-    total = sum(counts.values())
-    if not total:
-        total = (
-            audience
-            if audience is not None
-            else audience_count(
-                engine,
-                edition.lists,
-                segment_filter(engine, edition.segment_condition, clock.now()),
-            )
-        )
+    total = sum(counts.values()) or audience or edition_audience(engine, edition, clock.now())
     done = sum(counts[k] for k in ("sent", "failed", "uncertain", "skipped", "cancelled"))
     processes = choose_workers(settings, workers, total - done)
     before_long_work()
@@ -305,14 +294,13 @@ def send_command(
     from pipeline.sending import ledger
     from pipeline.sending.editions import find_edition, freeze_for_sending
     from pipeline.sending.engine import send_edition
-    from pipeline.sending.report import audience_count
-    from pipeline.subscribers.audience import segment_filter
+    from pipeline.sending.report import edition_audience
 
     settings, engine, clock = get_settings(), get_engine(), get_clock()
     existing = find_edition(engine, slug)
-    started = sum(ledger.count_by_status(engine, existing.id).values()) if existing else 0
-    if existing is not None and existing.status == "sent" and started:
-        sent = ledger.count_by_status(engine, existing.id)["sent"]
+    held: dict[str, int] = ledger.count_by_status(engine, existing.id) if existing else {}
+    if existing is not None and existing.status == "sent" and any(held.values()):
+        sent = held["sent"]
         when = f" on {existing.finished_at:%Y-%m-%d %H:%M} UTC" if existing.finished_at else ""
         console.print(
             f"{slug} was already sent to {sent} recipient(s){when}; nothing to send.",
@@ -338,8 +326,7 @@ def send_command(
     if sum(counts.values()):
         todo = counts["pending"] + counts["in_flight"]
     else:
-        where = segment_filter(engine, edition.segment_condition, clock.now())
-        todo = audience = audience_count(engine, edition.lists, where)
+        todo = audience = edition_audience(engine, edition, clock.now())
     if not yes:
         what = f"{slug} ({edition.subject!r}) to {todo} recipient(s)"
         if not sys.stdin.isatty():

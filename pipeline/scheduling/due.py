@@ -226,7 +226,7 @@ def _send_one(
     from pipeline.sending import ledger
     from pipeline.sending.editions import edition_by_id
     from pipeline.sending.engine import send_edition
-    from pipeline.sending.report import audience_count
+    from pipeline.sending.report import edition_audience
     from pipeline.sending.workers import choose_workers, send_with_workers
 
     outcome = EditionOutcome(row.slug, row.id, "sending", row.send_at, late=row.id in late_ids)
@@ -241,7 +241,7 @@ def _send_one(
             due = ledger.waiting(engine, row.id, clock.now(), ab_test=bool(edition.ab_test))
             todo = due.due_now + rows["in_flight"]
             if not sum(rows.values()):  # not snapshotted yet
-                todo = audience_count(engine, edition.lists)
+                todo = edition_audience(engine, edition, clock.now())
             processes = choose_workers(settings, workers, todo)
         if processes > 1:
             sent = send_with_workers(settings, row.id, processes, clock=clock)

@@ -114,6 +114,15 @@ def audience_count(
     return audience_size(engine, list_slugs, where)
 
 
+def edition_audience(engine: Engine, edition: Edition, now: datetime) -> int:
+    """How many would receive ``edition`` sent ``now``: its lists, narrowed by its segment
+    (resolved at ``now``)."""
+    from pipeline.subscribers.audience import segment_filter
+
+    where = segment_filter(engine, edition.segment_condition, now)
+    return audience_size(engine, edition.lists, where)
+
+
 def edition_status(
     engine: Engine, edition: Edition, *, clock: Clock | None = None
 ) -> EditionStatus:
