@@ -38,12 +38,22 @@ _QP_AS_IS = re.compile(r"[!-<>-~]+\Z")
 _QP_LINE = 75
 
 
+def _qp(data: bytes, *, istext: bool) -> bytes:
+    """``data`` QP-encoded (CRLF line ends), ending with a soft break. An "x" after it
+    makes b2a_qp fold its last line as any other: at most 75 characters before the soft
+    break's "=" (alone, a last line may have 76, and with the "=" it would pass RFC 2045's
+    76). The "x" is taken off again."""
+    encoded = binascii.b2a_qp(data + b"x", istext=istext)[:-1]
+    if not encoded.endswith(b"=\n"):
+        encoded += b"=\n"
+    return encoded.replace(b"\n", CRLF)
+
+
 def _qp_static(text: str) -> bytes:
     """QP-encode a static chunk (line breaks kept as CRLF), ending with a soft break."""
     if not text:
         return b""
-    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
-    return binascii.b2a_qp(data, istext=True).replace(b"\n", CRLF) + _SOFT
+    return _qp(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8"), istext=True)
 
 
 def _qp_value(text: str) -> bytes:
@@ -58,13 +68,7 @@ def _qp_value(text: str) -> bytes:
         if len(data) <= _QP_LINE:
             return data + _SOFT
         return _SOFT.join([data[i : i + _QP_LINE] for i in range(0, len(data), _QP_LINE)]) + _SOFT
-    # An "x" after the value makes b2a_qp fold its last line as any other: at most 75
-    # characters before the soft break's "=" (alone, a last line may have 76, and with
-    # the "=" it would pass RFC 2045's 76). The "x" is taken off again.
-    encoded = binascii.b2a_qp(text.encode("utf-8") + b"x", istext=False)[:-1]
-    if not encoded.endswith(b"=\n"):
-        encoded += b"=\n"
-    return encoded.replace(b"\n", CRLF)
+    return _qp(text.encode("utf-8"), istext=False)
 
 
 def _no_newlines(what: str, value: str) -> None:

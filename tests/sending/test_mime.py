@@ -56,6 +56,8 @@ def _check(
         assert msg["To"].addresses[0].display_name == " ".join(name.split())
     assert msg["To"].addresses[0].addr_spec == "ann@example.org"
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+    body = data.partition(b"\r\n\r\n")[2]  # quoted-printable: lines of at most 76
+    assert all(len(line) <= 76 for line in body.split(b"\r\n")), max(body.split(b"\r\n"), key=len)
     assert b"\n" not in data.replace(b"\r\n", b"")
     assert b"\r" not in data.replace(b"\r\n", b"")
 
@@ -217,3 +219,24 @@ def test_a_value_is_quoted_printable_that_decodes_back_and_keeps_to_76(text: str
             text[i : i + 75].encode() for i in range(0, len(text), 75)
         ]
         assert all(len(line) <= 76 for line in lines)
+
+
+def test_the_sample_issue_keeps_quoted_printable_lines_to_76(file_settings: Settings) -> None:
+    """The repository's sample issue, tracked links and all: every body line of the
+    message is at most 76 characters (RFC 2045), the last line of each static chunk too,
+    which b2a_qp alone leaves at 76 before the soft break's "=" is added."""
+    from pipeline.render.build import build_issue
+    from pipeline.tracking.plan import index_links, tracking_values
+
+    slug = "2026-12-01-microneedling"
+    compiled, _ = index_links(
+        file_settings, build_issue(file_settings, slug).compiled, slug, ["beauty-tips"]
+    )
+    skeleton = MessageSkeleton(file_settings, compiled, slug=slug, lists=["beauty-tips"])
+    public_id = "0123456789abcdef0123456789abcdef"
+    values = recipient_values(file_settings, public_id, "ann@example.org", "Ann", 1)
+    values.update(tracking_values(file_settings, public_id, 1))
+    data = skeleton.build("ann@example.org", "Ann", values)
+    lines = data.partition(b"\r\n\r\n")[2].split(b"\r\n")
+    assert all(len(line) <= 76 for line in lines), max(lines, key=len)
+    assert _content(_parse(data), "html") == compiled.personalise(values).html
