@@ -176,19 +176,19 @@ class _StatusReader:
 
 
 class _Recorder:
-    """Writes the answers of one claim as they arrive, in a thread of its own, so sending
-    never waits for a commit while fewer than ``every`` answers are unwritten: at that
-    many, ``add`` waits for the writer (a kill -9 loses at most ``every`` answers, and
-    their messages are sent again). Each write takes every answer that came while the
-    previous one was committed (a group commit), once half of ``every`` have come or
-    ``seconds`` after the first of them. A database error is retried (a killed connection
-    is replaced); if it persists, ``add`` and ``flush`` raise StoreError with the
-    unwritten rows still in flight, to be reclaimed by the next run."""
+    """Writes the answers of a run's claims as they arrive, in a thread of its own, so
+    sending never waits for a commit while fewer than ``every`` answers are unwritten: at
+    that many, ``add`` waits for the writer (a kill -9 loses at most ``every`` answers,
+    whatever the number of claims they belong to, and their messages are sent again).
+    Each write takes every answer that came while the previous one was committed (a group
+    commit), once half of ``every`` have come or ``seconds`` after the first of them; the
+    answers of each claim in it are written for that claim. A database error is retried
+    (a killed connection is replaced); if it persists, ``add`` and ``flush`` raise
+    StoreError with the unwritten rows still in flight, to be reclaimed by the next run."""
 
     def __init__(
         self,
         engine: Engine,
-        claim_id: str,
         clock: Clock,
         *,
         every: int,
@@ -196,24 +196,23 @@ class _Recorder:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.engine = engine
-        self.claim_id = claim_id
         self.clock = clock
         self.every = max(1, every)
         self.start_at = max(1, self.every // 2)  # answers that start a write at once
         self.seconds = seconds
         self.sleep = sleep
-        self.lock = threading.RLock()  # for the caller: answers from several threads
         self.cond = threading.Condition()
         self.buffer: list[ledger.Outcome] = []  # not yet taken by the writer
+        self.claims: list[str] = []  # the claim of each answer of the buffer
         self.writing = 0  # answers being written now
         self.first = 0.0  # when the oldest answer of the buffer came
         self.hurry = False  # flush: write what there is at once
         self.stopping = False
         self.error: StoreError | None = None
-        self.conn: Connection | None = None  # the writer's, one per claim
+        self.conn: Connection | None = None  # the writer's
         self.thread: threading.Thread | None = None
 
-    def add(self, outcomes: list[ledger.Outcome]) -> None:
+    def add(self, claim_id: str, outcomes: list[ledger.Outcome]) -> None:
         if not outcomes:
             return
         with self.cond:
@@ -225,6 +224,7 @@ class _Recorder:
             if not was:
                 self.first = time.monotonic()
             self.buffer.extend(outcomes)
+            self.claims.extend([claim_id] * len(outcomes))
             full = len(self.buffer) + self.writing >= self.every
             if not self.writing and (full or was < self.start_at <= len(self.buffer)):
                 self.cond.notify_all()  # a write is due (a busy writer looks when it is done)
@@ -273,9 +273,10 @@ class _Recorder:
                     if self.stopping or self.error is not None:
                         return
                     batch, self.buffer = self.buffer, []
+                    claims, self.claims = self.claims, []
                     self.writing = len(batch)
                 try:
-                    self._commit(batch)
+                    self._commit(batch, claims)
                 except StoreError as exc:
                     with self.cond:
                         self.error = exc
@@ -293,12 +294,23 @@ class _Recorder:
                     ledger.close_writer(self.conn)
                 self.conn = None
 
-    def _commit(self, batch: list[ledger.Outcome]) -> None:
+    def _commit(self, batch: list[ledger.Outcome], claims: list[str]) -> None:
+        by_claim: dict[str, list[ledger.Outcome]] = {}
+        first = claims[0]
+        if claims.count(first) == len(claims):  # the usual case: one claim
+            by_claim[first] = batch
+        else:  # a write across two claims
+            for claim_id, outcome in zip(claims, batch, strict=True):
+                by_claim.setdefault(claim_id, []).append(outcome)
         for attempt in range(4):
             try:
                 if self.conn is None:
                     self.conn = ledger.writer_connection(self.engine)
-                ledger.record_outcomes(self.conn, self.claim_id, batch, self.clock.now())
+                now = self.clock.now()
+                while by_claim:
+                    claim_id = next(iter(by_claim))
+                    ledger.record_outcomes(self.conn, claim_id, by_claim[claim_id], now)
+                    del by_claim[claim_id]  # written: not again at a retry
                 return
             except DBAPIError as exc:
                 with contextlib.suppress(DBAPIError):
@@ -460,7 +472,12 @@ def send_claims(
 ) -> None:
     """The claim loop of one run on an edition already ``sending``: reclaim expired claims,
     claim a batch, send it, record it; until nothing is left, the edition leaves
-    ``sending`` or the error rate pauses it. Any number of processes may run it at once."""
+    ``sending`` or the error rate pauses it. Any number of processes may run it at once.
+
+    While every answer is good, one claim follows another in the same transport
+    conversation (``_send_stream``): the relay's connections never drain between
+    batches. A claim with a failed, retried or uncertain answer ends the conversation,
+    and the next claim starts a new one (an unreachable relay is tried again)."""
     edition_id = edition.id
     skeleton = MessageSkeleton(
         settings,
@@ -481,14 +498,9 @@ def send_claims(
             clock=clock,
         )
     ab = bool(edition.ab_test)
-    web = web_url(settings, edition.slug)
     cfg = settings.sending
     bucket = TokenBucket(cfg.rate_limit, now=lambda: clock.now().timestamp(), sleep=sleep)
     chunk = max(1, int(cfg.rate_limit)) if cfg.rate_limit > 0 else transport.batch_size
-    lease = timedelta(seconds=cfg.claim_lease_seconds)
-    run = _Run(
-        settings, engine, edition_id, skeletons, web, transport, bucket, chunk, report, rng, clock
-    )
     with _Heartbeat(engine, clock, cfg.claim_lease_seconds / 4, edition_id) as heartbeat:
         frontier = 0  # the last id this run claimed: the next claim reads on from it
 
@@ -516,69 +528,57 @@ def send_claims(
                 heartbeat.claims.add(claim_id)
             return claim_id, rows
 
-        upcoming: _NextClaim | None = None  # the next batch, claimed while this one is sent
         status = _StatusReader(engine, edition_id)
-        # Expired claims (of a run that stopped) are reclaimed when the run starts, then
-        # every tenth of a lease, not between every two batches: they expire only after a
-        # whole lease, and the statement was a sixth of the pause between two batches.
-        reclaim_at = clock.now()
+        run = _Run(
+            settings,
+            engine,
+            edition_id,
+            skeletons,
+            web_url(settings, edition.slug),
+            transport,
+            bucket,
+            chunk,
+            report,
+            rng,
+            clock,
+            heartbeat=heartbeat,
+            status=status,
+            take=take,
+            progress=progress,
+            # Expired claims (of a run that stopped) are reclaimed when the run starts,
+            # then every tenth of a lease, not between every two batches: they expire
+            # only after a whole lease, and the statement was a sixth of the pause
+            # between two batches.
+            reclaim_at=clock.now(),
+        )
         try:
             while True:
-                now = clock.now()
-                if now >= reclaim_at:
-                    ledger.reclaim_rows(
-                        engine, edition_id, now, older_than=now - lease, resend=cfg.resend_in_flight
-                    )
-                    reclaim_at = now + lease / 10
+                run.reclaim_if_due()
                 state = status()
                 if state != "sending":  # paused or cancelled by someone else
-                    if upcoming is not None:
-                        upcoming.release(engine, clock)
-                        upcoming = None
+                    run.release_upcoming()
                     if state == "cancelled":  # rows this run claimed but never handed over
                         ledger.cancel_pending(engine, edition_id, clock.now())
                     report.status = state
                     if state == "paused":
                         report.pause_reason = edition_by_id(engine, edition_id).pause_reason
                     return
-                if upcoming is not None:
-                    claim_id, claimed = upcoming.get()
-                    upcoming = None
-                else:
-                    claim_id, claimed = take()
+                claim_id, claimed = run.next_claim()
                 if not claimed:
                     if _finish_or_wait(engine, edition, report, clock, sleep):
                         continue
                     return
-                if len(claimed) >= transport.batch_size:  # more to come: claim it meanwhile
-                    upcoming = _NextClaim(take)
-                if _send_claim(run, claim_id, claimed, heartbeat, status):
-                    return
-                _apply_refusals(settings, engine, edition_id, report, clock)
-                if progress is not None:
-                    progress(report)
-                if report.attempts >= cfg.pause_min_sample and (
-                    report.errors / report.attempts > cfg.pause_error_rate
-                ):
-                    reason = (
-                        f"{report.errors} of {report.attempts} attempts failed "
-                        f"({report.errors / report.attempts:.0%}, above "
-                        f"sending.pause_error_rate {cfg.pause_error_rate:.0%}); "
-                        f"last error: {report.pause_reason or '-'}"
-                    )
-                    transition(engine, edition_id, ["sending"], "paused", pause_reason=reason)
-                    report.status = "paused"
-                    report.pause_reason = reason
+                if _send_stream(run, claim_id, claimed) or _between_claims(run):
                     return
         finally:
-            if upcoming is not None:  # the run stops: the next batch was never used
-                upcoming.release(engine, clock)
+            run.release_upcoming()  # the run stops: the next batch was never used
             status.close()
 
 
-@dataclass
+@dataclass(eq=False)
 class _Run:
-    """What stays the same for every batch of one run on an edition."""
+    """What stays the same for every batch of one run on an edition, and the next batch
+    (claimed while the current one is sent)."""
 
     settings: Settings
     engine: Engine
@@ -591,52 +591,277 @@ class _Run:
     report: SendReport
     rng: random.Random | None
     clock: Clock
+    heartbeat: _Heartbeat
+    status: _StatusReader
+    take: Callable[[], tuple[str, list[ledger.Claimed]]]
+    progress: Callable[[SendReport], None] | None
+    reclaim_at: datetime
+    upcoming: _NextClaim | None = None
+
+    def reclaim_if_due(self, before: Callable[[], None] | None = None) -> None:
+        """Reclaim the expired claims of runs that stopped, every tenth of a lease;
+        ``before`` runs first when it is due (this run's answers written, so none of its
+        own rows is in flight for want of a write)."""
+        now = self.clock.now()
+        if now >= self.reclaim_at:
+            if before is not None:
+                before()
+            cfg = self.settings.sending
+            lease = timedelta(seconds=cfg.claim_lease_seconds)
+            ledger.reclaim_rows(
+                self.engine,
+                self.edition_id,
+                now,
+                older_than=now - lease,
+                resend=cfg.resend_in_flight,
+            )
+            self.reclaim_at = now + lease / 10
+
+    def next_claim(self) -> tuple[str, list[ledger.Claimed]]:
+        """The batch claimed meanwhile, else one claimed now."""
+        if self.upcoming is not None:
+            upcoming, self.upcoming = self.upcoming, None
+            return upcoming.get()
+        return self.take()
+
+    def claim_ahead(self, claimed: list[ledger.Claimed]) -> None:
+        """A full batch means more to come: claim it while this one is sent."""
+        if len(claimed) >= self.transport.batch_size and self.upcoming is None:
+            self.upcoming = _NextClaim(self.take)
+
+    def release_upcoming(self) -> None:
+        if self.upcoming is not None:
+            upcoming, self.upcoming = self.upcoming, None
+            upcoming.release(self.engine, self.clock)
 
 
-def _send_claim(
-    run: _Run,
-    claim_id: str,
-    claimed: list[ledger.Claimed],
-    heartbeat: _Heartbeat,
-    status: _StatusReader,
-) -> bool:
-    """Send one claimed batch and record every answer; True when the run must stop (the
-    transport failed in a way that pauses the edition). A TransportError or StoreError is
-    raised after the rows not sent were given back."""
-    engine, transport, clock = run.engine, run.transport, run.clock
+def _between_claims(run: _Run) -> bool:
+    """After a claim: suppress the addresses refused for good, report progress, and pause
+    the edition past ``sending.pause_error_rate``; True when it paused."""
+    report, cfg = run.report, run.settings.sending
+    _apply_refusals(run.settings, run.engine, run.edition_id, report, run.clock)
+    if run.progress is not None:
+        run.progress(report)
+    if report.attempts >= cfg.pause_min_sample and (
+        report.errors / report.attempts > cfg.pause_error_rate
+    ):
+        reason = (
+            f"{report.errors} of {report.attempts} attempts failed "
+            f"({report.errors / report.attempts:.0%}, above "
+            f"sending.pause_error_rate {cfg.pause_error_rate:.0%}); "
+            f"last error: {report.pause_reason or '-'}"
+        )
+        transition(run.engine, run.edition_id, ["sending"], "paused", pause_reason=reason)
+        report.status = "paused"
+        report.pause_reason = reason
+        return True
+    return False
+
+
+@dataclass(eq=False)
+class _Claim:
+    """One claimed batch in a conversation: its rows, and how many of its messages were
+    handed over and answered."""
+
+    id: str
+    rows: list[ledger.Claimed]
+    errors: int  # the run's errors when the claim started
+    handed: int = 0
+    answered: int = 0
+    complete: bool = False  # every row handed over or given its outcome
+
+    @property
+    def settled(self) -> bool:
+        return self.complete and self.answered >= self.handed
+
+
+def _send_stream(run: _Run, claim_id: str, claimed: list[ledger.Claimed]) -> bool:
+    """Send a claimed batch, and the batches claimed after it, in one conversation with
+    the transport: the next claim's first messages follow the last ones of this claim
+    while those are still on the wire. One writer records the answers of every claim (at
+    most ``every`` unwritten in all, at a claim's end as anywhere). The conversation ends
+    after a claim with an error, a claim that was not full (nothing more to claim now),
+    when the edition leaves ``sending`` (the rows not handed over are given back) or when
+    the error rate pauses it. True when the run must stop: the error rate or a
+    transport's bug paused the edition. A TransportError or StoreError is raised after
+    the rows not sent were given back."""
+    engine, transport, clock, report = run.engine, run.transport, run.clock, run.report
     every = transport.record_every or transport.concurrency
-    recorder = _Recorder(engine, claim_id, clock, every=every)
+    lock = threading.RLock()  # answers may come from the transport's threads
+    recorder = _Recorder(engine, clock, every=every)
+    open_claims: list[_Claim] = []  # claims with rows not yet answered
+    on_wire: dict[int, tuple[_Claim, ledger.Claimed, Outgoing]] = {}  # by the stream's number
+    stopped = False  # the edition left ``sending``: nothing more was handed over
+    last = claim_id  # the claim being handed over
+    halted = False  # the error rate paused the edition between two claims
+    prepare = _preparer(run)
+    step = min(run.chunk, transport.handoff_size)
+
+    def begin(cid: str, rows: list[ledger.Claimed]) -> _Claim:
+        nonlocal last
+        last = cid
+        claim = _Claim(cid, rows, report.errors)
+        open_claims.append(claim)
+        run.claim_ahead(rows)
+        return claim
+
+    def settle() -> None:
+        """Stop renewing the claims whose answers have all come (the writer has them)."""
+        for claim in list(open_claims):
+            if claim.settled:
+                run.heartbeat.claims.discard(claim.id)
+                open_claims.remove(claim)
+
+    def parts() -> Iterator[list[Outgoing]]:
+        """The hand-offs, built as the transport asks for them (so building overlaps with
+        sending), each after a look at the edition's state; claim after claim."""
+        nonlocal stopped, halted
+        claim = begin(claim_id, claimed)
+        number = 0  # the transport numbers the messages in order across the parts
+        while True:
+            rows = iter(claim.rows)
+            while True:
+                part: list[tuple[ledger.Claimed, Outgoing]] = []
+                early: list[ledger.Outcome] = []
+                with lock:
+                    for row in rows:
+                        made = prepare(row)
+                        if isinstance(made, Outgoing):
+                            part.append((row, made))
+                            if len(part) == step:
+                                break
+                        else:
+                            early.append(made)
+                    recorder.add(claim.id, early)
+                if not part:
+                    break
+                run.bucket.acquire(len(part))
+                if run.status() != "sending":  # cancelled or paused: hand over nothing more
+                    stopped = True
+                    return
+                with lock:
+                    for row, message in part:
+                        on_wire[number] = (claim, row, message)
+                        number += 1
+                    claim.handed += len(part)
+                yield [m for _, m in part]
+            with lock:
+                claim.complete = True
+                clean = report.errors == claim.errors
+                settle()
+            if not clean or run.upcoming is None:  # a new conversation, or nothing more
+                return
+            with lock:
+                if _between_claims(run):
+                    halted = True
+                    return
+            run.reclaim_if_due(before=recorder.flush)
+            cid, rows_next = run.next_claim()
+            if not rows_next:
+                return
+            claim = begin(cid, rows_next)
+
+    def record(answers: list[tuple[int, Result]]) -> None:
+        with lock:
+            claim: _Claim | None = None
+            outcomes: list[ledger.Outcome] = []
+            for i, result in answers:
+                entry = on_wire.pop(i, None)
+                if entry is None:  # answered already
+                    continue
+                if entry[0] is not claim:
+                    if claim is not None:
+                        recorder.add(claim.id, outcomes)
+                    claim, outcomes = entry[0], []
+                _, row, message = entry
+                claim.answered += 1
+                outcomes.append(
+                    _outcome(run.settings, row, message, result, report, run.rng, clock)
+                )
+                if result.refused:
+                    report.refusals.append((row, result.error or "refused"))
+            if claim is not None:
+                recorder.add(claim.id, outcomes)
+
     try:
-        stopped = _send_claimed(run, claimed, recorder, still_sending=lambda: status() == "sending")
+        transport.send_stream(parts(), record)
         recorder.flush()
-        if stopped:  # cancelled or paused before the end: rows not handed over
-            ledger.release_claim(engine, claim_id, clock.now())
-    except (TransportError, StoreError):
-        _give_back(recorder, engine, claim_id, clock)
+        if stopped:  # rows not handed over: pending again, untouched
+            ledger.release_claim(engine, last, clock.now())
+    except (TransportError, StoreError, DBAPIError):
+        _give_back(recorder, open_claims, engine, clock)
         raise
     except Exception as exc:  # a bug in a transport: pause with the reason
         log.exception("the %s transport failed", transport.name)
-        _give_back(recorder, engine, claim_id, clock)
+        _give_back(recorder, open_claims, engine, clock)
         reason = (
             f"the {transport.name} transport failed: {type(exc).__name__}: {exc}; "
             "the messages it had not sent were given back"
         )
         transition(engine, run.edition_id, ["sending"], "paused", pause_reason=reason)
-        run.report.status, run.report.pause_reason = "paused", reason
+        report.status, report.pause_reason = "paused", reason
         return True
     finally:
-        heartbeat.claims.discard(claim_id)
         recorder.close()
-    return False
+        for claim in open_claims:
+            run.heartbeat.claims.discard(claim.id)
+    return halted
 
 
-def _give_back(recorder: _Recorder, engine: Engine, claim_id: str, clock: Clock) -> None:
+def _give_back(recorder: _Recorder, claims: list[_Claim], engine: Engine, clock: Clock) -> None:
     """Write the answers already known, then put the rows not sent back to pending."""
     try:
         recorder.flush()
     except StoreError:
         return  # the database is gone: the rows stay in flight for the next run
-    ledger.release_claim(engine, claim_id, clock.now())
+    with contextlib.suppress(DBAPIError):  # the same: a lease frees them
+        for claim in claims:
+            ledger.release_claim(engine, claim.id, clock.now())
+
+
+def _preparer(run: _Run) -> Callable[[ledger.Claimed], Outgoing | ledger.Outcome]:
+    """What turns a claimed row into its message, or into its outcome when it gets none
+    (skipped, failed)."""
+    settings, edition_id, skeletons, web = run.settings, run.edition_id, run.skeletons, run.web
+    transport, report = run.transport, run.report
+    return_path = settings.bounces.return_path
+    secret = settings.secrets.secret_key
+
+    def prepare(row: ledger.Claimed) -> Outgoing | ledger.Outcome:
+        if not row.eligible:
+            why = "erased before sending" if row.erased else "unsubscribed or suppressed"
+            report.skipped += 1
+            return ledger.Outcome(row.id, "skipped", error=why)
+        assert row.subscriber_id is not None
+        skeleton = skeletons.get(row.variant, skeletons[None])
+        values = recipient_values(
+            settings,
+            row.public_id,
+            row.email,
+            row.name,
+            edition_id,
+            web=web,
+            attributes=row.attributes,
+        )
+        if row.tracking and skeleton.tracked:
+            values.update(tracking_values(settings, row.public_id, edition_id))
+        envelope = None
+        if return_path:
+            envelope = verp_address(return_path, secret, "b", row.id)
+            values[MAILTO_KEY] = verp_address(return_path, secret, "u", row.id)
+        try:
+            address = wire_address(row.email)
+            if transport.name != "sendgrid":  # SendGrid checks its own (other) limits
+                skeleton.check(address, values["name"], values)
+        except PersonalisationError as exc:
+            report.failed += 1
+            report.attempts += 1
+            return ledger.Outcome(row.id, "failed", error=str(exc))
+        return Outgoing(
+            skeleton, address, values["name"], values, skeleton.new_message_id(), row.id, envelope
+        )
+
+    return prepare
 
 
 def _apply_refusals(
@@ -706,113 +931,6 @@ def _finish_or_wait(
     transition(engine, edition_id, ["sending"], "sent", finished_at=clock.now())
     report.status = _edition_status(engine, edition_id)
     return False
-
-
-def _send_claimed(
-    run: _Run,
-    claimed: list[ledger.Claimed],
-    recorder: _Recorder,
-    *,
-    still_sending: Callable[[], bool],
-) -> bool:
-    """Send one claim, a hand-off at a time, looking at the edition's state before each;
-    every answer goes to ``recorder`` as it arrives. True when the edition stopped being
-    sent (cancelled, paused) before every row was handed over: those get no outcome."""
-    settings, edition_id, skeletons, web = run.settings, run.edition_id, run.skeletons, run.web
-    transport, bucket, report, rng, clock = (
-        run.transport,
-        run.bucket,
-        run.report,
-        run.rng,
-        run.clock,
-    )
-    batch: list[tuple[ledger.Claimed, Outgoing]] = []  # handed over, in order
-    refusals = report.refusals
-    return_path = settings.bounces.return_path
-    secret = settings.secrets.secret_key
-
-    def prepare(row: ledger.Claimed) -> Outgoing | ledger.Outcome:
-        """The row's message, or its outcome when it gets none (skipped, failed)."""
-        if not row.eligible:
-            why = "erased before sending" if row.erased else "unsubscribed or suppressed"
-            report.skipped += 1
-            return ledger.Outcome(row.id, "skipped", error=why)
-        assert row.subscriber_id is not None
-        skeleton = skeletons.get(row.variant, skeletons[None])
-        values = recipient_values(
-            settings,
-            row.public_id,
-            row.email,
-            row.name,
-            edition_id,
-            web=web,
-            attributes=row.attributes,
-        )
-        if row.tracking and skeleton.tracked:
-            values.update(tracking_values(settings, row.public_id, edition_id))
-        envelope = None
-        if return_path:
-            envelope = verp_address(return_path, secret, "b", row.id)
-            values[MAILTO_KEY] = verp_address(return_path, secret, "u", row.id)
-        try:
-            address = wire_address(row.email)
-            if transport.name != "sendgrid":  # SendGrid checks its own (other) limits
-                skeleton.check(address, values["name"], values)
-        except PersonalisationError as exc:
-            report.failed += 1
-            report.attempts += 1
-            return ledger.Outcome(row.id, "failed", error=str(exc))
-        return Outgoing(
-            skeleton, address, values["name"], values, skeleton.new_message_id(), row.id, envelope
-        )
-
-    step = min(run.chunk, transport.handoff_size)
-    stopped = False
-
-    def parts() -> Iterator[list[Outgoing]]:
-        """The hand-offs, built as the transport asks for them (so building overlaps with
-        sending), each after a look at the edition's state."""
-        nonlocal stopped
-        rows = iter(claimed)
-        while True:
-            part: list[tuple[ledger.Claimed, Outgoing]] = []
-            early: list[ledger.Outcome] = []
-            with recorder.lock:
-                for row in rows:
-                    made = prepare(row)
-                    if isinstance(made, Outgoing):
-                        part.append((row, made))
-                        if len(part) == step:
-                            break
-                    else:
-                        early.append(made)
-                recorder.add(early)
-            if not part:
-                return
-            bucket.acquire(len(part))
-            if not still_sending():  # cancelled or paused meanwhile: hand over nothing more
-                stopped = True
-                return
-            batch.extend(part)
-            yield [m for _, m in part]
-
-    done: set[int] = set()
-
-    def record(answers: list[tuple[int, Result]]) -> None:
-        with recorder.lock:  # answers may come from the transport's threads
-            outcomes = []
-            for i, result in answers:
-                if i in done:
-                    continue
-                done.add(i)
-                row, message = batch[i]
-                outcomes.append(_outcome(settings, row, message, result, report, rng, clock))
-                if result.refused:
-                    refusals.append((row, result.error or "refused"))
-            recorder.add(outcomes)
-
-    transport.send_stream(parts(), record)
-    return stopped
 
 
 def _outcome(

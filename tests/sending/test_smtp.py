@@ -237,3 +237,26 @@ def test_smtp_auth_uses_the_password_from_the_environment(
         "[smtp] username is 'newsletter' but there is no password "
         "(set NEWSLETTER_SMTP_PASSWORD in the environment)"
     )
+
+
+def test_claims_follow_each_other_in_one_conversation(
+    make_settings: Callable[..., Settings], db_url: str, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    """The next claim's messages go out while the last ones of the claim before are still
+    on the wire: the relay's first answer is held for a second, and the other sessions
+    meanwhile send on into the next claims (sent claim by claim, each claim would wait
+    for that answer). Every row is still sent once and recorded."""
+    settings = _smtp_settings(make_settings, db_url, smtp_server, **{"sending.batch_size": 10})
+    add_audience(engine, 55)  # claims of 10, 10, 10, 10, 10 and 5
+    smtp_server.handler.script = ["stall"]  # the first message's answer comes after 1 s
+    eid = make_edition(engine)
+    report = send_edition(settings, engine, eid, clock=FixedClock())
+    assert (report.sent, report.errors, report.status) == (55, 0, "sent")
+    with engine.connect() as conn:
+        by_id = conn.execute(select(deliveries.c.email).order_by(deliveries.c.id)).scalars()
+        claim_of = {email: position // 10 for position, email in enumerate(by_id)}
+        assert set(conn.execute(select(deliveries.c.status)).scalars()) == {"sent"}
+    order = [claim_of[rcpt] for rcpt, _ in smtp_server.handler.accepted]
+    assert sorted(order) == [c for c in range(6) for _ in range(10 if c < 5 else 5)]
+    assert order != sorted(order)  # a later claim's message accepted before an earlier one's
+    assert order[-1] == 0  # the held answer was the last
