@@ -5,9 +5,11 @@ Safe to run in several processes on one edition at once: each claims its own bat
 a heartbeat thread renews its claim every quarter of ``sending.claim_lease_seconds``, so
 a slow relay never lets another run take over live rows. Answers are written as they
 come, in slices of at most one answer per connection (or a quarter second), not once per
-batch. A crash leaves ``pending`` rows (sent by the next run) and ``in_flight`` rows whose
-fate is unknown: a later run reclaims them once their heartbeat has stopped for a lease,
-and ``issue resume`` at once (``reclaim_in_flight``); they are resent, so a kill -9
+batch; and batches follow each other in one conversation with the transport, which
+never drains between them while every answer is good. A crash leaves ``pending`` rows
+(sent by the next run) and ``in_flight`` rows whose fate is unknown: a later run
+reclaims them once their heartbeat has stopped for a lease, and ``issue resume`` at once
+(``reclaim_in_flight``); they are resent, so a kill -9
 duplicates at most the messages on the wire plus the answers of the last slice, and
 never loses one. An answer that never came after the message went out (a timeout after
 SMTP DATA, a lost HTTP reply) makes the row ``uncertain``: not resent by itself
