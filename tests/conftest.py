@@ -16,6 +16,7 @@ import importlib
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,9 @@ def _admin(url: str) -> Engine:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """An xdist worker moves to a PostgreSQL database of its own (see the module doc)."""
+    """Compiled templates go to a cache folder of the run's own, not the user's; an xdist
+    worker moves to a PostgreSQL database of its own (see the module doc)."""
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="newsletter-test-cache-")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     url = os.environ.get(PG_ENV)
     if not worker or not url:
