@@ -12,7 +12,8 @@ SMTP and ledger writes; not the start-up, build, checks and snapshot before it).
 reference: ``smtp-source -d -s 8``
 (sessions kept open and reused, as ours are: ``-d``) sending the same number of messages
 of the same size to the same sink. The three alternate, 3 times each; the ratios are of
-the medians. Goal: at least 0.8.
+the medians. Goal: at least 0.8. Our command runs with Python's bytecode cached, after one
+untimed send, as `bench startup` runs its commands (see bench/fixtures.env).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def run() -> list[dict[str, Any]]:
             Path(tmp) / "project",
             f"[smtp]\nport = {port}\nconnections = {SESSIONS}\n",
         )
+        pycache = Path(tmp) / "pycache"
         msg_size = _message_size(root)
         sink = smtp_sink(port)
         try:
@@ -100,6 +102,17 @@ def run() -> list[dict[str, Any]]:
             else:
                 print("   (PostgreSQL not measured: set BENCH_DATABASE_URL)", flush=True)
             for label, url in ledgers:
+                # One untimed send of a few messages first: the bytecode of everything the
+                # command imports is then cached, as it is for users after their first run.
+                fill_audience(url, 10)
+                shutil.rmtree(root / "var", ignore_errors=True)
+                subprocess.run(
+                    [newsletter, "issue", "send", SLUG, "--yes"],
+                    cwd=root,
+                    env=env(url, pycache=pycache, NEWSLETTER_TRANSPORT="smtp"),
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
                 cpu: list[float] = []
                 cpu_one: list[float] = []
                 phase: Series = Series()
@@ -118,7 +131,7 @@ def run() -> list[dict[str, Any]]:
                     subprocess.run(
                         [newsletter, "issue", "send", SLUG, "--yes", *more],
                         cwd=root,
-                        env=env(url, NEWSLETTER_TRANSPORT="smtp"),
+                        env=env(url, pycache=pycache, NEWSLETTER_TRANSPORT="smtp"),
                         check=True,
                         stdout=subprocess.DEVNULL,
                     )

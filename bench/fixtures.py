@@ -43,9 +43,17 @@ def project(root: Path, extra_toml: str = "") -> Path:
     return root
 
 
-def env(database_url: str, **extra: str) -> dict[str, str]:
+def env(database_url: str, *, pycache: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a command the benchmarks run. ``pycache``: Python's bytecode
+    cached there (``PYTHONPYCACHEPREFIX``) as an installed package has it; with
+    ``PYTHONDONTWRITEBYTECODE`` set (as it is on some machines), an editable install would
+    compile every module of the package again at each start, which users do not pay."""
+    base = dict(os.environ)
+    if pycache is not None:
+        base.pop("PYTHONDONTWRITEBYTECODE", None)
+        base["PYTHONPYCACHEPREFIX"] = str(pycache)
     return {
-        **os.environ,
+        **base,
         "NEWSLETTER_DATABASE_URL": database_url,
         "NEWSLETTER_SECRET_KEY": SECRET,
         **extra,
