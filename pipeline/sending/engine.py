@@ -143,8 +143,9 @@ class _StatusReader:
     """The edition's status, read before each hand-off on one connection kept for the run,
     outside any transaction: on SQLite a read then never waits for the write lock (which
     every transaction here takes, and which the answers' writer and the next claim hold
-    by turns), and no connection is opened per hand-off. A broken connection is replaced
-    once before the error is raised."""
+    by turns); on PostgreSQL in autocommit, one round trip a read; and no connection is
+    opened per hand-off. A broken connection is replaced once before the error is
+    raised."""
 
     def __init__(self, engine: Engine, edition_id: int) -> None:
         self.engine = engine
@@ -156,23 +157,29 @@ class _StatusReader:
             try:
                 if self.raw is None:
                     self.raw = self.engine.raw_connection()
+                    if self.engine.dialect.name == "postgresql":
+                        # No transaction around the read: one round trip, not two (the
+                        # ROLLBACK that ended it); restored before the pool has it back.
+                        self.raw.driver_connection.autocommit = True
                 cursor = self.raw.cursor()
                 try:
                     cursor.execute(self.sql)
                     return str(cursor.fetchone()[0])
                 finally:
                     cursor.close()
-                    if self.engine.dialect.name != "sqlite":  # end the read's transaction
-                        self.raw.rollback()
             except self.engine.dialect.loaded_dbapi.Error:
-                self.close()
+                self.close(broken=True)
                 if attempt:
                     raise
         raise AssertionError("unreachable")
 
-    def close(self) -> None:
+    def close(self, *, broken: bool = False) -> None:
         if self.raw is not None:
             with contextlib.suppress(Exception):  # a broken connection: nothing to keep
+                if broken:
+                    self.raw.invalidate()
+                elif self.engine.dialect.name == "postgresql":
+                    self.raw.driver_connection.autocommit = False
                 self.raw.close()
             self.raw = None
 

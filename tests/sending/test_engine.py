@@ -214,3 +214,35 @@ def test_expired_claims_are_reclaimed_during_a_run_every_tenth_of_a_lease(
     assert (report.sent, report.in_flight_elsewhere, report.status) == (75, 0, "sent")
     assert len(reclaims) > 2  # the clock moved: reclaimed again during the run
     assert count_by_status(engine, eid)["sent"] == 75
+
+
+def test_the_status_read_between_hand_offs_holds_no_transaction(
+    settings: Settings, engine: Engine
+) -> None:
+    """On PostgreSQL the edition's state is read in autocommit (one round trip, no
+    transaction left open between two hand-offs), and the connection goes back to the
+    pool as it came (autocommit off); a broken one is not given back."""
+    from pipeline.sending.engine import _StatusReader
+
+    add_audience(engine, 1)
+    eid = make_edition(engine)
+    reader = _StatusReader(engine, eid)
+    assert reader() == "frozen"
+    transition(engine, eid, ["frozen"], "sending")
+    assert reader() == "sending"
+    raw = reader.raw
+    assert raw is not None
+    if engine.dialect.name == "postgresql":
+        from psycopg.pq import TransactionStatus
+
+        driver = raw.driver_connection
+        assert driver.info.transaction_status == TransactionStatus.IDLE
+        assert driver.autocommit is True
+        reader.close()
+        assert not driver.closed and driver.autocommit is False  # pooled again, as it came
+        reader = _StatusReader(engine, eid)
+        assert reader() == "sending"
+        driver = reader.raw.driver_connection
+        reader.close(broken=True)
+        assert driver.closed  # a broken connection is dropped, not pooled
+    reader.close()
