@@ -193,7 +193,9 @@ def _run(
     from pipeline.sending.workers import choose_workers, send_with_workers
 
     counts = ledger.count_by_status(engine, edition.id)
-    total = sum(counts.values()) or audience or edition_audience(engine, edition, clock.now())
+    total = sum(counts.values())
+    if not total:
+        total = audience if audience is not None else edition_audience(engine, edition, clock.now())
     done = sum(counts[k] for k in ("sent", "failed", "uncertain", "skipped", "cancelled"))
     processes = choose_workers(settings, workers, total - done)
     before_long_work()

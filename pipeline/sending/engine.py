@@ -701,14 +701,11 @@ def _send_stream(run: _Run, claim_id: str, claimed: list[ledger.Claimed]) -> boo
     open_claims: list[_Claim] = []  # claims with rows not yet answered
     on_wire: dict[int, tuple[_Claim, ledger.Claimed, Outgoing]] = {}  # by the stream's number
     stopped = False  # the edition left ``sending``: nothing more was handed over
-    last = claim_id  # the claim being handed over
     halted = False  # the error rate paused the edition between two claims
     prepare = _preparer(run)
     step = min(run.chunk, transport.handoff_size)
 
     def begin(cid: str, rows: list[ledger.Claimed]) -> _Claim:
-        nonlocal last
-        last = cid
         claim = _Claim(cid, rows, report.errors)
         open_claims.append(claim)
         run.claim_ahead(rows)
@@ -796,7 +793,7 @@ def _send_stream(run: _Run, claim_id: str, claimed: list[ledger.Claimed]) -> boo
         transport.send_stream(parts(), record)
         recorder.flush()
         if stopped:  # rows not handed over: pending again, untouched
-            ledger.release_claim(engine, last, clock.now())
+            _release(open_claims, engine, clock)
     except (TransportError, StoreError, DBAPIError):
         _give_back(recorder, open_claims, engine, clock)
         raise
@@ -824,8 +821,14 @@ def _give_back(recorder: _Recorder, claims: list[_Claim], engine: Engine, clock:
     except StoreError:
         return  # the database is gone: the rows stay in flight for the next run
     with contextlib.suppress(DBAPIError):  # the same: a lease frees them
-        for claim in claims:
-            ledger.release_claim(engine, claim.id, clock.now())
+        _release(claims, engine, clock)
+
+
+def _release(claims: list[_Claim], engine: Engine, clock: Clock) -> None:
+    """Put the rows of ``claims`` still in flight (never handed over: every answer is
+    written) back to pending, untouched."""
+    for claim in claims:
+        ledger.release_claim(engine, claim.id, clock.now())
 
 
 def _preparer(run: _Run) -> Callable[[ledger.Claimed], Outgoing | ledger.Outcome]:

@@ -119,8 +119,9 @@ def edition_audience(engine: Engine, edition: Edition, now: datetime) -> int:
     (resolved at ``now``)."""
     from pipeline.subscribers.audience import segment_filter
 
-    where = segment_filter(engine, edition.segment_condition, now)
-    return audience_size(engine, edition.lists, where)
+    return audience_count(
+        engine, edition.lists, segment_filter(engine, edition.segment_condition, now)
+    )
 
 
 def edition_status(
