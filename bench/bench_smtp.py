@@ -94,6 +94,22 @@ def run() -> list[dict[str, Any]]:
         )
         pycache = Path(tmp) / "pycache"
         msg_size = _message_size(root)
+
+        def send(url: str, recipients: int, more: tuple[str, ...] = ()) -> float:
+            """``issue send`` to a fresh audience of ``recipients``: the seconds of the
+            command (the audience's filling not counted)."""
+            fill_audience(url, recipients)
+            shutil.rmtree(root / "var", ignore_errors=True)
+            started = time.perf_counter()
+            subprocess.run(
+                [newsletter, "issue", "send", SLUG, "--yes", *more],
+                cwd=root,
+                env=env(url, pycache=pycache, NEWSLETTER_TRANSPORT="smtp"),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            return time.perf_counter() - started
+
         sink = smtp_sink(port)
         try:
             ledgers = [("SQLite", f"sqlite:///{tmp}/bench.db")]
@@ -104,15 +120,7 @@ def run() -> list[dict[str, Any]]:
             for label, url in ledgers:
                 # One untimed send of a few messages first: the bytecode of everything the
                 # command imports is then cached, as it is for users after their first run.
-                fill_audience(url, 10)
-                shutil.rmtree(root / "var", ignore_errors=True)
-                subprocess.run(
-                    [newsletter, "issue", "send", SLUG, "--yes"],
-                    cwd=root,
-                    env=env(url, pycache=pycache, NEWSLETTER_TRANSPORT="smtp"),
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
+                send(url, 10)
                 cpu: list[float] = []
                 cpu_one: list[float] = []
                 phase: Series = Series()
@@ -124,18 +132,8 @@ def run() -> list[dict[str, Any]]:
                     more: tuple[str, ...] = (),
                     phase: Series = phase,
                 ) -> float:
-                    fill_audience(url, n)
-                    shutil.rmtree(root / "var", ignore_errors=True)
                     before = _cpu_children()
-                    started = time.perf_counter()
-                    subprocess.run(
-                        [newsletter, "issue", "send", SLUG, "--yes", *more],
-                        cwd=root,
-                        env=env(url, pycache=pycache, NEWSLETTER_TRANSPORT="smtp"),
-                        check=True,
-                        stdout=subprocess.DEVNULL,
-                    )
-                    seconds = time.perf_counter() - started
+                    seconds = send(url, n, more)
                     cpu.append(_cpu_children() - before)
                     sent = count_sent(url)
                     if sent != n:

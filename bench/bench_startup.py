@@ -17,7 +17,6 @@ module of the package again on each start, which is not what users pay. The firs
 
 from __future__ import annotations
 
-import os
 import resource
 import shutil
 import statistics
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import alternate, row, size
-from bench.fixtures import copy_folders
+from bench.fixtures import cached_bytecode, copy_folders
 
 REPO = Path(__file__).resolve().parent.parent
 SLUG = "2026-12-01-microneedling"
@@ -54,13 +53,6 @@ def bye() -> None:
 
 app()
 '''
-
-
-def _environment(root: Path) -> dict[str, str]:
-    """The environment of the timed runs: bytecode cached in ``root/pycache``."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
-    return env
 
 
 def _timed(
@@ -121,7 +113,7 @@ def run() -> list[dict[str, Any]]:
         minimal = root / "minimal.py"
         minimal.write_text(MINIMAL)
         floor = [sys.executable, str(minimal), "--help"]
-        env = _environment(root)
+        env = cached_bytecode(root / "pycache")
         for label, args, target in [
             ("newsletter --help", ["--help"], TARGET),
             ("newsletter issue list", ["issue", "list"], TARGET),

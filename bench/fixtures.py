@@ -43,15 +43,19 @@ def project(root: Path, extra_toml: str = "") -> Path:
     return root
 
 
-def env(database_url: str, *, pycache: Path | None = None, **extra: str) -> dict[str, str]:
-    """The environment of a command the benchmarks run. ``pycache``: Python's bytecode
-    cached there (``PYTHONPYCACHEPREFIX``) as an installed package has it; with
+def cached_bytecode(pycache: Path) -> dict[str, str]:
+    """This environment with Python's bytecode cached in ``pycache``
+    (``PYTHONPYCACHEPREFIX``), as an installed package has it: with
     ``PYTHONDONTWRITEBYTECODE`` set (as it is on some machines), an editable install would
     compile every module of the package again at each start, which users do not pay."""
-    base = dict(os.environ)
-    if pycache is not None:
-        base.pop("PYTHONDONTWRITEBYTECODE", None)
-        base["PYTHONPYCACHEPREFIX"] = str(pycache)
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**base, "PYTHONPYCACHEPREFIX": str(pycache)}
+
+
+def env(database_url: str, *, pycache: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a command the benchmarks run (``pycache``: see
+    ``cached_bytecode``)."""
+    base = dict(os.environ) if pycache is None else cached_bytecode(pycache)
     return {
         **base,
         "NEWSLETTER_DATABASE_URL": database_url,
