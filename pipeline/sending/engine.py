@@ -757,15 +757,15 @@ def _send_stream(run: _Run, claim_id: str, claimed: list[ledger.Claimed]) -> boo
                 settle()
             if not clean or run.upcoming is None:  # a new conversation, or nothing more
                 return
-            with lock:
-                if _between_claims(run):
-                    halted = True
-                    return
             run.reclaim_if_due(before=recorder.flush)
             cid, rows_next = run.next_claim()
-            if not rows_next:
+            if not rows_next:  # the end: the caller's _between_claims follows
                 return
             claim = begin(cid, rows_next)
+            with lock:
+                if _between_claims(run):  # paused: the new claim is given back unsent
+                    halted = stopped = True
+                    return
 
     def record(answers: list[tuple[int, Result]]) -> None:
         with lock:
