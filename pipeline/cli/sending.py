@@ -10,6 +10,7 @@ newsletter issue report SLUG [--csv [PATH]]
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -83,13 +84,15 @@ def send_bar_columns() -> tuple[ProgressColumn, ...]:
 
 
 @contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[SendReport], None]]:
-    """A progress bar with rate and ETA on a terminal; silent otherwise."""
-    from rich.progress import Progress
-
-    if not console.is_terminal or total == 0:
+def _progress(count: Callable[[], int], label: str) -> Iterator[Callable[[SendReport], None]]:
+    """A progress bar with rate and ETA on a terminal (``count()`` messages); silent
+    otherwise (nothing is counted)."""
+    total = count() if console.is_terminal else 0
+    if total == 0:
         yield lambda report: None
         return
+    from rich.progress import Progress
+
     console.print(f"{label}: {total:,} message(s)", markup=False, soft_wrap=True)
     with Progress(*send_bar_columns(), console=console, expand=True) as bar:
         task = bar.add_task(label, total=total, rate="-")
@@ -193,13 +196,23 @@ def _run(
     from pipeline.sending.workers import choose_workers, send_with_workers
 
     counts = ledger.count_by_status(engine, edition.id)
-    total = sum(counts.values())
-    if not total:
-        total = audience if audience is not None else edition_audience(engine, edition, clock.now())
-    done = sum(counts[k] for k in ("sent", "failed", "uncertain", "skipped", "cancelled"))
-    processes = choose_workers(settings, workers, total - done)
+
+    @functools.cache
+    def todo() -> int:
+        """The recipients left, counted only when they are needed (the choice of workers,
+        a progress bar): counting the audience before its snapshot reads it twice."""
+        total = sum(counts.values())
+        if not total:
+            total = (
+                audience if audience is not None else edition_audience(engine, edition, clock.now())
+            )
+        return total - sum(
+            counts[k] for k in ("sent", "failed", "uncertain", "skipped", "cancelled")
+        )
+
+    processes = choose_workers(settings, workers, todo)
     before_long_work()
-    with _progress(total - done, f"Sending {edition.slug}") as update:
+    with _progress(todo, f"Sending {edition.slug}") as update:
         if processes > 1:
             report = send_with_workers(
                 settings, edition.id, processes, clock=clock, progress=update
@@ -323,13 +336,13 @@ def send_command(
         raise
     if edition.status in ("paused", "cancelled"):
         send_edition(settings, engine, edition.id, clock=clock)  # raises with the reason
-    counts = ledger.count_by_status(engine, edition.id)
     audience = None
-    if sum(counts.values()):
-        todo = counts["pending"] + counts["in_flight"]
-    else:
-        todo = audience = edition_audience(engine, edition, clock.now())
-    if not yes:
+    if not yes:  # with --yes nothing is counted here (the snapshot counts)
+        counts = ledger.count_by_status(engine, edition.id)
+        if sum(counts.values()):
+            todo = counts["pending"] + counts["in_flight"]
+        else:
+            todo = audience = edition_audience(engine, edition, clock.now())
         what = f"{slug} ({edition.subject!r}) to {todo} recipient(s)"
         if not sys.stdin.isatty():
             raise SendError(

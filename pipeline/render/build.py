@@ -16,7 +16,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -190,7 +190,7 @@ def build_issue(
     *,
     web: bool = True,
     recent: Sequence[tuple[str, str]] = (),
-    fields: Collection[str] | None = None,
+    fields: Container[str] | None = None,
     sent: datetime | None = None,
     folder: Path | None = None,
 ) -> Build:

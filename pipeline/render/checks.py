@@ -23,7 +23,7 @@ raw HTML) is checked in ``checks_editorial``.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -287,7 +287,7 @@ def _check_front(settings: Settings, issue: Issue) -> Iterator[Finding]:
         yield _http(base, *_config_line(settings, "base_url"))
 
 
-def check_fields(compiled: CompiledEdition, known: Collection[str]) -> list[Finding]:
+def check_fields(compiled: CompiledEdition, known: Container[str]) -> list[Finding]:
     """Custom fields the templates use (``recipient('skin_type', ...)``) that are not
     ``known`` (no subscriber has them and newsletter.toml does not declare them; the
     subscribers stage says which are: ``pipeline.subscribers.tags.known_fields``)."""
@@ -303,7 +303,8 @@ def check_fields(compiled: CompiledEdition, known: Collection[str]) -> list[Find
             "check the spelling in recipient(...), import the field, or declare it in "
             "`audience.fields`",
         )
-        for name in sorted(used - set(known))
+        for name in sorted(used)
+        if name not in known
     ]
 
 
@@ -315,7 +316,7 @@ def check_issue(
     web_html: str = "",
     sample: Mapping[str, str] | None = None,
     recent: Sequence[tuple[str, str]] = (),
-    fields: Collection[str] | None = None,
+    fields: Container[str] | None = None,
 ) -> list[Finding]:
     """Every check on a loaded and rendered issue; errors first, then warnings.
 

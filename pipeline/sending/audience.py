@@ -26,6 +26,16 @@ def audience_size(
         return int(conn.execute(query).scalar_one())
 
 
+def audience_exists(
+    engine: Engine, list_slugs: Sequence[str], where: ColumnElement[bool] | None = None
+) -> bool:
+    """Whether anyone would receive an edition sent to ``list_slugs`` now: stops at the
+    first (a count reads the whole audience)."""
+    with engine.connect() as conn:
+        query = select(audience_select(list_slugs, where).order_by(None).limit(1).exists())
+        return bool(conn.execute(query).scalar_one())
+
+
 def audience_zones(
     engine: Engine, list_slugs: Sequence[str], where: ColumnElement[bool] | None = None
 ) -> set[str]:
@@ -87,10 +97,8 @@ def require_audience(
     *,
     where: ColumnElement[bool] | None = None,
     segment: str | None = None,
-) -> int:
-    """The audience size; SendError (naming the lists or the segment) when it is 0."""
-    size = audience_size(engine, list_slugs, where)
-    if size == 0:
+) -> None:
+    """SendError (naming the lists or the segment) when nobody would receive it."""
+    if not audience_exists(engine, list_slugs, where):
         on_lists = audience_size(engine, list_slugs) if where is not None else 0
         raise empty_audience_error(slug, list_slugs, segment=segment, on_lists=on_lists)
-    return size

@@ -34,10 +34,10 @@ from pipeline.store.db import open_database
 PER_WORKER = 10_000
 
 
-def choose_workers(settings: Settings, requested: int | None, todo: int) -> int:
+def choose_workers(settings: Settings, requested: int | None, todo: int | Callable[[], int]) -> int:
     """The number of worker processes: ``requested`` (or ``sending.workers``) when set;
     else one for SMTP, and for the other transports one per CPU, but no more than one per
-    PER_WORKER recipients to send.
+    PER_WORKER recipients to send (``todo``, or how to count them: counted only then).
 
     SMTP gets one by measurement (bench/results.md): one process drives all the
     connections from one thread at about 0.2 ms of CPU a 60 KB message, less than the
@@ -50,7 +50,8 @@ def choose_workers(settings: Settings, requested: int | None, todo: int) -> int:
         return max(1, wanted)
     if settings.sending.transport == "smtp":
         return 1
-    return max(1, min(os.cpu_count() or 1, math.ceil(todo / PER_WORKER)))
+    left = todo() if callable(todo) else todo
+    return max(1, min(os.cpu_count() or 1, math.ceil(left / PER_WORKER)))
 
 
 def _start_method() -> str:

@@ -140,30 +140,46 @@ def tag_counts(engine: Engine) -> list[tuple[str, int]]:
 
 
 # ---- custom fields ------------------------------------------------------------------------
-def stored_fields(engine: Engine) -> set[str]:
-    """Names of custom fields that some subscriber has (as text)."""
+def has_field(engine: Engine, name: str) -> bool:
+    """Whether some subscriber has the custom field ``name`` (as text). The lookup stops at
+    the first one: a field most subscribers have is found at once, whatever the audience's
+    size (only a field nobody has reads every row)."""
     if engine.dialect.name == "sqlite":
         sql = (
-            "SELECT DISTINCT j.key FROM subscribers, json_each(subscribers.attributes) AS j "
-            "WHERE j.type = 'text'"
+            "SELECT 1 FROM subscribers, json_each(subscribers.attributes) AS j "
+            "WHERE j.key = :name AND j.type = 'text' LIMIT 1"
         )
     else:
         sql = (
-            "SELECT DISTINCT j.key FROM subscribers, "
-            "json_each(subscribers.attributes::json) AS j "
-            "WHERE json_typeof(j.value) = 'string'"
+            "SELECT 1 FROM subscribers "
+            "WHERE json_typeof(subscribers.attributes::json -> :name) = 'string' LIMIT 1"
         )
     with engine.connect() as conn:
-        return {str(k) for k in conn.execute(text(sql)).scalars()}
+        return conn.execute(text(sql), {"name": name}).first() is not None
 
 
-def known_fields(settings: Settings, engine: Engine | None) -> set[str]:
-    """Custom fields a template may use: declared in newsletter.toml (``audience.fields``,
-    ``audience.signup_fields``) or held by at least one subscriber."""
-    known = set(settings.audience.fields) | {f.name for f in settings.audience.signup_fields}
-    if engine is not None:
-        known |= stored_fields(engine)
-    return known
+class KnownFields:
+    """The custom fields a template may use: declared in newsletter.toml
+    (``audience.fields``, ``audience.signup_fields``) or held by at least one subscriber.
+    Looked up as they are asked for (``name in known``), each at most once: checking an
+    issue that uses no custom field reads no subscriber."""
+
+    def __init__(self, declared: Iterable[str], engine: Engine | None) -> None:
+        self.engine = engine
+        self.found = dict.fromkeys(declared, True)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        if name not in self.found:
+            self.found[name] = self.engine is not None and has_field(self.engine, name)
+        return self.found[name]
+
+
+def known_fields(settings: Settings, engine: Engine | None) -> KnownFields:
+    """The custom fields a template may use (``KnownFields``)."""
+    declared = [*settings.audience.fields, *(f.name for f in settings.audience.signup_fields)]
+    return KnownFields(declared, engine)
 
 
 def text_attributes(attributes: Mapping[str, Any] | None) -> dict[str, str]:
