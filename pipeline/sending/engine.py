@@ -184,6 +184,28 @@ class _StatusReader:
             self.raw = None
 
 
+class _SnapshotRest:
+    """The rest of a snapshot taken in two parts (``ledger.start_edition``), added in a
+    thread of its own while the first part is sent. Its failure is logged, not raised: the
+    run adds the rest again when it finds nothing more to claim (``_finish_or_wait``), and
+    a persistent database error stops it there."""
+
+    def __init__(self, engine: Engine, edition_id: int) -> None:
+        self.engine = engine
+        self.edition_id = edition_id
+        self.thread = threading.Thread(target=self._add, name="snapshot", daemon=True)
+        self.thread.start()
+
+    def _add(self) -> None:
+        try:
+            ledger.complete_snapshot(self.engine, self.edition_id)
+        except Exception as exc:  # retried by the run, which raises
+            log.warning("the rest of the snapshot was not added yet: %s", exc)
+
+    def join(self) -> None:
+        self.thread.join()
+
+
 class _Recorder:
     """Writes the answers of a run's claims as they arrive, in a thread of its own, so
     sending never waits for a commit while fewer than ``every`` answers are unwritten: at
@@ -440,6 +462,12 @@ def send_edition(
         edition.segment_condition,
         snapshot_plan(settings, edition),
     )
+    # A snapshot taken in two parts: the rest is added while the first part is sent.
+    rest = (
+        _SnapshotRest(engine, edition_id)
+        if ledger.snapshot_incomplete(engine, edition_id)
+        else None
+    )
     if edition.ab_test and decide_if_due(engine, edition, clock.now()) is not None:
         edition = edition_by_id(engine, edition_id)  # the rest now has the winner's subject
     if not sum(ledger.count_by_status(engine, edition_id).values()):
@@ -463,6 +491,10 @@ def send_edition(
     finally:
         if own_transport:
             chosen.close()
+        if rest is not None:
+            rest.join()
+    if rest is not None:  # the total now holds the rest of the snapshot
+        report.total = sum(ledger.count_by_status(engine, edition_id).values())
     if report.status != "paused":
         report.pause_reason = None
     return report
@@ -916,6 +948,11 @@ def _finish_or_wait(
     while other runs hold rows, while rows wait for their local time or for the A/B
     test's winner (chosen here when its wait is over), or mark the edition sent."""
     edition_id = edition.id
+    if ledger.snapshot_incomplete(engine, edition_id):
+        # The rest of the snapshot is not in the ledger yet: add it (or wait for the run
+        # adding it: the edition's row lock), then claim it.
+        ledger.complete_snapshot(engine, edition_id)
+        return True
     now = clock.now()
     ab = bool(edition.ab_test)
     waiting = ledger.waiting(engine, edition_id, now, ab_test=ab)

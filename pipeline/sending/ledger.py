@@ -42,7 +42,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
-from pipeline.store.tables import deliveries, editions, lists, subscribers, subscriptions
+from pipeline.store.tables import (
+    deliveries,
+    editions,
+    lists,
+    subscribers,
+    subscriptions,
+    utcnow,
+)
 from pipeline.subscribers.audience import audience_select, segment_filter
 
 ROW_STATES: tuple[str, ...] = (
@@ -64,17 +71,27 @@ def snapshot_audience(
     where: ColumnElement[bool] | None = None,
     *,
     empty: bool = False,
+    first: int | None = None,
+    after: int | None = None,
 ) -> int:
     """INSERT ... SELECT the eligible audience as ``pending`` rows; ``where`` is the
-    edition's segment, resolved here and only here. Rows already there are left alone by
-    ``ON CONFLICT DO NOTHING`` (no per-row probe of the ledger, so the plan stays linear
-    whatever the statistics). ``empty``: the caller knows the edition has no rows yet
-    (checked under the edition's lock), so nothing can conflict and the rows are inserted
-    plainly: PostgreSQL's speculative insertion for ON CONFLICT cost 85 ms of 490 for
-    20,000 rows (measured); the unique constraint still refuses a duplicate. PostgreSQL
-    then gets fresh statistics for the ledger, which has just grown by the whole
-    audience."""
-    audience = audience_select(list_slugs, where).subquery()
+    edition's segment, resolved here and only here. ``first``: only the first that many
+    (by subscriber id), without fresh statistics; ``after``: only the subscribers whose
+    id is above it (the rest of a snapshot taken in two parts, ``start_edition``).
+
+    Rows already there are left alone by ``ON CONFLICT DO NOTHING`` (no per-row probe of
+    the ledger, so the plan stays linear whatever the statistics). ``empty``: the caller
+    knows the edition has no rows yet (checked under the edition's lock), so nothing can
+    conflict and the rows are inserted plainly: PostgreSQL's speculative insertion for ON
+    CONFLICT cost 85 ms of 490 for 20,000 rows (measured); the unique constraint still
+    refuses a duplicate. PostgreSQL then gets fresh statistics for the ledger, which has
+    just grown by the whole audience."""
+    chosen = audience_select(list_slugs, where)
+    if after is not None:
+        chosen = chosen.where(subscribers.c.id > after)
+    if first is not None:
+        chosen = chosen.limit(first)
+    audience = chosen.subquery()
     rows = select(
         literal(edition_id),
         audience.c.id,
@@ -90,9 +107,14 @@ def snapshot_audience(
     if not empty:
         stmt = stmt.on_conflict_do_nothing()
     added = int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount or 0)
-    if added and conn.dialect.name == "postgresql":
+    if added and first is None and conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE deliveries"))
     return added
+
+
+#: How many recipients the first part of a snapshot taken in two parts holds (four claims
+#: of 500): sending starts on them while the rest is added (``start_edition``).
+FIRST_PART = 2000
 
 
 @dataclass(frozen=True)
@@ -115,11 +137,23 @@ def start_edition(
     worker: str,
     segment_condition: str | None = None,
     plan: SnapshotPlan | None = None,
+    *,
+    first_part: int | None = None,
 ) -> bool:
     """frozen/scheduled -> sending and the snapshot, in one transaction; a run that joins an
     edition already sending snapshots only when the ledger is still empty. True if this
     caller started the send. ``plan``: the A/B sample and the local-time zones, assigned
     in the same transaction (a crash or a second sender never sees rows without them).
+
+    On PostgreSQL, an edition without A/B test or local time whose audience is larger
+    than ``first_part`` (default ``FIRST_PART``) is snapshotted in two parts: its first
+    ``first_part`` recipients (by subscriber id) here, and the edition's
+    ``snapshot_after`` says the rest is still to be added, by ``complete_snapshot`` (the
+    engine runs it beside the first messages; a run that finds nothing to claim runs it
+    before anything else, so an edition is never marked sent before its whole audience
+    is in the ledger). Sending starts after the first part instead of the whole: at
+    20,000 recipients 0.02 s instead of 0.25 s. SQLite, whose writers take turns, takes
+    the whole snapshot at once.
 
     The edition's row is locked first (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
     ``BEGIN IMMEDIATE`` locks the database), so of several runs starting at once one takes
@@ -138,12 +172,74 @@ def start_edition(
         ).first()
         if started or empty:
             where = segment_filter(engine, segment_condition, now)
+            plain = plan is None or not (plan.variants or plan.local is not None)
+            if empty and plain and conn.dialect.name == "postgresql":
+                part = first_part or FIRST_PART
+                added = snapshot_audience(
+                    conn, edition_id, list_slugs, where, empty=True, first=part
+                )
+                if added >= part:  # maybe more: the rest is added beside the sending
+                    last = conn.execute(
+                        select(func.max(deliveries.c.subscriber_id)).where(
+                            deliveries.c.edition_id == edition_id
+                        )
+                    ).scalar_one()
+                    conn.execute(
+                        update(editions)
+                        .where(editions.c.id == edition_id)
+                        .values(snapshot_after=last)
+                    )
+                return bool(started)
             added = snapshot_audience(conn, edition_id, list_slugs, where, empty=empty)
             if added and plan is not None and plan.variants:
                 assign_sample(conn, edition_id, plan.variants, plan.sample)
             if added and plan is not None and plan.local is not None:
                 assign_zones(conn, edition_id, plan.local, plan.default_zone)
     return bool(started)
+
+
+def snapshot_incomplete(engine: Engine, edition_id: int) -> bool:
+    """Whether the edition's snapshot still has a part to add (``start_edition``)."""
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                select(editions.c.snapshot_after).where(editions.c.id == edition_id)
+            ).scalar()
+            is not None
+        )
+
+
+def complete_snapshot(engine: Engine, edition_id: int) -> int:
+    """Add the rest of a snapshot taken in two parts (``start_edition``): the audience
+    after the first part's last subscriber, as the edition's segment selects it at the
+    time the send started; returns the rows added. Under the edition's row lock, so that
+    of several runs one adds it and the others wait for it (then find nothing to do).
+    Only while the edition is ``sending``: a paused edition gets it when it is resumed,
+    a cancelled one never."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(
+                editions.c.status,
+                editions.c.snapshot_after,
+                editions.c.lists,
+                editions.c.segment_condition,
+                editions.c.started_at,
+            )
+            .where(editions.c.id == edition_id)
+            .with_for_update(key_share=True)
+        ).first()
+        if row is None or row.snapshot_after is None or row.status != "sending":
+            return 0
+        where = segment_filter(engine, row.segment_condition, row.started_at or utcnow())
+        # Plain INSERT: rows above ``snapshot_after`` cannot exist yet (they are added
+        # here, under this lock, in the transaction that clears it).
+        added = snapshot_audience(
+            conn, edition_id, list(row.lists), where, empty=True, after=row.snapshot_after
+        )
+        conn.execute(
+            update(editions).where(editions.c.id == edition_id).values(snapshot_after=None)
+        )
+    return added
 
 
 def sample_sizes(total: int, variants: int, share: float) -> list[int]:

@@ -207,6 +207,9 @@ editions = Table(
     Column("ab_decision", JSON, nullable=True),  # figures, rule and reason of the choice
     # Local-time sending (issue 18): the wall-clock time "2027-01-10 09:00" in each zone
     Column("send_at_local", String(16), nullable=True),
+    # A snapshot taken in two parts (PostgreSQL): the subscriber id after which the rest of
+    # the audience is still to be added; NULL once the whole audience is in the ledger.
+    Column("snapshot_after", Integer, nullable=True),
     Index("ix_editions_status_send_at", "status", "send_at"),
 )
 

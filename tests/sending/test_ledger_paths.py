@@ -25,6 +25,7 @@ from pipeline.sending.ledger import (
     cancel_pending,
     claim_batch,
     close_writer,
+    complete_snapshot,
     count_by_status,
     record_outcomes,
     renew_claim,
@@ -194,11 +195,13 @@ def test_a_retry_not_yet_due_is_waited_for_with_the_injected_sleep(
 
 
 def _started(engine: Engine, audience: int) -> tuple[int, datetime]:
-    """An edition being sent to ``audience`` readers (its ledger snapshot taken), and when."""
+    """An edition being sent to ``audience`` readers (its ledger snapshot taken: both parts
+    on PostgreSQL, then ANALYZE), and when."""
     eid = make_edition(engine)
     add_audience(engine, audience)
     now = FixedClock().now()
     start_edition(engine, eid, ["beauty-tips"], now, "test")
+    complete_snapshot(engine, eid)
     return eid, now
 
 

@@ -32,11 +32,21 @@ def run(project_dir: Path, engine: Engine, *args: str) -> tuple[int, str]:
 
 
 def test_the_chain_is_in_applied_order_not_number_order(empty_engine: Engine) -> None:
-    """The ids go 0008, 0012, 0011, 0010, 0018a, 0018b, 0019a, 0012a: the newest is not the
+    """The ids go 0008, 0012, 0011, 0010, 0018a, 0018b, 0019a, 0012a, 0020a: the newest is not the
     highest number, and the ids are never renamed (databases record them)."""
     chain = migration_chain(empty_engine)
-    assert chain[0] == "0001" and chain[-1] == HEAD == "0012a"
-    assert chain[7:] == ("0008", "0012", "0011", "0010", "0018a", "0018b", "0019a", "0012a")
+    assert chain[0] == "0001" and chain[-1] == HEAD == "0020a"
+    assert chain[7:] == (
+        "0008",
+        "0012",
+        "0011",
+        "0010",
+        "0018a",
+        "0018b",
+        "0019a",
+        "0012a",
+        "0020a",
+    )
     assert len(set(chain)) == len(chain)
 
 
@@ -77,10 +87,10 @@ def test_status_and_upgrade_of_an_old_database(project_dir: Path, empty_engine: 
     assert (code, out.splitlines()[:3]) == (
         0,
         [
-            f"{where}: 5 migration(s) to apply (at 0011, the 10th of {n}); run 'newsletter db"
+            f"{where}: 6 migration(s) to apply (at 0011, the 10th of {n}); run 'newsletter db"
             " upgrade' (any other command also does it).",
             "Applied, in order: 0001 0002 0003 0004 0005 0006 0007 0008 0012 0011",
-            "To apply, in order: 0010 0018a 0018b 0019a 0012a",
+            "To apply, in order: 0010 0018a 0018b 0019a 0012a 0020a",
         ],
     )
     data = json.loads(run(project_dir, empty_engine, "status", "--json")[1])
@@ -90,11 +100,11 @@ def test_status_and_upgrade_of_an_old_database(project_dir: Path, empty_engine: 
         "newest": HEAD,
         "up_to_date": False,
         "applied": ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0012", "0011"],
-        "to_apply": ["0010", "0018a", "0018b", "0019a", "0012a"],
+        "to_apply": ["0010", "0018a", "0018b", "0019a", "0012a", "0020a"],
     }
     assert run(project_dir, empty_engine, "upgrade") == (
         0,
-        f"Database {where} upgraded from 0011 to {HEAD} (5 migration(s) applied).",
+        f"Database {where} upgraded from 0011 to {HEAD} (6 migration(s) applied).",
     )
     assert current_revision(empty_engine) == HEAD
     assert json.loads(run(project_dir, empty_engine, "status", "--json")[1])["to_apply"] == []
