@@ -32,7 +32,8 @@ def test_fields_are_looked_up_as_asked_and_only_text_counts(
     engine: Engine, settings: Settings, make_settings: Callable[..., Settings]
 ) -> None:
     sync_lists(engine, settings)
-    for n, attributes in enumerate([{"skin_type": "oily"}, {"age": 31}, {}]):
+    held: list[dict[str, Any]] = [{"skin_type": "oily"}, {"age": 31}, {}]
+    for n, attributes in enumerate(held):
         add_subscriber(
             engine,
             f"reader{n}@example.com",
