@@ -491,9 +491,10 @@ def send_edition(
     finally:
         if own_transport:
             chosen.close()
-        if rest is not None:
-            rest.join()
     if rest is not None:  # the total now holds the rest of the snapshot
+        # Not waited for when the run stops on an error or Ctrl-C: a process that exits
+        # meanwhile rolls its transaction back, and the next run adds the rest.
+        rest.join()
         report.total = sum(ledger.count_by_status(engine, edition_id).values())
     if report.status != "paused":
         report.pause_reason = None

@@ -5,6 +5,8 @@ ledger; SQLite takes it in one transaction, as before."""
 from __future__ import annotations
 
 import mailbox
+from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -15,6 +17,7 @@ from pipeline.sending import ledger
 from pipeline.sending.editions import get_edition, transition
 from pipeline.sending.engine import SendReport, send_claims, send_edition
 from pipeline.sending.transports import get_transport
+from pipeline.sending.workers import send_with_workers
 from pipeline.store.tables import deliveries, editions, subscribers
 from tests.sending.conftest import add_audience, make_edition
 
@@ -108,3 +111,24 @@ def test_a_paused_edition_gets_the_rest_when_resumed(settings: Settings, engine:
     transition(engine, eid, ["paused"], "sending")
     report = send_edition(settings, engine, eid, clock=clock)
     assert (report.sent, report.status) == (12, "sent")
+
+
+@pytest.mark.slow
+def test_two_workers_share_both_parts_each_recipient_once(
+    make_settings: Callable[..., Settings],
+    db_url: str,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parent takes the first part; the workers (forked) add the rest, one of them
+    under the edition's lock, and claim from both: every reader exactly once."""
+    monkeypatch.setattr(ledger, "FIRST_PART", 15)  # forked workers inherit it
+    settings = make_settings(**{"database.url": db_url, "sending.batch_size": 10})
+    add_audience(engine, 90)
+    eid = make_edition(engine)
+    report = send_with_workers(settings, eid, 2, clock=FixedClock(), poll=0.05)
+    assert (report.sent, report.status) == (90, "sent")
+    box = mailbox.Maildir(settings.outbox_dir)
+    readers = Counter(str(message["To"]) for message in box)
+    assert len(readers) == 90 and set(readers.values()) == {1}
+    assert not ledger.snapshot_incomplete(engine, eid)
