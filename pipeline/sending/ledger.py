@@ -493,11 +493,27 @@ def record_outcomes(
         return 0
     # In id order: every writer of these rows locks them in the same order.
     ordered = [_storable(o) for o in sorted(outcomes, key=lambda o: o.delivery_id)]
-    with _connection(engine) as conn, conn.begin():
+    with _connection(engine) as conn:
         stamp = _stamp(conn.dialect)
         at = stamp(now)
         if conn.dialect.name == "postgresql":
-            return _record_postgresql(conn, claim_id, ordered, at, stamp)
+            if conn.connection.dbapi_connection.autocommit:  # type: ignore[union-attr]
+                # The writer's connection: the statement is its own transaction.
+                return _record_postgresql(conn, claim_id, ordered, at, stamp)
+            with conn.begin():
+                return _record_postgresql(conn, claim_id, ordered, at, stamp)
+        return _record_rows(conn, claim_id, ordered, at, stamp)
+
+
+def _record_rows(
+    conn: Connection,
+    claim_id: str,
+    ordered: Sequence[Outcome],
+    at: Any,
+    stamp: Callable[[Any], Any],
+) -> int:
+    """``record_outcomes`` on SQLite: one UPDATE per answer, executed as one batch."""
+    with conn.begin():
         sql, names = _record_sql(conn.dialect)
         rows: list[Any] = [
             {
@@ -605,7 +621,16 @@ def _record_postgresql(
         "ids": [o.delivery_id for o in ordered],
         "rows": json.dumps(rows, ensure_ascii=False),
     }
-    return int(conn.exec_driver_sql(_RECORD_POSTGRESQL, params).rowcount or 0)
+    # On psycopg's own cursor: SQLAlchemy's execution context cost a third of the
+    # writer's CPU (166 against 111 us a write of 4 answers, measured), on a machine whose
+    # cores the relay needs. Its errors are raised as SQLAlchemy's, as for any statement.
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(_RECORD_POSTGRESQL, params)
+            return int(cursor.rowcount or 0)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(_RECORD_POSTGRESQL, params, exc, dbapi.Error) from exc
 
 
 def writer_connection(engine: Engine) -> Connection:
