@@ -185,30 +185,20 @@ def _run(
     edition: Edition,
     clock: Clock,
     workers: int | None = None,
-    audience: int | None = None,
+    left: int | None = None,
 ) -> None:
-    """Send ``edition`` with a progress bar. ``audience``: its size when the caller has
-    just counted it (counting it again costs a query over the whole audience)."""
-    from pipeline.sending import ledger
+    """Send ``edition`` with a progress bar. ``left``: the recipients it has still to
+    reach, when the caller has just counted them (``left_to_send``)."""
     from pipeline.sending.editions import get_edition
     from pipeline.sending.engine import send_edition
-    from pipeline.sending.report import edition_audience
+    from pipeline.sending.report import left_to_send
     from pipeline.sending.workers import choose_workers, send_with_workers
-
-    counts = ledger.count_by_status(engine, edition.id)
 
     @functools.cache
     def todo() -> int:
-        """The recipients left, counted only when they are needed (the choice of workers,
-        a progress bar): counting the audience before its snapshot reads it twice."""
-        total = sum(counts.values())
-        if not total:
-            total = (
-                audience if audience is not None else edition_audience(engine, edition, clock.now())
-            )
-        return total - sum(
-            counts[k] for k in ("sent", "failed", "uncertain", "skipped", "cancelled")
-        )
+        """Counted only when needed (the choice of workers, a progress bar): before the
+        snapshot, a count reads the whole audience."""
+        return left if left is not None else left_to_send(engine, edition, clock.now())
 
     processes = choose_workers(settings, workers, todo)
     before_long_work()
@@ -309,7 +299,7 @@ def send_command(
     from pipeline.sending import ledger
     from pipeline.sending.editions import find_edition, freeze_for_sending
     from pipeline.sending.engine import send_edition
-    from pipeline.sending.report import edition_audience
+    from pipeline.sending.report import left_to_send
 
     settings, engine, clock = get_settings(), get_engine(), get_clock()
     existing = find_edition(engine, slug)
@@ -336,21 +326,17 @@ def send_command(
         raise
     if edition.status in ("paused", "cancelled"):
         send_edition(settings, engine, edition.id, clock=clock)  # raises with the reason
-    audience = None
+    left = None
     if not yes:  # with --yes nothing is counted here (the snapshot counts)
-        counts = ledger.count_by_status(engine, edition.id)
-        if sum(counts.values()):
-            todo = counts["pending"] + counts["in_flight"]
-        else:
-            todo = audience = edition_audience(engine, edition, clock.now())
-        what = f"{slug} ({edition.subject!r}) to {todo} recipient(s)"
+        left = left_to_send(engine, edition, clock.now())
+        what = f"{slug} ({edition.subject!r}) to {left} recipient(s)"
         if not sys.stdin.isatty():
             raise SendError(
                 f"not sending {what} without confirmation",
                 fix="pass --yes to send",
             )
         typer.confirm(f"Send {what} via {settings.sending.transport}?", abort=True)
-    _run(settings, engine, edition, clock, workers, audience)
+    _run(settings, engine, edition, clock, workers, left)
 
 
 def _test_copy(settings: Settings, slug: str, addresses: list[str]) -> None:

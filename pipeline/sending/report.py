@@ -124,6 +124,15 @@ def edition_audience(engine: Engine, edition: Edition, now: datetime) -> int:
     )
 
 
+def left_to_send(engine: Engine, edition: Edition, now: datetime) -> int:
+    """How many recipients ``edition`` has still to reach: its ledger's pending and in
+    flight rows, or, before its snapshot, its audience ``now`` (``edition_audience``)."""
+    counts = ledger.count_by_status(engine, edition.id)
+    if sum(counts.values()):
+        return counts["pending"] + counts["in_flight"]
+    return edition_audience(engine, edition, now)
+
+
 def edition_status(
     engine: Engine, edition: Edition, *, clock: Clock | None = None
 ) -> EditionStatus:
