@@ -184,26 +184,21 @@ class _StatusReader:
             self.raw = None
 
 
-class _SnapshotRest:
-    """The rest of a snapshot taken in two parts (``ledger.start_edition``), added in a
-    thread of its own while the first part is sent. Its failure is logged, not raised: the
-    run adds the rest again when it finds nothing more to claim (``_finish_or_wait``), and
-    a persistent database error stops it there."""
+def _add_the_rest(engine: Engine, edition_id: int) -> threading.Thread:
+    """Add the rest of a snapshot taken in two parts (``ledger.start_edition``) in a thread
+    of its own, while the first part is sent. A failure is logged, not raised: the run
+    adds the rest again when it finds nothing more to claim (``_finish_or_wait``), and a
+    persistent database error stops it there."""
 
-    def __init__(self, engine: Engine, edition_id: int) -> None:
-        self.engine = engine
-        self.edition_id = edition_id
-        self.thread = threading.Thread(target=self._add, name="snapshot", daemon=True)
-        self.thread.start()
-
-    def _add(self) -> None:
+    def add() -> None:
         try:
-            ledger.complete_snapshot(self.engine, self.edition_id)
+            ledger.complete_snapshot(engine, edition_id)
         except Exception as exc:  # retried by the run, which raises
             log.warning("the rest of the snapshot was not added yet: %s", exc)
 
-    def join(self) -> None:
-        self.thread.join()
+    thread = threading.Thread(target=add, name="snapshot", daemon=True)
+    thread.start()
+    return thread
 
 
 class _Recorder:
@@ -464,7 +459,7 @@ def send_edition(
     )
     # A snapshot taken in two parts: the rest is added while the first part is sent.
     rest = (
-        _SnapshotRest(engine, edition_id)
+        _add_the_rest(engine, edition_id)
         if ledger.snapshot_incomplete(engine, edition_id)
         else None
     )

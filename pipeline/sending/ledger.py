@@ -173,24 +173,19 @@ def start_edition(
         if started or empty:
             where = segment_filter(engine, segment_condition, now)
             plain = plan is None or not (plan.variants or plan.local is not None)
+            first = None  # PostgreSQL, a plain edition: its first part now, the rest beside
             if empty and plain and conn.dialect.name == "postgresql":
-                part = first_part or FIRST_PART
-                added = snapshot_audience(
-                    conn, edition_id, list_slugs, where, empty=True, first=part
-                )
-                if added >= part:  # maybe more: the rest is added beside the sending
-                    last = conn.execute(
-                        select(func.max(deliveries.c.subscriber_id)).where(
-                            deliveries.c.edition_id == edition_id
-                        )
-                    ).scalar_one()
-                    conn.execute(
-                        update(editions)
-                        .where(editions.c.id == edition_id)
-                        .values(snapshot_after=last)
+                first = first_part or FIRST_PART
+            added = snapshot_audience(conn, edition_id, list_slugs, where, empty=empty, first=first)
+            if first is not None and added >= first:  # maybe more: the rest comes later
+                last = conn.execute(
+                    select(func.max(deliveries.c.subscriber_id)).where(
+                        deliveries.c.edition_id == edition_id
                     )
-                return bool(started)
-            added = snapshot_audience(conn, edition_id, list_slugs, where, empty=empty)
+                ).scalar_one()
+                conn.execute(
+                    update(editions).where(editions.c.id == edition_id).values(snapshot_after=last)
+                )
             if added and plan is not None and plan.variants:
                 assign_sample(conn, edition_id, plan.variants, plan.sample)
             if added and plan is not None and plan.local is not None:
