@@ -13,7 +13,7 @@ reference: ``smtp-source -d -s 8``
 (sessions kept open and reused, as ours are: ``-d``) sending the same number of messages
 of the same size to the same sink. The three alternate, 3 times each; the ratios are of
 the medians. Goal: at least 0.8. Our command runs with Python's bytecode cached, after one
-untimed send, as `bench startup` runs its commands (see bench/fixtures.env).
+untimed send, as `bench startup` runs its commands (`bench.fixtures.cached_bytecode`).
 """
 
 from __future__ import annotations
